@@ -1,0 +1,85 @@
+"""The ``facility`` command line.
+
+Each command group lives in its own module (``facility/cli/<group>.py``) exposing ``group``;
+groups are imported only when invoked so ``facility --help`` stays fast and a broken optional
+part cannot take down the others. Errors from the project's exception tree are printed as one
+clear message and exit non-zero; a traceback is never the user-facing answer.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from facility.config import load_settings
+from facility.errors import FacilityError
+
+# name -> (module, help). One line per command group, the way plugins register.
+GROUPS: dict[str, tuple[str, str]] = {
+    "profiles": ("facility.cli.profiles", "Validate and document device profiles."),
+    "ledger": ("facility.cli.ledger", "The ledger of numbered assets: import, export, number."),
+    "sim": ("facility.cli.sim", "Run the simulated estates and inject faults."),
+    "demo": ("facility.cli.demo", "Run the whole system on the demo estates (make demo)."),
+}
+
+
+class LazyGroup(click.Group):
+    """A click group that imports subcommand groups on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *GROUPS])
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in GROUPS:
+            module = importlib.import_module(GROUPS[cmd_name][0])
+            command: click.Command = module.group
+            return command
+        return super().get_command(ctx, cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, help_text) for name, (_, help_text) in sorted(GROUPS.items())]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup)
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="facility.toml to read (default: $FACILITY_CONFIG or ./facility.toml).",
+)
+@click.option("-v", "--verbose", is_flag=True, help="Log debug messages.")
+@click.pass_context
+def cli(ctx: click.Context, config_path: Path | None, verbose: bool) -> None:
+    """Facility telemetry and maintenance for residential estates."""
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )
+    ctx.obj = load_settings(config_path)
+
+
+def main(argv: list[str] | None = None) -> Any:
+    """Entry point: run the CLI, turning project errors into one message and exit code 2."""
+    try:
+        return cli.main(args=argv, prog_name="facility", standalone_mode=False)
+    except FacilityError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(1)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+
+
+if __name__ == "__main__":
+    main()

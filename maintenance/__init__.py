@@ -1,0 +1,1 @@
+"""Maintenance: the ledger of numbered assets, PM plans, work orders, KPIs and reports."""
