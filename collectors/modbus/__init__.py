@@ -1,0 +1,1 @@
+"""Modbus TCP collector: request planner (pure), decoder, and the pymodbus shell."""
