@@ -1,0 +1,191 @@
+"""The reading message on the MQTT bus: one message per device per poll (Sparkplug-style).
+
+Topic ``facility/v1/<site>/<asset_no>``, QoS 1, retained (the device's last state). JSON:
+
+    {"v": 1, "site": "HT", "asset_no": "HT-PMP-001", "class": "PMP", "seq": 42,
+     "ts": 1795678950123,                       # collected time, epoch ms UTC
+     "points": {"discharge_pressure": {"v": 4.21, "u": "bar", "q": "good", "ts": 1795...},
+                "run_state": {"v": 1, "u": "", "q": "good"},
+                "current": {"v": null, "u": "A", "q": "bad_comm"}},
+     "health": {"comm_ok": true, "rtt_ms": 3.1, "errors": 0, "reconnects": 0}}
+
+``ts`` inside a point is the source (device/server) time when the profile asks for it. A
+point whose value could not be read carries ``"v": null`` and a bad quality — never 0.
+
+Decoding is strict, because the gateway must turn bad input into a counted, dead-lettered
+message rather than a crash or a wrong value: non-finite numbers, wrong types, unknown
+qualities, oversized strings and topic/payload mismatches are each a ``PayloadError`` whose
+``kind`` is a short stable name (for counters and log-once) and message says what was expected.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from facility.errors import ProtocolError
+from facility.types import ASSET_NO_RE, PointValue, Quality, Reading
+
+SCHEMA_VERSION = 1
+TOPIC_PREFIX = "facility/v1"
+MAX_STRING = 256
+MAX_POINTS = 2000
+MAX_PAYLOAD_BYTES = 1_000_000
+
+
+class PayloadError(ProtocolError):
+    """A bus message that does not follow the reading schema."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+def device_topic(site: str, asset_no: str) -> str:
+    return f"{TOPIC_PREFIX}/{site}/{asset_no}"
+
+
+def epoch_ms(ts: datetime) -> int:
+    return int(ts.timestamp() * 1000)
+
+
+def from_epoch_ms(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceMessage:
+    """All readings of one device from one poll, plus the device's health."""
+
+    site: str
+    asset_no: str
+    device_class: str
+    seq: int
+    collected_ts: datetime
+    readings: tuple[Reading, ...]
+    health: Mapping[str, float | int | bool | str] = field(default_factory=dict)
+
+
+def encode(message: DeviceMessage) -> bytes:
+    """Serialise a device message (compact JSON, UTF-8)."""
+    points: dict[str, dict[str, Any]] = {}
+    for reading in message.readings:
+        entry: dict[str, Any] = {"v": reading.value, "u": reading.unit, "q": reading.quality.value}
+        if reading.source_ts is not None:
+            entry["ts"] = epoch_ms(reading.source_ts)
+        points[reading.point] = entry
+    body = {
+        "v": SCHEMA_VERSION,
+        "site": message.site,
+        "asset_no": message.asset_no,
+        "class": message.device_class,
+        "seq": message.seq,
+        "ts": epoch_ms(message.collected_ts),
+        "points": points,
+        "health": dict(message.health),
+    }
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
+
+
+def _reject_constant(name: str) -> Any:
+    raise PayloadError("non_finite", f"number {name} is not allowed; expected a finite number")
+
+
+def decode(topic: str, payload: bytes) -> DeviceMessage:
+    """Parse and validate one bus message; raise PayloadError naming what is wrong."""
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        raise PayloadError("too_large", f"{len(payload)} bytes; expected ≤ {MAX_PAYLOAD_BYTES}")
+    try:
+        body = json.loads(payload.decode("utf-8"), parse_constant=_reject_constant)
+    except UnicodeDecodeError:
+        raise PayloadError("bad_json", "payload is not UTF-8 JSON") from None
+    except json.JSONDecodeError as exc:
+        raise PayloadError("bad_json", f"not valid JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise PayloadError("bad_shape", "expected a JSON object at the top level")
+    if body.get("v") != SCHEMA_VERSION:
+        raise PayloadError("bad_version", f"v={body.get('v')!r}; expected {SCHEMA_VERSION}")
+    site = _str(body, "site", 8)
+    asset_no = _str(body, "asset_no", 32)
+    if not ASSET_NO_RE.match(asset_no) or not asset_no.startswith(site + "-"):
+        raise PayloadError(
+            "bad_asset_no", f"asset_no {asset_no!r}: expected <SITE>-<CLASS>-<NNN> of site {site}"
+        )
+    if topic != device_topic(site, asset_no):
+        raise PayloadError(
+            "topic_mismatch", f"topic {topic!r} does not match {device_topic(site, asset_no)!r}"
+        )
+    device_class = _str(body, "class", 8)
+    seq = _int(body, "seq")
+    collected_ts = _ts(body, "ts")
+    points = body.get("points")
+    if not isinstance(points, dict) or not points:
+        raise PayloadError("bad_shape", "`points` must be a non-empty object")
+    if len(points) > MAX_POINTS:
+        raise PayloadError("too_large", f"{len(points)} points; expected ≤ {MAX_POINTS}")
+    readings = tuple(
+        _reading(site, asset_no, name, entry, collected_ts) for name, entry in points.items()
+    )
+    health = body.get("health", {})
+    if not isinstance(health, dict) or not all(
+        isinstance(v, int | float | bool | str) and _finite(v) for v in health.values()
+    ):
+        raise PayloadError("bad_shape", "`health` must be an object of finite scalars")
+    return DeviceMessage(site, asset_no, device_class, seq, collected_ts, readings, health)
+
+
+def _finite(value: object) -> bool:
+    return not (isinstance(value, float) and not math.isfinite(value))
+
+
+def _str(body: Mapping[str, Any], key: str, limit: int) -> str:
+    value = body.get(key)
+    if not isinstance(value, str) or not value:
+        raise PayloadError("bad_type", f"`{key}` must be a non-empty string, got {value!r:.40}")
+    if len(value) > limit:
+        raise PayloadError("too_large", f"`{key}` is {len(value)} characters; expected ≤ {limit}")
+    return value
+
+
+def _int(body: Mapping[str, Any], key: str) -> int:
+    value = body.get(key)
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise PayloadError("bad_type", f"`{key}` must be a non-negative integer, got {value!r:.40}")
+    return value
+
+
+def _ts(body: Mapping[str, Any], key: str) -> datetime:
+    value = _int(body, key)
+    # 2000-01-01 .. 2100-01-01: anything else is a unit mistake (seconds vs ms) or garbage
+    if not 946_684_800_000 <= value <= 4_102_444_800_000:
+        raise PayloadError("bad_timestamp", f"`{key}`={value}: expected epoch milliseconds")
+    return from_epoch_ms(value)
+
+
+def _reading(site: str, asset_no: str, name: str, entry: object, collected_ts: datetime) -> Reading:
+    where = f"points.{name[:64]}"
+    if not isinstance(entry, dict):
+        raise PayloadError("bad_shape", f"{where}: expected an object with v, u, q")
+    value: PointValue = entry.get("v")
+    if isinstance(value, str) and len(value) > MAX_STRING:
+        raise PayloadError("too_large", f"{where}.v: string of {len(value)}; ≤ {MAX_STRING}")
+    if value is not None and not isinstance(value, bool | int | float | str):
+        raise PayloadError("bad_type", f"{where}.v: expected number, bool, string or null")
+    try:
+        quality = Quality(str(entry.get("q")))
+    except ValueError:
+        known = ", ".join(q.value for q in Quality)
+        raise PayloadError(
+            "bad_quality", f"{where}.q={entry.get('q')!r:.40}; expected one of {known}"
+        ) from None
+    if value is None and quality is Quality.GOOD:
+        raise PayloadError("bad_type", f"{where}: a good reading needs a value")
+    unit = entry.get("u", "")
+    if not isinstance(unit, str) or len(unit) > 32:
+        raise PayloadError("bad_type", f"{where}.u: expected a unit string")
+    source_ts = _ts(entry, "ts") if "ts" in entry else None
+    return Reading(site, asset_no, name, value, unit, quality, source_ts, collected_ts)
