@@ -1,0 +1,300 @@
+"""The one module that wraps paho-mqtt (2.x, MQTT 5).
+
+``MqttLink`` owns the connection to the broker — and is the only owner of reconnects: each
+connection attempt uses a fresh paho client with paho's own reconnect switched off, because
+paho re-sends its in-memory queue on reconnect, which would duplicate what the caller's
+durable spool re-sends. Between attempts it backs off exponentially with jitter. A birth
+message is published retained on every connect and a last will (same topic, ``offline``)
+set, so the bus always says whether this process is alive.
+
+``publish`` returns a future resolved when the broker acknowledges (PUBACK for QoS 1) —
+paho's own ``publish()`` returns when the message is queued, not delivered (PITFALLS).
+Futures of a connection that drops fail with CommError so callers re-send from their spool.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import ssl
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+
+from facility.errors import CommError, ConfigError
+
+log = logging.getLogger(__name__)
+
+MessageHandler = Callable[[str, bytes], None]
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerSettings:
+    """Where the broker is and how to log in; from an ``mqtt://`` or ``mqtts://`` URL."""
+
+    host: str
+    port: int
+    username: str | None = None
+    password: str | None = None
+    tls: bool = False
+    ca_file: str | None = None
+    keepalive_s: int = 30
+
+    @classmethod
+    def from_url(
+        cls, url: str, *, password: str | None = None, ca_file: str | None = None
+    ) -> BrokerSettings:
+        parts = urlsplit(url)
+        if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
+            raise ConfigError(f"MQTT URL {url!r}: expected mqtt://host:port or mqtts://host:port")
+        tls = parts.scheme == "mqtts"
+        return cls(
+            host=parts.hostname,
+            port=parts.port or (8883 if tls else 1883),
+            username=unquote(parts.username) if parts.username else None,
+            password=password
+            if password is not None
+            else (unquote(parts.password) if parts.password else None),
+            tls=tls,
+            ca_file=ca_file,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    topic: str
+    payload: bytes
+    qos: int = 1
+    retain: bool = False
+
+
+@dataclass
+class LinkStats:
+    connects: int = 0
+    disconnects: int = 0
+    published: int = 0
+    received: int = 0
+    last_error: str = ""
+    extra: dict[str, int] = field(default_factory=dict)
+
+
+class MqttLink:
+    """A supervised MQTT 5 connection: reconnects, birth/will, publish futures, subscriptions."""
+
+    def __init__(
+        self,
+        broker: BrokerSettings,
+        client_id: str,
+        *,
+        birth: Message | None = None,
+        will: Message | None = None,
+        subscriptions: list[tuple[str, int]] | None = None,
+        on_message: MessageHandler | None = None,
+        session_expiry_s: int = 0,
+        backoff_min_s: float = 0.5,
+        backoff_max_s: float = 30.0,
+        max_inflight: int = 1000,
+    ) -> None:
+        self.broker = broker
+        self.client_id = client_id
+        self.birth = birth
+        self.will = will
+        self.subscriptions = list(subscriptions or [])
+        self.on_message = on_message
+        self.session_expiry_s = session_expiry_s
+        self.backoff_min_s = backoff_min_s
+        self.backoff_max_s = backoff_max_s
+        self.max_inflight = max_inflight
+        self.stats = LinkStats()
+        self.connected = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._client: paho.Client | None = None
+        self._pending: dict[int, asyncio.Future[None]] = {}
+        self._early: dict[int, CommError | None] = {}
+        self._lock = threading.Lock()
+        self._lost = asyncio.Event()
+        self._stopping = False
+        self._down_logged = False
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Connect and stay connected until cancelled (run it as a task)."""
+        self._loop = asyncio.get_running_loop()
+        delay = self.backoff_min_s
+        try:
+            while True:
+                try:
+                    await self._connect_once()
+                    delay = self.backoff_min_s
+                    await self._lost.wait()
+                except CommError as exc:
+                    self.stats.last_error = str(exc)
+                    if not self._down_logged:
+                        log.warning(
+                            "mqtt broker=%s:%s down: %s", self.broker.host, self.broker.port, exc
+                        )
+                        self._down_logged = True
+                self._teardown("connection lost")
+                await asyncio.sleep(delay * random.uniform(0.5, 1.0))
+                delay = min(delay * 2, self.backoff_max_s)
+        finally:
+            await self._close()
+
+    async def _connect_once(self) -> None:
+        assert self._loop is not None
+        self._lost.clear()
+        client = paho.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=self.client_id,
+            protocol=MQTTProtocolVersion.MQTTv5,
+            reconnect_on_failure=False,
+        )
+        client.max_inflight_messages_set(self.max_inflight)
+        client.max_queued_messages_set(0)
+        if self.broker.username:
+            client.username_pw_set(self.broker.username, self.broker.password)
+        if self.broker.tls:
+            context = ssl.create_default_context(cafile=self.broker.ca_file)
+            client.tls_set_context(context)
+        if self.will is not None:
+            client.will_set(self.will.topic, self.will.payload, self.will.qos, self.will.retain)
+        connected: asyncio.Future[None] = self._loop.create_future()
+        loop = self._loop
+
+        def on_connect(c: paho.Client, _u: Any, _f: Any, reason: ReasonCode, _p: Any) -> None:
+            if reason.is_failure:
+                loop.call_soon_threadsafe(_settle, connected, CommError(f"refused: {reason}"))
+            else:
+                loop.call_soon_threadsafe(_settle, connected, None)
+
+        def on_disconnect(c: paho.Client, _u: Any, _f: Any, reason: ReasonCode, _p: Any) -> None:
+            loop.call_soon_threadsafe(self._on_lost, f"disconnected: {reason}")
+            loop.call_soon_threadsafe(_settle, connected, CommError(f"disconnected: {reason}"))
+
+        def on_publish(c: paho.Client, _u: Any, mid: int, reason: ReasonCode, _p: Any) -> None:
+            with self._lock:
+                future = self._pending.pop(mid, None)
+            if future is not None:
+                error = (
+                    CommError(f"broker refused publish: {reason}") if reason.is_failure else None
+                )
+                loop.call_soon_threadsafe(_settle, future, error)
+
+        def on_message(c: paho.Client, _u: Any, msg: paho.MQTTMessage) -> None:
+            self.stats.received += 1
+            if self.on_message is not None:
+                self.on_message(msg.topic, bytes(msg.payload))
+
+        client.on_connect = on_connect
+        client.on_disconnect = on_disconnect
+        client.on_publish = on_publish
+        client.on_message = on_message
+        properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+        if self.session_expiry_s:
+            properties.SessionExpiryInterval = self.session_expiry_s
+        self._client = client
+        try:
+            await asyncio.to_thread(
+                client.connect,
+                self.broker.host,
+                self.broker.port,
+                self.broker.keepalive_s,
+                clean_start=self.session_expiry_s == 0,
+                properties=properties,
+            )
+        except (OSError, ssl.SSLError) as exc:
+            raise CommError(
+                f"cannot connect to {self.broker.host}:{self.broker.port}: {exc}"
+            ) from exc
+        client.loop_start()
+        try:
+            await asyncio.wait_for(connected, timeout=10)
+        except TimeoutError:
+            raise CommError("no CONNACK within 10 s") from None
+        for topic, qos in self.subscriptions:
+            client.subscribe(topic, qos)
+        if self.birth is not None:
+            client.publish(self.birth.topic, self.birth.payload, self.birth.qos, self.birth.retain)
+        self.stats.connects += 1
+        if self._down_logged or self.stats.connects > 1:
+            log.info("mqtt broker=%s:%s connected", self.broker.host, self.broker.port)
+        self._down_logged = False
+        self.connected.set()
+
+    def _on_lost(self, why: str) -> None:
+        if self.connected.is_set():
+            self.stats.disconnects += 1
+            log.warning("mqtt broker=%s:%s %s", self.broker.host, self.broker.port, why)
+            self._down_logged = True
+        self.connected.clear()
+        self._lost.set()
+
+    def _teardown(self, why: str) -> None:
+        self.connected.clear()
+        client, self._client = self._client, None
+        if client is not None:
+            client.loop_stop()
+            client.disconnect()
+        with self._lock:
+            pending, self._pending = self._pending, {}
+            self._early.clear()
+        for future in pending.values():
+            _settle(future, CommError(why))
+
+    async def _close(self) -> None:
+        client = self._client
+        if client is not None and self.connected.is_set() and self.will is not None:
+            # a clean stop says offline explicitly (the will only fires on a lost link)
+            info = client.publish(
+                self.will.topic, self.will.payload, self.will.qos, self.will.retain
+            )
+            await asyncio.to_thread(info.wait_for_publish, 2)
+        self._teardown("link closed")
+
+    # -- use ---------------------------------------------------------------------------------
+
+    def publish(
+        self, topic: str, payload: bytes, qos: int = 1, retain: bool = False
+    ) -> asyncio.Future[None]:
+        """Send one message; the future resolves on the broker's acknowledgement."""
+        assert self._loop is not None, "run() the link first"
+        client = self._client
+        future: asyncio.Future[None] = self._loop.create_future()
+        if client is None or not self.connected.is_set():
+            future.set_exception(CommError("not connected to the broker"))
+            return future
+        # Never hold self._lock while calling paho: paho calls on_publish holding its own
+        # mutex, and on_publish takes self._lock (lock-order deadlock otherwise).
+        info = client.publish(topic, payload, qos, retain)
+        if info.rc != paho.MQTT_ERR_SUCCESS:
+            future.set_exception(CommError(f"publish failed: {paho.error_string(info.rc)}"))
+            return future
+        if qos == 0:
+            future.set_result(None)
+        else:
+            with self._lock:
+                if info.mid in self._early:
+                    _settle(future, self._early.pop(info.mid))
+                else:
+                    self._pending[info.mid] = future
+        self.stats.published += 1
+        return future
+
+
+def _settle(future: asyncio.Future[None], error: BaseException | None) -> None:
+    if future.done():
+        return
+    if error is None:
+        future.set_result(None)
+    else:
+        future.set_exception(error)
