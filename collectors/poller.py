@@ -1,0 +1,122 @@
+"""One poll loop per device, protocol-free.
+
+Wakes at the device's next deadline, asks its collector for the poll classes due, hands one
+message per poll to the publisher. A device that is down (breaker open) is not asked until
+its backoff has passed; meanwhile its due polls publish bad-quality readings without
+touching the wire, so the bus says it is down and the live devices on the same connection
+keep their period. Logs once when a device goes, once when it returns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from collectors.base import Collected, DeviceCollector
+from collectors.health import DeviceHealth, Transition
+from collectors.schedule import PollSchedule
+from device_profiles.models import PollClass
+from facility.payload import DeviceMessage
+from facility.types import Quality, Reading
+
+log = logging.getLogger(__name__)
+
+Sink = Callable[[DeviceMessage], None]
+
+
+class DevicePoller:
+    """Polls one device on its schedule and publishes each poll."""
+
+    def __init__(
+        self,
+        device: DeviceCollector,
+        sink: Sink,
+        *,
+        rng: random.Random | None = None,
+        health: DeviceHealth | None = None,
+    ) -> None:
+        self.device = device
+        self.sink = sink
+        self.rng = rng or random.Random()
+        self.health = health or DeviceHealth(rng=self.rng)
+        self.seq = 0
+        periods = device.profile.poll_periods_s
+        used = {p.poll for p in device.profile.points}
+        self.periods = {c: periods[c] for c in PollClass if c in used and c in periods}
+        self.schedule: PollSchedule | None = None
+
+    async def run(self) -> None:
+        """Poll until cancelled. Start jitter spreads a site's devices over the fast period."""
+        fastest = min(self.periods.values())
+        start = time.monotonic() + self.rng.uniform(0, fastest)
+        self.schedule = schedule = PollSchedule(self.periods, start)
+        while True:
+            delay = schedule.next_wake() - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            now = time.monotonic()
+            due = schedule.due(now)
+            if not due:
+                continue
+            await self.poll_once(due, now)
+            skipped = schedule.advance(due, time.monotonic())
+            self.health.overruns += skipped
+
+    async def poll_once(self, due: frozenset[PollClass], now: float) -> Collected:
+        """One poll of the classes ``due`` (or a bad-quality message while backing off)."""
+        asset = self.device.asset
+        if self.health.may_poll(now):
+            collected = await self.device.collect(due)
+            done = time.monotonic()
+            if collected.failed_all:
+                transition = self.health.failure(
+                    done, collected.error_code or "error", collected.error or "no data"
+                )
+            else:
+                transition = self.health.success(done, collected.rtt_ms)
+                if collected.error_code:  # partial: count it without opening the breaker
+                    self.health.errors_by_code[collected.error_code] = (
+                        self.health.errors_by_code.get(collected.error_code, 0) + 1
+                    )
+            if transition is Transition.WENT_DOWN:
+                log.warning(
+                    "device down asset_no=%s error=%s: %s",
+                    asset.asset_no,
+                    collected.error_code,
+                    collected.error,
+                )
+            elif transition is Transition.CAME_BACK:
+                log.info(
+                    "device back asset_no=%s after %d failed polls",
+                    asset.asset_no,
+                    self.health.failures,
+                )
+        else:
+            collected = self._skipped(due)
+        self.seq += 1
+        self.sink(
+            DeviceMessage(
+                site=asset.site,
+                asset_no=asset.asset_no,
+                device_class=asset.device_class.value,
+                seq=self.seq,
+                collected_ts=datetime.now(UTC),
+                readings=collected.readings,
+                health=self.health.as_reading(),
+            )
+        )
+        return collected
+
+    def _skipped(self, due: frozenset[PollClass]) -> Collected:
+        now = datetime.now(UTC)
+        asset = self.device.asset
+        readings = tuple(
+            Reading(asset.site, asset.asset_no, p.name, None, p.unit, Quality.BAD_COMM, None, now)
+            for p in self.device.profile.points
+            if p.poll in due
+        )
+        return Collected(readings, 0.0, 0, "backoff", self.health.last_error, failed_all=True)
