@@ -13,7 +13,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from facility.errors import ConfigError
 
@@ -56,6 +56,33 @@ class SimulatorConfig(_Section):
     control_port: int = Field(default=0, ge=0, le=65535)
 
 
+class MqttConfig(_Section):
+    """The MQTT broker: the live bus between collectors, gateway and dashboard."""
+
+    url: str = "mqtt://127.0.0.1:1883"  # mqtts:// for TLS; user in the URL is allowed
+    # The password comes from $FACILITY_MQTT__PASSWORD, never the file.
+    password: str | None = None
+    ca_file: str | None = None
+
+
+class CollectorConfig(_Section):
+    """The collector process (`facility collect run`)."""
+
+    id: str = "collector-1"  # unique per process: birth/will topic and MQTT client id
+    sites: list[str] = Field(default_factory=list, description="empty = every site")
+    spool_max_mb: float = Field(default=256, gt=0)
+    spool_max_age_h: float = Field(default=72, ge=0)
+    metrics_port: int = Field(default=9108, ge=0, le=65535)
+
+    @field_validator("sites", mode="before")
+    @classmethod
+    def _comma_list(cls, value: object) -> object:
+        # environment overrides arrive as text: FACILITY_COLLECTOR__SITES=HT,JU
+        if isinstance(value, str):
+            return [v.strip() for v in value.split(",") if v.strip()]
+        return value
+
+
 class Settings(_Section):
     """All configuration sections."""
 
@@ -63,6 +90,8 @@ class Settings(_Section):
     database: DatabaseConfig = DatabaseConfig()
     site: SiteConfig = SiteConfig()
     simulator: SimulatorConfig = SimulatorConfig()
+    mqtt: MqttConfig = MqttConfig()
+    collector: CollectorConfig = CollectorConfig()
 
     @property
     def database_url(self) -> str:
