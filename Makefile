@@ -1,16 +1,18 @@
 # Two commands on a fresh Debian machine: `make demo` runs the system, `make test` the tests.
 # Both install what they need first (Debian packages via apt-get as root or with sudo, and
-# a Python venv with the pinned dependencies).
+# a Python venv with the pinned dependencies): see scripts/bootstrap.sh. It runs again when
+# pyproject.toml or the script change.
+# nodejs + npm: the OPC UA interop check runs a second OPC UA stack (node-opcua).
 
 VENV    ?= .venv
 PY      := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed
-DEBS    := influxdb mosquitto mbpoll chromium chromium-driver
+DEBS    := influxdb mosquitto mbpoll chromium chromium-driver nodejs npm
 
 .PHONY: demo test check bench format install clean
 
 $(STAMP): pyproject.toml scripts/bootstrap.sh
-	./scripts/bootstrap.sh "$(VENV)" $(DEBS)
+	bash scripts/bootstrap.sh "$(VENV)" $(DEBS)
 	touch $(STAMP)
 
 install: $(STAMP)

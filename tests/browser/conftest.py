@@ -1,0 +1,58 @@
+"""Headless Chromium for browser tests: Debian's ``/usr/bin/chromium`` driven by Playwright.
+
+``playwright install`` cannot download browsers here, so Playwright drives the Debian package
+(PITFALLS.md). ``browser_page`` gives each test a page in a fresh browser context (own cookies
+and storage); the browser itself is launched once per test module.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
+
+CHROMIUM = "/usr/bin/chromium"
+# --headless, and a fresh --user-data-dir in a temporary folder deleted on close, are added by
+# Playwright itself (it refuses --user-data-dir in launch()). The other flags keep Chromium
+# from calling home on a closed network (PITFALLS.md) and let it run as root in a container.
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+PAGE_TIMEOUT_MS = 10_000  # fail fast instead of Playwright's default 30 s per action
+
+
+@pytest.fixture(scope="session")
+def chromium_args() -> list[str]:
+    """The command-line flags every test browser is launched with."""
+    return list(CHROMIUM_ARGS)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Headless Chromium, launched once per test module."""
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture
+def browser_page(browser: Browser) -> Iterator[Page]:
+    """A page in a fresh browser context, closed after the test."""
+    context = browser.new_context(locale="en-US", timezone_id="Asia/Shanghai")
+    context.set_default_timeout(PAGE_TIMEOUT_MS)
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
