@@ -6,22 +6,80 @@ values scale to engineering units, the valid range, how often to poll, whether i
 plus default alarm limits and default preventive-maintenance plans for that device class.
 
 Engineering value = raw * scale + offset. Validation here is per field and per profile
-(overlapping registers, duplicate names, references to unknown points); the loader adds file
-and line to every message.
+(overlapping registers, duplicate names, references to unknown points). Consistency problems
+are raised as ``Problem``s located relative to the model that found them (one pydantic
+error of type ``PROBLEMS_ERROR`` carrying them all), so the loader can put each at its own
+file line; ``cross_check`` is also run by the loader over the items that validated when
+others did not, to report every error of a file at once.
 """
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Mapping, Sequence
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Literal, NamedTuple, NoReturn
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from facility.types import DeviceClass
 
 SCHEMA_VERSION = 1
 
 MODBUS_MAX_ADDRESS = 65535
+
+
+Loc = tuple[str | int, ...]
+
+# pydantic error type of the problems below; the loader expands its ``problems`` context.
+PROBLEMS_ERROR = "profile_problems"
+
+
+class Problem(NamedTuple):
+    """One consistency problem, located relative to the model that found it.
+
+    ``message`` may contain ``{see}``: where the other party of the problem is (e.g. the
+    first of two duplicate names). The loader renders it as a line number; on its own it
+    renders as a path such as ``points[2].name``.
+    """
+
+    loc: Loc
+    message: str
+    see: Loc | None = None
+
+    def render(self, see_text: str | None = None) -> str:
+        if self.see is None:
+            return self.message
+        return self.message.replace("{see}", see_text or loc_text(self.see))
+
+
+def loc_text(loc: Loc) -> str:
+    """``("points", 3, "modbus", "type")`` -> ``points[3].modbus.type``."""
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
+    return text
+
+
+def raise_problems(problems: Sequence[Problem]) -> NoReturn:
+    """Fail validation with every problem, each keeping its own location."""
+    summary = "; ".join(
+        f"{loc_text(p.loc)}: {p.render()}" if p.loc else p.render() for p in problems
+    )
+    raise PydanticCustomError(
+        PROBLEMS_ERROR, "{summary}", {"summary": summary, "problems": list(problems)}
+    )
+
+
+def suggest_name(name: str, known: Sequence[str], what: str) -> str:
+    """``unknown point 'x'`` plus the closest known name, or the list of known names."""
+    close = difflib.get_close_matches(name, known, n=1)
+    if close:
+        return f"unknown {what} {name!r}; did you mean {close[0]!r}?"
+    if not known:
+        return f"unknown {what} {name!r}; this profile has none"
+    return f"unknown {what} {name!r}; expected one of: {', '.join(known)}"
 
 
 class _Frozen(BaseModel):
@@ -131,6 +189,8 @@ BYTE_ORDER_ALIASES: dict[str, ByteOrder] = {
 
 def normalise_byte_order(value: object) -> object:
     """Map an alias (``big``, ``3412``, ``word_swap``, any case) to its ByteOrder."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)  # YAML reads an unquoted 3412 as a number
     if isinstance(value, str):
         found = BYTE_ORDER_ALIASES.get(value.strip().lower().replace("-", "_"))
         if found is not None:
@@ -176,28 +236,49 @@ class ModbusAddress(_Frozen):
 
     @model_validator(mode="after")
     def _consistent(self) -> ModbusAddress:
+        problems: list[Problem] = []
+        kind = self.type.value
         if self.table.is_bit_table and self.type is not DataType.BOOL:
-            raise ValueError(
-                f"table {self.table.value} holds single bits: type must be bool, "
-                f"not {self.type.value}"
+            problems.append(
+                Problem(
+                    ("type",),
+                    f"table {self.table.value} holds single bits: expected type bool, not {kind}",
+                )
             )
         if not self.table.is_bit_table and self.type is DataType.BOOL:
-            raise ValueError(
-                f"type bool needs a coil or discrete table; in {self.table.value} registers "
-                "use type bit with `bit: 0..15`"
+            problems.append(
+                Problem(
+                    ("type",),
+                    f"type bool needs table coil or discrete; in {self.table.value} registers "
+                    "use type bit with `bit: 0..15`",
+                )
             )
         if self.type is DataType.BIT and self.bit is None:
-            raise ValueError("type bit needs `bit: 0..15` (which bit of the register)")
-        if self.type is not DataType.BIT and self.bit is not None:
-            raise ValueError(f"`bit` only applies to type bit, not {self.type.value}")
-        if self.type is DataType.STRING and self.length is None:
-            raise ValueError("type string needs `length` (number of registers)")
-        if self.type is not DataType.STRING and self.length is not None:
-            raise ValueError(f"`length` only applies to type string, not {self.type.value}")
-        if self.end > MODBUS_MAX_ADDRESS:
-            raise ValueError(
-                f"address {self.address} + {self.count} registers runs past {MODBUS_MAX_ADDRESS}"
+            problems.append(
+                Problem(("type",), "type bit needs `bit: 0..15` (which bit of the register)")
             )
+        if self.type is not DataType.BIT and self.bit is not None:
+            problems.append(Problem(("bit",), f"`bit` only applies to type bit, not {kind}"))
+        if self.type is DataType.STRING and self.length is None:
+            problems.append(
+                Problem(("type",), "type string needs `length` (registers, 2 characters each)")
+            )
+        if self.type is not DataType.STRING and self.length is not None:
+            problems.append(
+                Problem(("length",), f"`length` only applies to type string, not {kind}")
+            )
+        sized = self.type is not DataType.STRING or self.length is not None
+        if sized and self.end > MODBUS_MAX_ADDRESS:
+            problems.append(
+                Problem(
+                    ("address",),
+                    f"address {self.address} + {self.count} registers runs past "
+                    f"{MODBUS_MAX_ADDRESS}; expected the last register at {MODBUS_MAX_ADDRESS} "
+                    f"or below (address at most {MODBUS_MAX_ADDRESS - self.count + 1})",
+                )
+            )
+        if problems:
+            raise_problems(problems)
         return self
 
     @property
@@ -261,14 +342,19 @@ class Point(_Frozen):
     @classmethod
     def _nonzero_scale(cls, value: float) -> float:
         if value == 0:
-            raise ValueError("scale must not be 0 (engineering = raw * scale + offset)")
+            raise ValueError(
+                "scale 0 would make every value 0; expected a non-zero number "
+                "(engineering = raw * scale + offset)"
+            )
         return value
 
     @field_validator("range")
     @classmethod
     def _ordered(cls, value: tuple[float, float] | None) -> tuple[float, float] | None:
         if value is not None and value[0] > value[1]:
-            raise ValueError(f"range low {value[0]} is above high {value[1]}")
+            raise ValueError(
+                f"range low {value[0]:g} is above high {value[1]:g}; expected [low, high]"
+            )
         return value
 
     @field_validator("bits")
@@ -277,21 +363,37 @@ class Point(_Frozen):
         if value is not None:
             bad = [b for b in value if not 0 <= b <= 15]
             if bad:
-                raise ValueError(f"bit numbers must be 0..15, got {bad}")
+                raise ValueError(f"bit numbers must be 0..15, got {', '.join(map(str, bad))}")
         return value
 
     @model_validator(mode="after")
     def _consistent(self) -> Point:
         if self.modbus is None and self.opcua is None:
-            raise ValueError("needs an address: `modbus:` or `opcua:`")
+            raise_problems([Problem((), "needs an address: expected `modbus:` or `opcua:`")])
+        problems: list[Problem] = []
         if self.modbus is not None:
+            kind = self.modbus.type.value
             is_field = self.modbus.type is DataType.BITFIELD
             if is_field and not self.bits:
-                raise ValueError("type bitfield needs `bits:` naming its bits")
+                problems.append(
+                    Problem(
+                        ("modbus", "type"),
+                        "type bitfield needs `bits:` naming its bits, e.g. {0: ready, 1: fault}",
+                    )
+                )
             if not is_field and self.bits:
-                raise ValueError(f"`bits` only applies to type bitfield, not {self.modbus.type}")
-            if self.modbus.type in (DataType.STRING,) and (self.scale != 1 or self.offset != 0):
-                raise ValueError("a string cannot be scaled")
+                problems.append(
+                    Problem(("bits",), f"`bits` only applies to type bitfield, not {kind}")
+                )
+            if self.modbus.type is DataType.STRING and (self.scale != 1 or self.offset != 0):
+                problems.append(
+                    Problem(
+                        ("scale",) if self.scale != 1 else ("offset",),
+                        "a string cannot be scaled: expected scale 1 and offset 0",
+                    )
+                )
+        if problems:
+            raise_problems(problems)
         return self
 
 
@@ -337,14 +439,24 @@ class AlarmDefinition(_Frozen):
     @model_validator(mode="after")
     def _consistent(self) -> AlarmDefinition:
         analogue = {AlarmKind.HIHI, AlarmKind.HI, AlarmKind.LO, AlarmKind.LOLO, AlarmKind.ROC}
+        kind = self.kind.value
+        problems: list[Problem] = []
         if self.kind in analogue and self.limit is None:
-            raise ValueError(f"a {self.kind.value} alarm needs `limit`")
+            problems.append(Problem(("kind",), f"a {kind} alarm needs `limit`"))
         if self.kind is AlarmKind.STATE and not self.states:
-            raise ValueError("a state alarm needs `states` (the values that are abnormal)")
+            problems.append(
+                Problem(("kind",), "a state alarm needs `states` (the values that are abnormal)")
+            )
         if self.kind is AlarmKind.COMM and self.point is not None:
-            raise ValueError("a comm alarm watches the device, not a point: remove `point`")
+            problems.append(
+                Problem(("point",), "a comm alarm watches the device, not a point: remove `point`")
+            )
         if self.kind is not AlarmKind.COMM and self.point is None:
-            raise ValueError(f"a {self.kind.value} alarm needs `point`")
+            problems.append(
+                Problem(("kind",), f"a {kind} alarm needs `point` (the point it watches)")
+            )
+        if problems:
+            raise_problems(problems)
         return self
 
 
@@ -367,14 +479,51 @@ class PmTrigger(_Frozen):
 
     @model_validator(mode="after")
     def _consistent(self) -> PmTrigger:
-        if self.kind in (TriggerKind.CALENDAR, TriggerKind.FLOATING):
-            if self.every is None or self.unit in (None, "count"):
-                raise ValueError(f"a {self.kind.value} trigger needs `every` and a time `unit`")
-        if self.kind is TriggerKind.METER and (self.point is None or self.every is None):
-            raise ValueError("a meter trigger needs `point` (a counter) and `every`")
+        kind = self.kind.value
+        problems: list[Problem] = []
+        timed = self.kind in (TriggerKind.CALENDAR, TriggerKind.FLOATING)
+        if timed and (self.every is None or self.unit in (None, "count")):
+            problems.append(
+                Problem(
+                    ("kind",),
+                    f"a {kind} trigger needs `every` and a time `unit` (day, week, month or year)",
+                )
+            )
+        if self.kind is TriggerKind.METER:
+            if self.point is None or self.every is None:
+                problems.append(
+                    Problem(("kind",), "a meter trigger needs `point` (a counter) and `every`")
+                )
+            if self.unit not in (None, "count"):
+                problems.append(
+                    Problem(
+                        ("unit",),
+                        f"a meter trigger counts in its point's unit, not {self.unit}: "
+                        "expected no `unit` (or `unit: count`)",
+                    )
+                )
         if self.kind is TriggerKind.CONDITION and self.alarm is None:
-            raise ValueError("a condition trigger needs `alarm`")
+            problems.append(Problem(("kind",), "a condition trigger needs `alarm`"))
+        if self.month_day is not None:
+            month, day = self.month_day
+            if self.kind is not TriggerKind.CALENDAR:
+                problems.append(
+                    Problem(("month_day",), f"`month_day` only applies to calendar, not {kind}")
+                )
+            elif not (1 <= month <= 12 and 1 <= day <= _DAYS_IN_MONTH[month - 1]):
+                problems.append(
+                    Problem(
+                        ("month_day",),
+                        f"no such date {month}-{day}; expected [month, day], e.g. [4, 1]",
+                    )
+                )
+        if problems:
+            raise_problems(problems)
         return self
+
+
+# Longest month lengths (29 for February): an anchor must exist in some year.
+_DAYS_IN_MONTH = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 
 
 class ChecklistKind(StrEnum):
@@ -392,6 +541,25 @@ class ChecklistItem(_Frozen):
     limits: tuple[float, float] | None = None
     point: str | None = Field(default=None, description="for meter items: the counter read")
     required: bool = True
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ChecklistItem:
+        problems: list[Problem] = []
+        if self.kind is ChecklistKind.METER and self.point is None:
+            problems.append(
+                Problem(("kind",), "a meter item needs `point` (the counter the technician reads)")
+            )
+        if self.limits is not None and self.limits[0] > self.limits[1]:
+            problems.append(
+                Problem(
+                    ("limits",),
+                    f"limits low {self.limits[0]:g} is above high {self.limits[1]:g}; "
+                    "expected [low, high]",
+                )
+            )
+        if problems:
+            raise_problems(problems)
+        return self
 
 
 class OpenOrderPolicy(StrEnum):
@@ -452,7 +620,7 @@ class DeviceProfile(_Frozen):
     protocol: Literal["modbus", "opcua"]
     modbus: ModbusDefaults | None = None
     opcua: OpcuaDefaults | None = None
-    poll_periods_s: dict[PollClass, float] = Field(
+    poll_periods_s: dict[PollClass, Annotated[float, Field(gt=0)]] = Field(
         default_factory=lambda: {PollClass.FAST: 1.0, PollClass.NORMAL: 5.0, PollClass.SLOW: 60.0}
     )
     points: tuple[Point, ...] = Field(min_length=1)
@@ -461,34 +629,11 @@ class DeviceProfile(_Frozen):
 
     @model_validator(mode="after")
     def _whole(self) -> DeviceProfile:
-        problems: list[str] = []
-        names = [p.name for p in self.points]
-        dupes = sorted({n for n in names if names.count(n) > 1})
-        if dupes:
-            problems.append(f"duplicate point names: {', '.join(dupes)}")
-        for point in self.points:
-            if self.protocol == "modbus" and point.modbus is None:
-                problems.append(f"point {point.name}: a modbus profile needs `modbus:` on it")
-            if self.protocol == "opcua" and point.opcua is None:
-                problems.append(f"point {point.name}: an opcua profile needs `opcua:` on it")
-        problems.extend(_overlaps(self.points))
-        known = set(names)
-        for alarm in self.alarms:
-            if alarm.point is not None and alarm.point not in known:
-                problems.append(f"alarm {alarm.name}: unknown point {alarm.point!r}")
-        alarm_names = {a.name for a in self.alarms}
-        counters = {p.name for p in self.points if p.counter}
-        for plan in self.pm_plans:
-            for trigger in plan.triggers:
-                if trigger.point is not None and trigger.point not in counters:
-                    problems.append(
-                        f"pm plan {plan.name}: meter point {trigger.point!r} is not a counter "
-                        "point of this profile"
-                    )
-                if trigger.alarm is not None and trigger.alarm not in alarm_names:
-                    problems.append(f"pm plan {plan.name}: unknown alarm {trigger.alarm!r}")
+        problems = cross_check(
+            self.protocol, self.poll_periods_s, self.points, self.alarms, self.pm_plans
+        )
         if problems:
-            raise ValueError("; ".join(problems))
+            raise_problems(problems)
         return self
 
     def point(self, name: str) -> Point:
@@ -505,31 +650,192 @@ class DeviceProfile(_Frozen):
         return self.modbus.order if self.modbus else ByteOrder.ABCD
 
 
-def _overlaps(points: tuple[Point, ...]) -> list[str]:
-    """Points whose registers overlap in the same table (bits of one register may share it)."""
+def cross_check(
+    protocol: str | None,
+    poll_periods_s: Mapping[PollClass, float] | None,
+    points: Sequence[Point | None],
+    alarms: Sequence[AlarmDefinition | None] = (),
+    pm_plans: Sequence[PmPlan | None] = (),
+    invalid_points: Sequence[str] = (),
+    invalid_alarms: Sequence[str] = (),
+) -> list[Problem]:
+    """Problems between the parts of a profile, each located at the offending item.
+
+    Items are given by position so locations stay those of the file; ``None`` marks an item
+    that failed its own validation (the loader checks the rest anyway, to report every
+    error at once), and ``invalid_points`` / ``invalid_alarms`` hold the names such items
+    declare, so references to them are not reported as unknown. ``protocol`` or
+    ``poll_periods_s`` None: not known, not checked.
+    """
+    problems: list[Problem] = []
+    first_point: dict[str, int] = {}
+    for i, point in enumerate(points):
+        if point is None:
+            continue
+        if point.name in first_point:
+            problems.append(
+                Problem(
+                    ("points", i, "name"),
+                    f"duplicate point name {point.name!r}; expected unique names "
+                    "(first used at {see})",
+                    ("points", first_point[point.name], "name"),
+                )
+            )
+        else:
+            first_point[point.name] = i
+        if protocol in ("modbus", "opcua") and getattr(point, protocol) is None:
+            article = "an" if protocol == "opcua" else "a"
+            problems.append(
+                Problem(
+                    ("points", i),
+                    f"{article} {protocol} profile needs `{protocol}:` on every point",
+                )
+            )
+        if poll_periods_s is not None and point.poll not in poll_periods_s:
+            defined = ", ".join(c.value for c in poll_periods_s) or "none"
+            problems.append(
+                Problem(
+                    ("points", i, "poll"),
+                    f"poll class {point.poll.value} has no period in `poll_periods_s` "
+                    f"(defined: {defined})",
+                )
+            )
+    problems.extend(_overlaps(points))
+
+    point_names = [*first_point, *(n for n in invalid_points if n not in first_point)]
+    counters = [p.name for p in points if p is not None and p.counter]
+    first_alarm: dict[str, int] = {}
+    for k, alarm in enumerate(alarms):
+        if alarm is None:
+            continue
+        if alarm.name in first_alarm:
+            problems.append(
+                Problem(
+                    ("alarms", k, "name"),
+                    f"duplicate alarm name {alarm.name!r}; expected unique names "
+                    "(first used at {see})",
+                    ("alarms", first_alarm[alarm.name], "name"),
+                )
+            )
+        else:
+            first_alarm[alarm.name] = k
+        if alarm.point is None or alarm.point in invalid_points:
+            continue
+        if alarm.point not in first_point:
+            problems.append(
+                Problem(("alarms", k, "point"), suggest_name(alarm.point, point_names, "point"))
+            )
+            continue
+        watched = points[first_point[alarm.point]]
+        assert watched is not None
+        if alarm.kind is AlarmKind.STATE and watched.states and alarm.states:
+            unknown = [v for v in alarm.states if not isinstance(v, bool)]
+            unknown = [v for v in unknown if v not in watched.states]
+            if unknown:
+                named = ", ".join(f"{v} {n}" for v, n in sorted(watched.states.items()))
+                problems.append(
+                    Problem(
+                        ("alarms", k, "states"),
+                        f"state {', '.join(map(str, unknown))} is not a state of point "
+                        f"{watched.name!r}; expected one of: {named}",
+                    )
+                )
+
+    alarm_names = [*first_alarm, *(n for n in invalid_alarms if n not in first_alarm)]
+    first_plan: dict[str, int] = {}
+    for j, plan in enumerate(pm_plans):
+        if plan is None:
+            continue
+        if plan.name in first_plan:
+            problems.append(
+                Problem(
+                    ("pm_plans", j, "name"),
+                    f"duplicate pm plan name {plan.name!r}; expected unique names "
+                    "(first used at {see})",
+                    ("pm_plans", first_plan[plan.name], "name"),
+                )
+            )
+        else:
+            first_plan[plan.name] = j
+        for t, trigger in enumerate(plan.triggers):
+            loc: Loc = ("pm_plans", j, "triggers", t)
+            if trigger.point is not None and trigger.point not in invalid_points:
+                problems.extend(_counter_ref(trigger.point, point_names, counters, (*loc, "point")))
+            wanted = trigger.alarm
+            if wanted is not None and wanted not in invalid_alarms and wanted not in first_alarm:
+                problems.append(
+                    Problem((*loc, "alarm"), suggest_name(wanted, alarm_names, "alarm"))
+                )
+        for c, item in enumerate(plan.checklist):
+            if item.point is None or item.point in invalid_points:
+                continue
+            loc = ("pm_plans", j, "checklist", c, "point")
+            if item.kind is ChecklistKind.METER:
+                problems.extend(_counter_ref(item.point, point_names, counters, loc))
+            elif item.point not in first_point:
+                problems.append(Problem(loc, suggest_name(item.point, point_names, "point")))
+    return problems
+
+
+def _counter_ref(name: str, point_names: list[str], counters: list[str], loc: Loc) -> list[Problem]:
+    """A meter reference: the point must exist and count up."""
+    if name not in point_names:
+        return [Problem(loc, suggest_name(name, point_names, "point"))]
+    if name not in counters:
+        these = f"counters here: {', '.join(counters)}" if counters else "this profile has none"
+        return [
+            Problem(
+                loc,
+                f"point {name!r} is not a counter; a meter needs a point with "
+                f"`counter: true` ({these})",
+            )
+        ]
+    return []
+
+
+_TABLE_UNITS = {
+    Table.COIL: "coil",
+    Table.DISCRETE: "discrete input",
+    Table.HOLDING: "holding register",
+    Table.INPUT: "input register",
+}
+
+
+def _overlaps(points: Sequence[Point | None]) -> list[Problem]:
+    """Points whose registers overlap in the same table (bits of one register may share it).
+
+    Each overlap is reported once, at the point with the higher address (or the later one).
+    """
     spans = sorted(
-        (
-            ((p.modbus.table, p.modbus.address, p.modbus.end), p)
-            for p in points
-            if p.modbus is not None
-        ),
-        key=lambda span: span[0],
+        (p.modbus.table, p.modbus.address, p.modbus.end, i, p.name, p.modbus)
+        for i, p in enumerate(points)
+        if p is not None and p.modbus is not None
     )
     problems = []
-    seen: list[tuple[Table, int, Point]] = []  # (table, end, point) of earlier spans
-    for (table, start, end), point in spans:
-        assert point.modbus is not None
-        for table_a, end_a, earlier in seen:
-            assert earlier.modbus is not None
-            if table_a != table or start > end_a:
+    seen: list[tuple[int, int, str, ModbusAddress]] = []  # (end, index, name, address) earlier
+    for table, start, end, i, name, address in spans:
+        for end_a, k, name_a, address_a in seen:
+            if address_a.table != table or start > end_a:
                 continue
-            both_bits = earlier.modbus.type is DataType.BIT and point.modbus.type is DataType.BIT
-            if both_bits and earlier.modbus.bit != point.modbus.bit:
+            both_bits = address_a.type is DataType.BIT and address.type is DataType.BIT
+            if both_bits and address_a.bit != address.bit:
                 continue
-            problems.append(
-                f"points {earlier.name} and {point.name} overlap in {table.value} registers "
-                f"{start}..{min(end_a, end)}"
+            last = min(end_a, end)
+            unit = _TABLE_UNITS[table]
+            shared = (
+                f"{unit}s {start}..{last} also belong"
+                if last > start
+                else f"{unit} {start} also belongs"
             )
-        seen = [s for s in seen if s[0] == table and s[1] >= start]
-        seen.append((table, end, point))
+            problems.append(
+                Problem(
+                    ("points", i, "modbus", "address"),
+                    f"{shared} to point {name_a!r} (at {{see}}); expected each register used "
+                    "by one point only (type bit points may share a register with different "
+                    "`bit`s)",
+                    ("points", k, "modbus", "address"),
+                )
+            )
+        seen = [s for s in seen if s[3].table == table and s[0] >= start]
+        seen.append((end, i, name, address))
     return problems
