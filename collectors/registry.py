@@ -1,0 +1,52 @@
+"""Protocol registry: one line per collector implementation (Telegraf's inputs/all).
+
+Each entry builds the collectors for the devices of its protocol, one per endpoint.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+
+from collectors.base import Collector
+from device_profiles.models import DeviceProfile
+from facility.errors import ConfigError
+from facility.types import Asset, ModbusEndpoint
+
+Builder = Callable[[Sequence[tuple[Asset, DeviceProfile]]], list[Collector]]
+
+
+def _modbus(devices: Sequence[tuple[Asset, DeviceProfile]]) -> list[Collector]:
+    from collectors.modbus.collector import ModbusCollector
+
+    by_endpoint: dict[tuple[str, int], list[tuple[Asset, DeviceProfile]]] = defaultdict(list)
+    for asset, profile in devices:
+        assert isinstance(asset.endpoint, ModbusEndpoint)
+        by_endpoint[(asset.endpoint.host, asset.endpoint.port)].append((asset, profile))
+    return [ModbusCollector(host, port, group) for (host, port), group in by_endpoint.items()]
+
+
+REGISTRY: dict[str, Builder] = {
+    "modbus": _modbus,
+}
+
+
+def build_collectors(
+    assets: Sequence[Asset], profiles: dict[str, DeviceProfile]
+) -> list[Collector]:
+    """Collectors for every monitored asset, grouped by protocol and endpoint."""
+    by_protocol: dict[str, list[tuple[Asset, DeviceProfile]]] = defaultdict(list)
+    for asset in assets:
+        if not asset.monitored or asset.profile is None:
+            continue
+        profile = profiles[asset.profile]
+        if profile.protocol not in REGISTRY:
+            raise ConfigError(
+                f"asset {asset.asset_no}: no collector for protocol {profile.protocol!r}; "
+                f"expected one of {', '.join(sorted(REGISTRY))}"
+            )
+        by_protocol[profile.protocol].append((asset, profile))
+    collectors: list[Collector] = []
+    for protocol, devices in sorted(by_protocol.items()):
+        collectors.extend(REGISTRY[protocol](devices))
+    return collectors
