@@ -24,6 +24,8 @@ GROUPS: dict[str, tuple[str, str]] = {
     "profiles": ("facility.cli.profiles", "Validate and document device profiles."),
     "ledger": ("facility.cli.ledger", "The ledger of numbered assets: import, export, number."),
     "sim": ("facility.cli.sim", "Run the simulated estates and inject faults."),
+    "collect": ("facility.cli.collect", "Poll devices and publish their readings to MQTT."),
+    "probe": ("facility.cli.probe", "Work out a point's type, word order and scale."),
     "demo": ("facility.cli.demo", "Run the whole system on the demo estates (make demo)."),
 }
 
