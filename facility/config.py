@@ -83,6 +83,55 @@ class CollectorConfig(_Section):
         return value
 
 
+class InfluxConfig(_Section):
+    """The historian, spoken to over InfluxDB's v1-compatible HTTP API (/write, /query).
+
+    InfluxDB 1.x: url + database (+ username/password). InfluxDB 2.x/3.x/Cloud: the same
+    v1 endpoints with a token ($FACILITY_INFLUXDB__TOKEN) and a DBRP mapping to a bucket.
+    """
+
+    url: str = "http://127.0.0.1:8086"
+    database: str = "facility"
+    username: str | None = None
+    password: str | None = None  # from $FACILITY_INFLUXDB__PASSWORD
+    token: str | None = None  # from $FACILITY_INFLUXDB__TOKEN (2.x/3.x)
+    raw_retention_days: int = Field(default=30, ge=1)
+    aggregate_retention_days: int = Field(default=3650, ge=1)
+    timeout_s: float = Field(default=10, gt=0)
+
+
+class GatewayConfig(_Section):
+    """The gateway process (`facility gateway run`): MQTT in, InfluxDB out, alarms."""
+
+    id: str = "gateway-1"
+    # MQTT 5 shared subscription group: several gateways split the load
+    share_group: str = "facility-gateway"
+    batch_points: int = Field(default=5000, ge=1)
+    batch_interval_s: float = Field(default=1.0, gt=0)
+    spool_max_mb: float = Field(default=1024, gt=0)
+    spool_max_age_h: float = Field(default=168, ge=0)
+    replay_points_per_s: int = Field(default=100_000, ge=1)
+    metrics_port: int = Field(default=9109, ge=0, le=65535)
+
+
+class AlarmsConfig(_Section):
+    """The alarm engine and its notifications."""
+
+    flood_alarms: int = Field(default=10, ge=1)  # ISA-18.2: > 10 per 10 min per position
+    flood_window_min: float = Field(default=10, gt=0)
+    stale_after_s: float = Field(default=60, gt=0)
+    smtp_url: str | None = None  # smtp://host:port; password from $FACILITY_ALARMS__SMTP_PASSWORD
+    smtp_password: str | None = None
+    smtp_from: str = "facility-alarms@localhost"
+
+
+class MaintenanceConfig(_Section):
+    """Preventive maintenance and work orders."""
+
+    generate_every_min: float = Field(default=5, gt=0)
+    horizon_days: int = Field(default=30, ge=1)
+
+
 class Settings(_Section):
     """All configuration sections."""
 
@@ -92,6 +141,10 @@ class Settings(_Section):
     simulator: SimulatorConfig = SimulatorConfig()
     mqtt: MqttConfig = MqttConfig()
     collector: CollectorConfig = CollectorConfig()
+    influxdb: InfluxConfig = InfluxConfig()
+    gateway: GatewayConfig = GatewayConfig()
+    alarms: AlarmsConfig = AlarmsConfig()
+    maintenance: MaintenanceConfig = MaintenanceConfig()
 
     @property
     def database_url(self) -> str:

@@ -26,6 +26,11 @@ GROUPS: dict[str, tuple[str, str]] = {
     "sim": ("facility.cli.sim", "Run the simulated estates and inject faults."),
     "collect": ("facility.cli.collect", "Poll devices and publish their readings to MQTT."),
     "probe": ("facility.cli.probe", "Work out a point's type, word order and scale."),
+    "gateway": ("facility.cli.gateway", "MQTT into InfluxDB (historian) and the alarm engine."),
+    "history": ("facility.cli.history", "Query a point's history (any range, or as CSV)."),
+    "alarms": ("facility.cli.alarms", "List, acknowledge and shelve alarms; alarm KPIs."),
+    "pm": ("facility.cli.pm", "Preventive-maintenance plans and the work-order generator."),
+    "wo": ("facility.cli.wo", "Work orders: list, show, assign, start, complete, close."),
     "demo": ("facility.cli.demo", "Run the whole system on the demo estates (make demo)."),
 }
 
