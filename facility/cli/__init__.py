@@ -43,7 +43,13 @@ class LazyGroup(click.Group):
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name in GROUPS:
-            module = importlib.import_module(GROUPS[cmd_name][0])
+            module_name = GROUPS[cmd_name][0]
+            try:
+                module = importlib.import_module(module_name)
+            except ModuleNotFoundError as exc:
+                if exc.name != module_name:
+                    raise
+                raise click.UsageError(f"'{cmd_name}' is not part of this build yet") from None
             command: click.Command = module.group
             return command
         return super().get_command(ctx, cmd_name)
