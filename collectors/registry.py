@@ -5,6 +5,7 @@ Each entry builds the collectors for the devices of its protocol, one per endpoi
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 
@@ -12,6 +13,8 @@ from collectors.base import Collector
 from device_profiles.models import DeviceProfile
 from facility.errors import ConfigError
 from facility.types import Asset, ModbusEndpoint
+
+log = logging.getLogger(__name__)
 
 Builder = Callable[[Sequence[tuple[Asset, DeviceProfile]]], list[Collector]]
 
@@ -34,19 +37,33 @@ REGISTRY: dict[str, Builder] = {
 def build_collectors(
     assets: Sequence[Asset], profiles: dict[str, DeviceProfile]
 ) -> list[Collector]:
-    """Collectors for every monitored asset, grouped by protocol and endpoint."""
+    """Collectors for every monitored asset, grouped by protocol and endpoint.
+
+    Assets whose protocol has no collector in this build are left out with one error line
+    naming them: the other devices are still collected.
+    """
     by_protocol: dict[str, list[tuple[Asset, DeviceProfile]]] = defaultdict(list)
     for asset in assets:
         if not asset.monitored or asset.profile is None:
             continue
-        profile = profiles[asset.profile]
-        if profile.protocol not in REGISTRY:
+        profile = profiles.get(asset.profile)
+        if profile is None:
             raise ConfigError(
-                f"asset {asset.asset_no}: no collector for protocol {profile.protocol!r}; "
-                f"expected one of {', '.join(sorted(REGISTRY))}"
+                f"asset {asset.asset_no}: unknown profile {asset.profile!r}; expected one of "
+                f"{', '.join(sorted(profiles))}"
             )
         by_protocol[profile.protocol].append((asset, profile))
     collectors: list[Collector] = []
     for protocol, devices in sorted(by_protocol.items()):
-        collectors.extend(REGISTRY[protocol](devices))
+        builder = REGISTRY.get(protocol)
+        if builder is None:
+            log.error(
+                "no collector for protocol=%s in this build; not collecting %d assets: %s",
+                protocol,
+                len(devices),
+                ", ".join(a.asset_no for a, _ in devices[:10])
+                + (" ..." if len(devices) > 10 else ""),
+            )
+            continue
+        collectors.extend(builder(devices))
     return collectors
