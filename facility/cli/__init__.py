@@ -76,6 +76,10 @@ def cli(ctx: click.Context, config_path: Path | None, verbose: bool) -> None:
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
     )
+    if not verbose:
+        # libraries' routine chatter (migrations run, sessions opened) is not news to a user
+        for noisy in ("alembic", "asyncua", "pymodbus"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
     ctx.obj = load_settings(config_path)
 
 
