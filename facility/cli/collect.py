@@ -1,0 +1,225 @@
+"""``facility collect``: plan, read once, or run the collectors."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import signal
+from collections.abc import Sequence
+from pathlib import Path
+
+import click
+
+from facility.config import Settings
+from facility.errors import ConfigError
+from facility.types import Asset
+
+
+def _settings(ctx: click.Context) -> Settings:
+    settings: Settings = ctx.find_root().obj
+    return settings
+
+
+def _assets(
+    settings: Settings,
+    ledgers: Sequence[Path],
+    sites: Sequence[str],
+    endpoints: Path | None,
+) -> list[Asset]:
+    """Monitored assets from the ledger database (default) or ledger files, with the
+    simulator's endpoint table applied when given."""
+    from collectors.endpoints import apply_endpoint_table, read_endpoint_table
+    from facility.cli.sim import load_assets
+
+    assets = load_assets(settings, ledgers, from_db=not ledgers, sites=sites)
+    if endpoints is not None:
+        assets = apply_endpoint_table(assets, read_endpoint_table(endpoints))
+    return assets
+
+
+def _one(assets: list[Asset], asset_no: str) -> Asset:
+    for asset in assets:
+        if asset.asset_no == asset_no.upper():
+            return asset
+    raise ConfigError(f"asset {asset_no}: not a monitored asset of the ledger")
+
+
+ledger_option = click.option(
+    "--ledger",
+    "ledgers",
+    multiple=True,
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Ledger file(s) instead of the ledger database.",
+)
+endpoints_option = click.option(
+    "--endpoints",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Endpoint table of a simulator started with ephemeral ports (var/sim/endpoints.json).",
+)
+
+
+@click.group()
+def group() -> None:
+    """Poll devices (Modbus TCP, OPC UA) and publish their readings to MQTT."""
+
+
+@group.command()
+@click.argument("asset_no")
+@ledger_option
+@click.pass_context
+def plan(ctx: click.Context, asset_no: str, ledgers: tuple[Path, ...]) -> None:
+    """Print the requests one poll of ASSET_NO makes, per set of poll classes."""
+    from collectors.modbus.planner import plan_requests
+    from device_profiles import load_library
+    from device_profiles.models import ModbusDefaults, PollClass
+
+    settings = _settings(ctx)
+    asset = _one(_assets(settings, ledgers, (), None), asset_no)
+    assert asset.profile is not None
+    profile = load_library()[asset.profile]
+    click.echo(f"{asset.asset_no}  {profile.id}  {asset.endpoint}")
+    if profile.protocol != "modbus":
+        mode = "subscription" if (profile.opcua is None or profile.opcua.subscribe) else "polling"
+        click.echo(f"OPC UA {mode}: {len(profile.points)} monitored items")
+        for point in profile.points:
+            assert point.opcua is not None
+            where = point.opcua.node_id or f"{asset.endpoint}/{point.opcua.browse_path}"
+            click.echo(f"  {point.name:24} {point.poll.value:7} {where}")
+        return
+    limits = profile.modbus or ModbusDefaults()
+    classes: list[PollClass] = []
+    for poll_class in PollClass:
+        if not any(p.poll is poll_class for p in profile.points):
+            continue
+        classes.append(poll_class)
+        points = [p for p in profile.points if p.poll in classes]
+        requests = plan_requests(points, limits)
+        names = "+".join(c.value for c in classes)
+        click.echo(f"poll {names}: {len(points)} points in {len(requests)} requests")
+        for r in requests:
+            click.echo(
+                f"  {r.table.value:8} address {r.address:5} count {r.count:3}  "
+                f"{', '.join(r.points)}"
+            )
+
+
+@group.command()
+@click.argument("asset_no")
+@ledger_option
+@endpoints_option
+@click.option("--json", "as_json", is_flag=True, help="Print the readings as JSON.")
+@click.pass_context
+def once(
+    ctx: click.Context,
+    asset_no: str,
+    ledgers: tuple[Path, ...],
+    endpoints: Path | None,
+    as_json: bool,
+) -> None:
+    """Read every point of ASSET_NO once and print it."""
+    from collectors.registry import build_collectors
+    from device_profiles import load_library
+    from device_profiles.models import PollClass
+
+    settings = _settings(ctx)
+    asset = _one(_assets(settings, ledgers, (), endpoints), asset_no)
+
+    async def read() -> object:
+        (collector,) = build_collectors([asset], load_library())
+        async with collector:
+            return await collector.devices()[0].collect(frozenset(PollClass))
+
+    collected = asyncio.run(read())
+    from collectors.base import Collected
+
+    assert isinstance(collected, Collected)
+    if as_json:
+        rows = [
+            {
+                "point": r.point,
+                "value": r.value,
+                "unit": r.unit,
+                "quality": r.quality.value,
+                "source_ts": r.source_ts.isoformat() if r.source_ts else None,
+            }
+            for r in collected.readings
+        ]
+        click.echo(
+            json.dumps(
+                {
+                    "asset_no": asset.asset_no,
+                    "rtt_ms": round(collected.rtt_ms, 2),
+                    "requests": collected.requests,
+                    "error": collected.error,
+                    "readings": rows,
+                },
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
+    else:
+        for r in collected.readings:
+            value = "—" if r.value is None else r.value
+            click.echo(f"{r.point:24} {value!s:>14} {r.unit:6} {r.quality.value}")
+        click.echo(
+            f"{collected.requests} requests, {collected.rtt_ms:.1f} ms"
+            + (f", error: {collected.error}" if collected.error else "")
+        )
+    if collected.failed_all:
+        raise SystemExit(1)
+
+
+@group.command()
+@click.option("--site", "sites", multiple=True, help="Only these sites (default: config/all).")
+@ledger_option
+@endpoints_option
+@click.pass_context
+def run(
+    ctx: click.Context,
+    sites: tuple[str, ...],
+    ledgers: tuple[Path, ...],
+    endpoints: Path | None,
+) -> None:
+    """Poll every device of the chosen sites and publish to MQTT until stopped."""
+    from collectors.service import CollectorService
+    from device_profiles import load_library
+    from facility.mqtt import BrokerSettings
+
+    settings = _settings(ctx)
+    config = settings.collector
+    assets = _assets(settings, ledgers, sites or tuple(config.sites), endpoints)
+    service = CollectorService(
+        assets=assets,
+        profiles=load_library(),
+        broker=BrokerSettings.from_url(
+            settings.mqtt.url, password=settings.mqtt.password, ca_file=settings.mqtt.ca_file
+        ),
+        spool_path=settings.paths.var_dir / "collector" / f"{config.id}.spool",
+        collector_id=config.id,
+        spool_max_bytes=int(config.spool_max_mb * 2**20),
+        spool_max_age_s=config.spool_max_age_h * 3600,
+        metrics_port=config.metrics_port,
+    )
+
+    async def main() -> None:
+        ready = asyncio.Event()
+        task = asyncio.create_task(service.run(ready))
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, task.cancel)
+        waiter = asyncio.create_task(ready.wait())
+        await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
+        waiter.cancel()
+        if task.done():
+            task.result()  # start-up failed: raise its error (main() prints it once)
+            return
+        click.echo(
+            f"collecting {len(service.pollers)} devices on {len(service.collectors)} "
+            f"endpoints → {settings.mqtt.url}; metrics {service.metrics_url}"
+        )
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    asyncio.run(main())

@@ -1,0 +1,184 @@
+"""``facility demo`` (``make demo``): the whole system on the three demo estates.
+
+Starts, each as its own process as in production, with data and logs under ``var/``:
+mosquitto and influxd (unless something already answers at the configured URLs — then that
+broker/historian is used), the demo ledger in the SQL database, the simulated estates on the
+ledger's ports, the collectors, and the parts later issues add (gateway, dashboard) when they
+are part of this build. Prints where everything is, then supervises until Ctrl-C: a part that
+dies is reported once and restarted.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import click
+
+from facility.config import Settings
+from facility.errors import CommError
+
+
+@dataclass
+class Part:
+    name: str
+    argv: list[str]
+    log_path: Path
+    process: subprocess.Popen[bytes] | None = None
+    restarts: int = 0
+    extra: dict[str, str] = field(default_factory=dict)
+
+    def start(self, env: dict[str, str]) -> None:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            self.argv, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
+        )
+        log.close()
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def _answers(url: str) -> bool:
+    parts = urlsplit(url)
+    try:
+        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 0), 0.5):
+            return True
+    except OSError:
+        return False
+
+
+def _facility(*args: str) -> list[str]:
+    return [sys.executable, "-m", "facility.cli", *args]
+
+
+@click.command(name="demo")
+@click.option("--speed", type=float, default=None, help="Simulation time acceleration.")
+@click.pass_context
+def group(ctx: click.Context, speed: float | None) -> None:
+    """Run the whole system on the demo estates until Ctrl-C."""
+    from facility.services import InfluxServer, MosquittoServer
+    from maintenance.ledger_files import demo_ledger_paths, demo_sites
+    from maintenance.store import LedgerStore
+
+    settings: Settings = ctx.find_root().obj
+    var = settings.paths.var_dir.resolve()
+    var.mkdir(parents=True, exist_ok=True)
+    servers: list[InfluxServer | MosquittoServer] = []
+    parts: list[Part] = []
+    env = dict(os.environ)
+    env.setdefault("FACILITY_PATHS__VAR_DIR", str(var))
+    try:
+        mqtt_port = urlsplit(settings.mqtt.url).port or 1883
+        if _answers(settings.mqtt.url):
+            click.echo(f"MQTT broker: using the one already at {settings.mqtt.url}")
+        else:
+            servers.append(MosquittoServer(var / "mosquitto", port=mqtt_port).start())
+        influx_port = urlsplit(settings.influxdb.url).port or 8086
+        if _answers(settings.influxdb.url):
+            click.echo(f"InfluxDB: using the one already at {settings.influxdb.url}")
+        else:
+            servers.append(InfluxServer(var / "influxdb", port=influx_port).start())
+
+        with LedgerStore(settings.database_url) as store:
+            store.save_sites(demo_sites(), user="demo")
+            for path in demo_ledger_paths():
+                store.import_file(path, user="demo")
+            monitored = len(store.assets(monitored_only=True))
+
+        endpoints = var / "sim" / "endpoints.json"
+        endpoints.unlink(missing_ok=True)
+        sim_args = ["sim", "run"] + (["--speed", str(speed)] if speed else [])
+        parts.append(Part("simulators", _facility(*sim_args), var / "log" / "sim.log"))
+        parts.append(Part("collectors", _facility("collect", "run"), var / "log" / "collect.log"))
+        if importlib.util.find_spec("facility.cli.gateway") is not None:
+            parts.append(Part("gateway", _facility("gateway", "run"), var / "log" / "gateway.log"))
+        if importlib.util.find_spec("dashboards.app") is not None:
+            parts.append(
+                Part("dashboard", _facility("dashboard", "run"), var / "log" / "dashboard.log")
+            )
+        parts[0].start(env)
+        deadline = time.monotonic() + 60
+        while not endpoints.exists():
+            if parts[0].process is not None and parts[0].process.poll() is not None:
+                raise CommError(f"the simulators stopped at start-up; see {parts[0].log_path}")
+            if time.monotonic() > deadline:
+                raise CommError(f"the simulators did not start in 60 s; see {parts[0].log_path}")
+            time.sleep(0.2)
+        table = json.loads(endpoints.read_text(encoding="utf-8"))
+        for part in parts[1:]:
+            part.start(env)
+
+        by_site: dict[str, int] = {}
+        for entry in table["endpoints"]:
+            by_site[entry["site"]] = by_site.get(entry["site"], 0) + 1
+        click.echo("")
+        click.echo("Facility demo is running (Ctrl-C stops everything):")
+        click.echo(f"  ledger      {settings.database_url}  ({monitored} monitored assets)")
+        click.echo(
+            f"  simulators  {len(table['endpoints'])} devices "
+            + ", ".join(f"{s} {n}" for s, n in sorted(by_site.items()))
+            + f"; endpoint table {endpoints}"
+        )
+        if table.get("control_url"):
+            click.echo(f"  sim control {table['control_url']}")
+        click.echo(f"  MQTT        {settings.mqtt.url}  (topics facility/v1/#)")
+        click.echo(f"  InfluxDB    {settings.influxdb.url}  database {settings.influxdb.database}")
+        click.echo(
+            f"  collectors  metrics http://127.0.0.1:{settings.collector.metrics_port}/metrics"
+        )
+        for part in parts[2:]:
+            click.echo(f"  {part.name:11} log {part.log_path}")
+        click.echo(f"  logs        {var / 'log'}")
+        click.echo(
+            "Try: facility sim fault HT-PDP-001 dry_run --for 2m   ·   "
+            "facility collect once HT-PMP-001"
+        )
+        _supervise(parts, env)
+    finally:
+        for part in reversed(parts):
+            part.stop()
+        for server in reversed(servers):
+            server.stop()
+
+
+def _supervise(parts: list[Part], env: dict[str, str]) -> None:
+    stop = False
+
+    def on_signal(_signum: int, _frame: object) -> None:
+        nonlocal stop
+        stop = True
+
+    signal.signal(signal.SIGTERM, on_signal)
+    with contextlib.suppress(KeyboardInterrupt):
+        while not stop:
+            for part in parts:
+                if part.process is not None and part.process.poll() is not None:
+                    if part.restarts >= 5:
+                        continue  # said already; a crash loop is not retried for ever
+                    part.restarts += 1
+                    click.echo(
+                        f"{part.name} exited with {part.process.returncode}; "
+                        f"restarting (see {part.log_path})",
+                        err=True,
+                    )
+                    part.start(env)
+            time.sleep(1)
