@@ -17,15 +17,11 @@ import pytest
 
 from facility.cli.sim import parse_duration
 from facility.types import (
-    DEVICE_CLASS_SYSTEM,
-    Asset,
-    AssetStatus,
-    Criticality,
-    DeviceClass,
     ModbusEndpoint,
     OpcuaEndpoint,
 )
 from maintenance.ledger_files import write_ledger_file
+from tests.support import make_asset
 
 CLI = [sys.executable, "-c", "from facility.cli import main; main()"]
 START_WAIT_S = 60
@@ -43,29 +39,6 @@ def test_durations(text: str, seconds: float) -> None:
 def test_bad_durations_say_what_was_expected(text: str) -> None:
     with pytest.raises(click.BadParameter, match="expected a duration such as 30s"):
         parse_duration(text)
-
-
-def make_asset(asset_no: str, profile: str, endpoint: ModbusEndpoint | OpcuaEndpoint) -> Asset:
-    site, code, _ = asset_no.split("-")
-    device_class = DeviceClass(code)
-    return Asset(
-        asset_no=asset_no,
-        site=site,
-        device_class=device_class,
-        name_en=asset_no,
-        name_zh=asset_no,
-        building="B1",
-        zone="test",
-        system=DEVICE_CLASS_SYSTEM[device_class],
-        profile=profile,
-        make="sim",
-        model="sim",
-        serial=asset_no,
-        install_date=None,
-        criticality=Criticality.MEDIUM,
-        status=AssetStatus.IN_SERVICE,
-        endpoint=endpoint,
-    )
 
 
 def environment(tmp_path: Path) -> dict[str, str]:

@@ -27,42 +27,14 @@ from pymodbus.exceptions import ModbusException
 from device_profiles import load_library
 from device_profiles.models import DeviceProfile, Point
 from facility.types import (
-    DEVICE_CLASS_SYSTEM,
-    Asset,
-    AssetStatus,
-    Criticality,
-    DeviceClass,
     ModbusEndpoint,
-    OpcuaEndpoint,
 )
 from simulators.control import ControlServer
 from simulators.estate import Estate
+from tests.support import make_asset
 
 PROFILES = load_library()
 EVENING = datetime(2026, 6, 1, 19, 0, tzinfo=ZoneInfo("Asia/Shanghai"))  # lights on, demand
-
-
-def make_asset(asset_no: str, profile: str, endpoint: ModbusEndpoint | OpcuaEndpoint) -> Asset:
-    site, code, _ = asset_no.split("-")
-    device_class = DeviceClass(code)
-    return Asset(
-        asset_no=asset_no,
-        site=site,
-        device_class=device_class,
-        name_en=asset_no,
-        name_zh=asset_no,
-        building="B1",
-        zone="test",
-        system=DEVICE_CLASS_SYSTEM[device_class],
-        profile=profile,
-        make="sim",
-        model="sim",
-        serial=asset_no,
-        install_date=None,
-        criticality=Criticality.MEDIUM,
-        status=AssetStatus.IN_SERVICE,
-        endpoint=endpoint,
-    )
 
 
 # One asset of each Modbus class, plus a gateway with three pumps (unit ids 1..3).

@@ -26,21 +26,24 @@ from device_profiles import load_library
 from device_profiles.models import DeviceProfile, Point
 from facility.errors import ConfigError
 from facility.types import (
-    DEVICE_CLASS_SYSTEM,
     Asset,
-    AssetStatus,
-    Criticality,
-    DeviceClass,
     OpcuaEndpoint,
     PointValue,
 )
 from simulators.control import ControlServer
 from simulators.estate import Estate
 from simulators.physics import FaultKind, create_model
+from tests.support import make_asset as _make_asset
 
 PROFILES = load_library()
 EVENING = datetime(2026, 6, 1, 19, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
 URL = "opc.tcp://127.0.0.1:4841/facility"
+
+
+def make_asset(asset_no: str, profile: str, url: str = URL) -> Asset:
+    return _make_asset(asset_no, profile, OpcuaEndpoint(url, asset_no))
+
+
 INTEROP_DIR = Path(__file__).resolve().parents[2] / "tools" / "opcua-interop"
 VARIANT = {
     "Boolean": ua.VariantType.Boolean,
@@ -118,29 +121,6 @@ def factory(asset_no: str, profile: DeviceProfile, seed: int, lat: float, lon: f
     if profile.id == WRITABLE.id:
         return ValveModel(asset_no)
     return create_model(asset_no, profile, seed, lat, lon)
-
-
-def make_asset(asset_no: str, profile: str, url: str = URL) -> Asset:
-    site, code, _ = asset_no.split("-")
-    device_class = DeviceClass(code)
-    return Asset(
-        asset_no=asset_no,
-        site=site,
-        device_class=device_class,
-        name_en=asset_no,
-        name_zh=asset_no,
-        building="B1",
-        zone="test",
-        system=DEVICE_CLASS_SYSTEM[device_class],
-        profile=profile,
-        make="sim",
-        model="sim",
-        serial=asset_no,
-        install_date=None,
-        criticality=Criticality.HIGH,
-        status=AssetStatus.IN_SERVICE,
-        endpoint=OpcuaEndpoint(url, asset_no),
-    )
 
 
 # One tank and one fire panel on one server; a second panel and the test valve on another.
