@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from collectors.base import Collector
 from device_profiles.models import DeviceProfile
 from facility.errors import ConfigError
-from facility.types import Asset, ModbusEndpoint
+from facility.types import Asset, ModbusEndpoint, OpcuaEndpoint
 
 log = logging.getLogger(__name__)
 
@@ -29,8 +29,19 @@ def _modbus(devices: Sequence[tuple[Asset, DeviceProfile]]) -> list[Collector]:
     return [ModbusCollector(host, port, group) for (host, port), group in by_endpoint.items()]
 
 
+def _opcua(devices: Sequence[tuple[Asset, DeviceProfile]]) -> list[Collector]:
+    from collectors.opcua.collector import OpcuaCollector
+
+    by_url: dict[str, list[tuple[Asset, DeviceProfile]]] = defaultdict(list)
+    for asset, profile in devices:
+        assert isinstance(asset.endpoint, OpcuaEndpoint)
+        by_url[asset.endpoint.url].append((asset, profile))
+    return [OpcuaCollector(url, group) for url, group in by_url.items()]
+
+
 REGISTRY: dict[str, Builder] = {
     "modbus": _modbus,
+    "opcua": _opcua,
 }
 
 

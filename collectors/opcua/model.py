@@ -1,0 +1,254 @@
+"""The pure core of the OPC UA collector: no I/O, no asyncua types.
+
+- where a point lives: ``browse_path_of`` (relative to ``Objects/<node_root>``, or absolute
+  from ``Objects``) and the profile's ``node_id``;
+- what a status code means for a reading (``quality_of_status``), by the OPC UA severity bits
+  and a few well-known codes;
+- how a cached or read ``Sample`` becomes a ``Reading`` (type check against the profile,
+  scale/offset, range check, the timestamp the profile asks for);
+- the arithmetic of subscriptions (keep-alive count, when a session counts as stale) and of
+  OperationLimits (``chunked``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TypeVar
+
+from device_profiles.codec import to_engineering
+from device_profiles.models import Point, TimestampSource
+from facility.types import PointValue, Quality, Reading
+
+T = TypeVar("T")
+
+# OPC UA built-in type ids (Part 6, 5.1.2) of the profile's data types.
+VARIANT_TYPE_IDS: dict[str, int] = {
+    "Boolean": 1,
+    "Int16": 4,
+    "UInt16": 5,
+    "Int32": 6,
+    "UInt32": 7,
+    "Int64": 8,
+    "Float": 10,
+    "Double": 11,
+    "String": 12,
+}
+VARIANT_TYPE_NAMES: dict[int, str] = {
+    -1: "an array",  # Sample.variant_type of an array value: the profile has scalars only
+    0: "Null",
+    2: "SByte",
+    3: "Byte",
+    9: "UInt64",
+    13: "DateTime",
+    **{v: k for k, v in VARIANT_TYPE_IDS.items()},
+}
+NUMERIC_TYPES = frozenset({"Int16", "UInt16", "Int32", "UInt32", "Int64", "Float", "Double"})
+
+DEFAULT_OPERATION_LIMIT = 1000  # when the server does not publish OperationLimits (or says 0)
+
+# Status codes by value (Part 4, 7.34; checked against asyncua's table in the unit tests).
+SEVERITY_MASK = 0xC000_0000
+CODE_MASK = 0xFFFF_0000  # the low 16 bits are info bits (overflow, limits)
+OVERFLOW_BITS = 0x0000_0480  # InfoType DataValue + Overflow: the server's queue dropped values
+GOOD = 0x0000_0000
+UNCERTAIN = 0x4000_0000
+
+COMM_CODES = frozenset(
+    {
+        0x8005_0000,  # BadCommunicationError
+        0x800A_0000,  # BadTimeout
+        0x800C_0000,  # BadShutdown
+        0x800D_0000,  # BadServerNotConnected
+        0x800E_0000,  # BadServerHalted
+        0x8031_0000,  # BadNoCommunication
+        0x8032_0000,  # BadWaitingForInitialData
+        0x808A_0000,  # BadNotConnected
+        0x808D_0000,  # BadOutOfService
+        0x80AE_0000,  # BadConnectionClosed
+    }
+)
+CONFIG_CODES = frozenset(
+    {
+        0x801F_0000,  # BadUserAccessDenied
+        0x8033_0000,  # BadNodeIdInvalid
+        0x8034_0000,  # BadNodeIdUnknown
+        0x8035_0000,  # BadAttributeIdInvalid
+        0x8036_0000,  # BadIndexRangeInvalid
+        0x8038_0000,  # BadDataEncodingInvalid
+        0x803A_0000,  # BadNotReadable
+        0x8060_0000,  # BadBrowseNameInvalid
+        0x806F_0000,  # BadNoMatch
+        0x8074_0000,  # BadTypeMismatch
+    }
+)
+UNCERTAIN_RANGE_CODES = frozenset({0x4094_0000})  # UncertainEngineeringUnitsExceeded
+
+
+def quality_of_status(status: int) -> Quality:
+    """The reading quality an OPC UA status code stands for.
+
+    Good is good (the range check may still make it uncertain). Uncertain codes keep their
+    value: engineering-units-exceeded is ``uncertain_range``, every other uncertain code
+    (last usable value, sub-normal, sensor not accurate, ...) ``uncertain_stale``. Bad codes
+    carry no value: the communication family (the server lost its data source, timed out,
+    is shutting down) is ``bad_comm``; unknown node, wrong type, access denied is
+    ``bad_config`` (the profile disagrees with the server); every other Bad code (device or
+    sensor failure, ...) is ``bad_device``.
+    """
+    severity = status & SEVERITY_MASK
+    code = status & CODE_MASK
+    if severity == GOOD:
+        return Quality.GOOD
+    if severity == UNCERTAIN:
+        return Quality.UNCERTAIN_RANGE if code in UNCERTAIN_RANGE_CODES else Quality.UNCERTAIN_STALE
+    if code in COMM_CODES:
+        return Quality.BAD_COMM
+    if code in CONFIG_CODES:
+        return Quality.BAD_CONFIG
+    return Quality.BAD_DEVICE
+
+
+def is_overflow(status: int) -> bool:
+    """The server's monitored-item queue overflowed before this value (values were lost)."""
+    return status & OVERFLOW_BITS == OVERFLOW_BITS
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    """One value as the server delivered it (a notification or a Read result)."""
+
+    value: PointValue
+    variant_type: int  # OPC UA built-in type id of the value; 0 (Null) when there is none
+    status: int
+    status_name: str
+    source_ts: datetime | None
+    server_ts: datetime | None
+    received_ts: datetime  # collector clock: when the notification or Read answer arrived
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """Why a point has no usable value: a short code for counters, a message for the log."""
+
+    code: str
+    message: str
+
+
+def browse_path_of(point: Point, node_root: str) -> tuple[str, ...] | None:
+    """The point's browse path from ``Objects`` as browse names, or None without one.
+
+    ``Level`` below asset ``HT-TNK-001`` is ``("HT-TNK-001", "Level")``; a path starting
+    with ``Objects/`` is absolute. Empty parts (``a//b``, a trailing ``/``) are ignored.
+    """
+    if point.opcua is None or not point.opcua.browse_path:
+        return None
+    parts = tuple(part for part in point.opcua.browse_path.split("/") if part)
+    if parts and parts[0] == "Objects":
+        return parts[1:]
+    return (node_root, *parts)
+
+
+def path_text(path: Sequence[str]) -> str:
+    return "Objects/" + "/".join(path)
+
+
+def chunked(items: Sequence[T], limit: int) -> Iterator[Sequence[T]]:
+    """``items`` in consecutive slices of at most ``limit`` (a server's OperationLimits).
+
+    A limit of 0 or less means "not published": ``DEFAULT_OPERATION_LIMIT``.
+    """
+    size = limit if limit > 0 else DEFAULT_OPERATION_LIMIT
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def batch_count(count: int, limit: int) -> int:
+    """How many calls ``chunked`` makes for ``count`` items."""
+    size = limit if limit > 0 else DEFAULT_OPERATION_LIMIT
+    return -(-count // size)
+
+
+def keepalive_count(publishing_ms: float, target_ms: float = 1000.0) -> int:
+    """Publishing intervals between keep-alives so an idle subscription still says it is
+    alive about every ``target_ms`` (and at least every publishing interval)."""
+    if publishing_ms <= 0:
+        return 1
+    return max(1, math.ceil(target_ms / publishing_ms))
+
+
+def stale_after_s(publishing_ms: float, keepalive: int) -> float:
+    """Silence (no notification, no keep-alive) after which the session counts as dead:
+    three keep-alive periods."""
+    return 3 * max(publishing_ms, 1.0) * max(keepalive, 1) / 1000
+
+
+def _engineering(point: Point, value: PointValue) -> tuple[PointValue, Quality]:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None, Quality.BAD_DEVICE  # a sensor's "no value": JSON cannot carry NaN
+    if value is None:
+        return None, Quality.BAD_DEVICE
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        engineering = to_engineering(point, value)
+        if (
+            point.range is not None
+            and isinstance(engineering, int | float)
+            and not point.range[0] <= engineering <= point.range[1]
+        ):
+            return engineering, Quality.UNCERTAIN_RANGE
+        return engineering, Quality.GOOD
+    return value, Quality.GOOD
+
+
+def reading_of(
+    point: Point,
+    sample: Sample,
+    site: str,
+    asset_no: str,
+    collected_ts: datetime,
+) -> tuple[Reading, Problem | None]:
+    """The reading of one point from the server's sample, and its problem if it has one.
+
+    A value whose type is not the profile's ``data_type`` is ``bad_config`` without a
+    value (an Int32 where the profile says Boolean would be a plausible wrong value).
+    """
+    assert point.opcua is not None
+    status_quality = quality_of_status(sample.status)
+    value: PointValue = None
+    quality: Quality
+    problem: Problem | None = None
+    if status_quality in (Quality.BAD_COMM, Quality.BAD_DEVICE, Quality.BAD_CONFIG):
+        quality = status_quality
+        problem = Problem(sample.status_name, f"server answers {sample.status_name}")
+    elif sample.variant_type != VARIANT_TYPE_IDS[point.opcua.data_type]:
+        quality = Quality.BAD_CONFIG
+        found = VARIANT_TYPE_NAMES.get(sample.variant_type, f"type {sample.variant_type}")
+        problem = Problem(
+            "type_mismatch",
+            f"server sends {found}, the profile expects {point.opcua.data_type}",
+        )
+    else:
+        value, quality = _engineering(point, sample.value)
+        if quality is Quality.BAD_DEVICE:
+            problem = Problem("no_value", f"server sends {sample.value!r}, not a number")
+        elif status_quality is not Quality.GOOD:
+            quality = status_quality  # the server's own uncertainty wins over ours
+    if point.timestamp is TimestampSource.SOURCE:
+        source_ts = sample.source_ts or sample.server_ts
+    elif point.timestamp is TimestampSource.SERVER:
+        source_ts = sample.server_ts or sample.source_ts
+    else:
+        source_ts = sample.received_ts
+    reading = Reading(
+        site, asset_no, point.name, value, point.unit, quality, source_ts, collected_ts
+    )
+    return reading, problem
+
+
+def missing_reading(
+    point: Point, quality: Quality, site: str, asset_no: str, collected_ts: datetime
+) -> Reading:
+    """A point without a value (not resolved, no notification yet, session down)."""
+    return Reading(site, asset_no, point.name, None, point.unit, quality, None, collected_ts)
