@@ -121,7 +121,12 @@ async def _serve_sim_modbus(count: int) -> dict[str, Any]:
     await estate.start()
     _KEEP.append(estate)
     devices = [
-        {"port": info.port, "unit": info.unit_id, "profile": info.profile}
+        {
+            "asset_no": info.asset_no,
+            "port": info.port,
+            "unit": info.unit_id,
+            "profile": info.profile,
+        }
         for info in estate.endpoints.values()
     ]
     return {"devices": devices}

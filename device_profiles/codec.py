@@ -164,7 +164,7 @@ def encode_block(items: Iterable[tuple[ModbusAddress, ByteOrder, RawValue]]) -> 
 
 
 @lru_cache(maxsize=512)
-def _decimals(number: float) -> int | None:
+def decimal_places(number: float) -> int | None:
     """Decimal places a scale or offset produces (0.01 -> 2); None when not a short decimal."""
     exponent = Decimal(repr(number)).normalize().as_tuple().exponent
     if not isinstance(exponent, int):
@@ -208,8 +208,8 @@ def to_engineering(point: Point, raw: RawValue) -> RawValue:
         return raw
     value = raw * point.scale + point.offset
     if isinstance(raw, int):
-        places = _decimals(point.scale)
-        offset_places = _decimals(point.offset)
+        places = decimal_places(point.scale)
+        offset_places = decimal_places(point.offset)
         if places is not None and offset_places is not None:
             return round(value, max(places, offset_places))
     return value

@@ -16,7 +16,7 @@ from types import TracebackType
 from typing import Self
 
 from collectors.base import Collected
-from collectors.modbus.decode import decode_request, failed_request
+from collectors.modbus.decode import Slot, compile_request, decode_slots, failed_slots
 from collectors.modbus.planner import ReadRequest, plan_requests
 from collectors.modbus.transport import (
     ModbusBusyError,
@@ -40,15 +40,22 @@ class ModbusDevice:
         self.connection = connection
         self.unit_id = asset.endpoint.unit_id
         self.limits = profile.modbus or ModbusDefaults()
-        self._plans: dict[frozenset[PollClass], list[ReadRequest]] = {}
+        self._plans: dict[frozenset[PollClass], list[tuple[ReadRequest, tuple[Slot, ...]]]] = {}
 
-    def plan(self, classes: frozenset[PollClass]) -> list[ReadRequest]:
-        """The requests for the points of ``classes`` (cached)."""
+    def compiled(self, classes: frozenset[PollClass]) -> list[tuple[ReadRequest, tuple[Slot, ...]]]:
+        """The requests for the points of ``classes`` with their decode slots (cached)."""
         plan = self._plans.get(classes)
         if plan is None:
             points = [p for p in self.profile.points if p.poll in classes]
-            plan = self._plans[classes] = plan_requests(points, self.limits)
+            plan = self._plans[classes] = [
+                (request, compile_request(self.profile, request))
+                for request in plan_requests(points, self.limits)
+            ]
         return plan
+
+    def plan(self, classes: frozenset[PollClass]) -> list[ReadRequest]:
+        """The requests one poll of ``classes`` makes."""
+        return [request for request, _ in self.compiled(classes)]
 
     async def collect(self, classes: frozenset[PollClass]) -> Collected:
         site, asset_no = self.asset.site, self.asset.asset_no
@@ -57,12 +64,12 @@ class ModbusDevice:
         error: str | None = None
         failed = 0
         started = time.perf_counter()
-        plan = self.plan(classes)
+        plan = self.compiled(classes)
         pause = self.limits.pause_between_requests_ms / 1000
-        for index, request in enumerate(plan):
+        now = datetime.now(UTC)
+        for index, (request, slots) in enumerate(plan):
             if index and pause:
                 await asyncio.sleep(pause)
-            now = datetime.now(UTC)
             try:
                 registers = await self.connection.read(
                     self.unit_id, request.table, request.address, request.count
@@ -72,21 +79,17 @@ class ModbusDevice:
             except ModbusProtocolError as exc:
                 quality, code, message = Quality.BAD_DEVICE, exc.error_code, str(exc)
             else:
-                readings.extend(
-                    decode_request(self.profile, site, asset_no, request, registers, now)
-                )
+                readings.extend(decode_slots(slots, site, asset_no, registers, now))
                 continue
             failed += 1
             if error_code is None:
                 error_code, error = code, message
-            readings.extend(failed_request(self.profile, site, asset_no, request, quality, now))
+            readings.extend(failed_slots(slots, site, asset_no, quality, now))
             if quality is Quality.BAD_COMM and code in ("refused", "closed", "timeout"):
                 # the device is not answering: do not spend the others' time on its
                 # remaining blocks this cycle
-                for rest in plan[index + 1 :]:
-                    readings.extend(
-                        failed_request(self.profile, site, asset_no, rest, quality, now)
-                    )
+                for _, rest in plan[index + 1 :]:
+                    readings.extend(failed_slots(rest, site, asset_no, quality, now))
                     failed += 1
                 break
         if self.limits.close_after_read:

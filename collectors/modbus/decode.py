@@ -4,32 +4,120 @@ Each point is cut from the block at its offset, decoded with the profile's type 
 scaled, and range-checked: a value outside the profile's valid range is kept, with quality
 ``uncertain_range`` — never clamped silently; a float that is NaN/inf (a sensor's "no value")
 is ``bad_device`` with no value, since 0 would be a lie and JSON cannot carry NaN.
+
+The hot path: every poll decodes every point, so each request is compiled once into slots
+(offset, a decoder specialised for the point's type and order, scale, range) and a poll only
+runs those (about 4x cheaper than resolving the profile per point each time).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 
 from collectors.modbus.planner import ReadRequest
-from device_profiles.codec import decode, to_engineering
-from device_profiles.models import DeviceProfile, Point
+from device_profiles.codec import RawValue, decimal_places, decode
+from device_profiles.models import ByteOrder, DataType, DeviceProfile, ModbusAddress, Point
 from facility.types import PointValue, Quality, Reading
 
+Decoder = Callable[[Sequence[int]], RawValue]
 
-def quality_of(point: Point, value: PointValue) -> tuple[PointValue, Quality]:
-    """Range check of one engineering value."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None, Quality.BAD_DEVICE
-    if (
-        point.range is not None
-        and isinstance(value, int | float)
-        and not isinstance(value, bool)
-        and not point.range[0] <= value <= point.range[1]
-    ):
-        return value, Quality.UNCERTAIN_RANGE
-    return value, Quality.GOOD
+
+def _first(words: Sequence[int]) -> RawValue:
+    return int(words[0])
+
+
+def _flag(words: Sequence[int]) -> RawValue:
+    return bool(words[0])
+
+
+def _bit(bit: int, words: Sequence[int]) -> RawValue:
+    return bool((words[0] >> bit) & 1)
+
+
+def _decoder(address: ModbusAddress, order: ByteOrder) -> Decoder:
+    """The cheapest correct decoder for one point (the codec's, or a shortcut to it)."""
+    if address.type is DataType.BOOL:
+        return _flag
+    if address.type is DataType.BIT:
+        assert address.bit is not None
+        return partial(_bit, address.bit)
+    if address.type in (DataType.UINT16, DataType.BITFIELD) and not order.byte_swap:
+        return _first
+    return partial(decode, address, order)
+
+
+@dataclass(frozen=True, slots=True)
+class Slot:
+    """One point of a request, ready to decode."""
+
+    point: Point
+    start: int  # offset of the point's first register in the block
+    stop: int
+    decoder: Decoder
+    scaled: bool
+    places: int | None  # decimals of scale/offset: scaled integers are rounded to them
+    low: float
+    high: float
+
+
+def _places(point: Point) -> int | None:
+    """Decimals a scaled integer is rounded to (0.1 * 3 gives 0.3, not 0.30000000000000004):
+    the codec's rule, computed once per point."""
+    scale, offset = decimal_places(point.scale), decimal_places(point.offset)
+    return None if scale is None or offset is None else max(scale, offset)
+
+
+def compile_request(profile: DeviceProfile, request: ReadRequest) -> tuple[Slot, ...]:
+    """Slots for every point of ``request`` (done once per plan, not per poll)."""
+    slots = []
+    for name in request.points:
+        point = profile.point(name)
+        assert point.modbus is not None
+        start = point.modbus.address - request.address
+        scaled = point.scale != 1.0 or point.offset != 0.0
+        decoder = _decoder(point.modbus, profile.order_of(point))
+        places = _places(point)
+        low, high = point.range if point.range is not None else (-math.inf, math.inf)
+        slots.append(
+            Slot(point, start, start + point.modbus.count, decoder, scaled, places, low, high)
+        )
+    return tuple(slots)
+
+
+def decode_slots(
+    slots: Sequence[Slot],
+    site: str,
+    asset_no: str,
+    registers: Sequence[int],
+    collected_ts: datetime,
+) -> list[Reading]:
+    """Readings for every slot of a request from the block's ``registers``."""
+    readings = []
+    good = Quality.GOOD
+    for slot in slots:
+        point = slot.point
+        raw = slot.decoder(registers[slot.start : slot.stop])
+        value: PointValue = raw
+        quality = good
+        if isinstance(raw, bool | str):
+            pass
+        else:
+            if slot.scaled:
+                value = raw * point.scale + point.offset
+                if isinstance(raw, int) and slot.places is not None:
+                    value = round(value, slot.places)
+            if isinstance(value, float) and not math.isfinite(value):
+                value, quality = None, Quality.BAD_DEVICE
+            elif not slot.low <= value <= slot.high:  # type: ignore[operator]
+                quality = Quality.UNCERTAIN_RANGE
+        readings.append(
+            Reading(site, asset_no, point.name, value, point.unit, quality, None, collected_ts)
+        )
+    return readings
 
 
 def decode_request(
@@ -40,31 +128,15 @@ def decode_request(
     registers: Sequence[int],
     collected_ts: datetime,
 ) -> list[Reading]:
-    """Readings for every point of ``request`` from the block's ``registers``."""
-    readings = []
-    for name in request.points:
-        point = profile.point(name)
-        assert point.modbus is not None
-        offset = point.modbus.address - request.address
-        words = registers[offset : offset + point.modbus.count]
-        raw = decode(point.modbus, profile.order_of(point), words)
-        value, quality = quality_of(point, to_engineering(point, raw))
-        readings.append(
-            Reading(site, asset_no, name, value, point.unit, quality, None, collected_ts)
-        )
-    return readings
+    """Readings for every point of ``request`` (compiles the request; for one-off use)."""
+    return decode_slots(compile_request(profile, request), site, asset_no, registers, collected_ts)
 
 
-def failed_request(
-    profile: DeviceProfile,
-    site: str,
-    asset_no: str,
-    request: ReadRequest,
-    quality: Quality,
-    collected_ts: datetime,
+def failed_slots(
+    slots: Sequence[Slot], site: str, asset_no: str, quality: Quality, collected_ts: datetime
 ) -> list[Reading]:
     """Readings for a block that could not be read: no value, a bad quality."""
     return [
-        Reading(site, asset_no, name, None, profile.point(name).unit, quality, None, collected_ts)
-        for name in request.points
+        Reading(site, asset_no, s.point.name, None, s.point.unit, quality, None, collected_ts)
+        for s in slots
     ]

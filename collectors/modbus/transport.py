@@ -40,6 +40,14 @@ EXCEPTION_NAMES = {
 }
 
 
+_READERS = {
+    Table.HOLDING: AsyncModbusTcpClient.read_holding_registers,
+    Table.INPUT: AsyncModbusTcpClient.read_input_registers,
+    Table.COIL: AsyncModbusTcpClient.read_coils,
+    Table.DISCRETE: AsyncModbusTcpClient.read_discrete_inputs,
+}
+
+
 class ModbusCommError(CommError):
     def __init__(self, message: str, code: str) -> None:
         super().__init__(message)
@@ -120,36 +128,26 @@ class ModbusConnection:
 
     async def read(self, unit_id: int, table: Table, address: int, count: int) -> list[int]:
         """Read ``count`` registers (or bits, as 0/1) of ``table`` at ``address``."""
-        async with self._lock:  # one request at a time per connection, as pymodbus does
-            client = await self._ensure_connected()
-            self.requests += 1
-            try:
-                if table is Table.HOLDING:
-                    result = await client.read_holding_registers(
-                        address, count=count, device_id=unit_id
-                    )
-                elif table is Table.INPUT:
-                    result = await client.read_input_registers(
-                        address, count=count, device_id=unit_id
-                    )
-                elif table is Table.COIL:
-                    result = await client.read_coils(address, count=count, device_id=unit_id)
-                else:
-                    result = await client.read_discrete_inputs(
-                        address, count=count, device_id=unit_id
-                    )
-            except ModbusIOException as exc:
-                # timeout: the connection may now carry a late answer; pymodbus matches
-                # transaction ids, so keep it open
-                raise ModbusCommError(
-                    f"{self.name} unit {unit_id}: no answer within {self.timeout_s} s", "timeout"
-                ) from exc
-            except (ConnectionException, OSError) as exc:
-                self._drop()
-                raise ModbusCommError(f"{self.name}: connection lost: {exc}", "closed") from exc
-            except ModbusException as exc:
-                raise ModbusCommError(f"{self.name} unit {unit_id}: {exc}", "timeout") from exc
-            return map_result(result, table, count, f"{self.name} unit {unit_id}")
+        client = self._client
+        if client is None or not client.connected:
+            async with self._lock:  # one connect attempt for all the units behind it
+                client = await self._ensure_connected()
+        # pymodbus serialises requests on one connection itself (no pipelining)
+        self.requests += 1
+        try:
+            result = await _READERS[table](client, address, count=count, device_id=unit_id)
+        except ModbusIOException as exc:
+            # timeout: the connection may now carry a late answer; pymodbus matches
+            # transaction ids, so keep it open
+            raise ModbusCommError(
+                f"{self.name} unit {unit_id}: no answer within {self.timeout_s} s", "timeout"
+            ) from exc
+        except (ConnectionException, OSError) as exc:
+            self._drop()
+            raise ModbusCommError(f"{self.name}: connection lost: {exc}", "closed") from exc
+        except ModbusException as exc:
+            raise ModbusCommError(f"{self.name} unit {unit_id}: {exc}", "timeout") from exc
+        return map_result(result, table, count, f"{self.name} unit {unit_id}")
 
     async def write_register(self, unit_id: int, address: int, values: list[int]) -> None:
         """Write holding registers (set-points, modes)."""
