@@ -8,18 +8,30 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from collectors.base import Collector
+from collectors.opcua.security import OpcuaSecurity
 from device_profiles.models import DeviceProfile
 from facility.errors import ConfigError
 from facility.types import Asset, ModbusEndpoint, OpcuaEndpoint
 
 log = logging.getLogger(__name__)
 
-Builder = Callable[[Sequence[tuple[Asset, DeviceProfile]]], list[Collector]]
+
+@dataclass(frozen=True)
+class CollectorOptions:
+    """Per-protocol settings from the configuration (security, credentials)."""
+
+    opcua_security: OpcuaSecurity | None = None
 
 
-def _modbus(devices: Sequence[tuple[Asset, DeviceProfile]]) -> list[Collector]:
+Builder = Callable[[Sequence[tuple[Asset, DeviceProfile]], CollectorOptions], list[Collector]]
+
+
+def _modbus(
+    devices: Sequence[tuple[Asset, DeviceProfile]], options: CollectorOptions
+) -> list[Collector]:
     from collectors.modbus.collector import ModbusCollector
 
     by_endpoint: dict[tuple[str, int], list[tuple[Asset, DeviceProfile]]] = defaultdict(list)
@@ -29,14 +41,18 @@ def _modbus(devices: Sequence[tuple[Asset, DeviceProfile]]) -> list[Collector]:
     return [ModbusCollector(host, port, group) for (host, port), group in by_endpoint.items()]
 
 
-def _opcua(devices: Sequence[tuple[Asset, DeviceProfile]]) -> list[Collector]:
+def _opcua(
+    devices: Sequence[tuple[Asset, DeviceProfile]], options: CollectorOptions
+) -> list[Collector]:
     from collectors.opcua.collector import OpcuaCollector
 
     by_url: dict[str, list[tuple[Asset, DeviceProfile]]] = defaultdict(list)
     for asset, profile in devices:
         assert isinstance(asset.endpoint, OpcuaEndpoint)
         by_url[asset.endpoint.url].append((asset, profile))
-    return [OpcuaCollector(url, group) for url, group in by_url.items()]
+    return [
+        OpcuaCollector(url, group, security=options.opcua_security) for url, group in by_url.items()
+    ]
 
 
 REGISTRY: dict[str, Builder] = {
@@ -46,7 +62,9 @@ REGISTRY: dict[str, Builder] = {
 
 
 def build_collectors(
-    assets: Sequence[Asset], profiles: dict[str, DeviceProfile]
+    assets: Sequence[Asset],
+    profiles: dict[str, DeviceProfile],
+    options: CollectorOptions | None = None,
 ) -> list[Collector]:
     """Collectors for every monitored asset, grouped by protocol and endpoint.
 
@@ -76,5 +94,5 @@ def build_collectors(
                 + (" ..." if len(devices) > 10 else ""),
             )
             continue
-        collectors.extend(builder(devices))
+        collectors.extend(builder(devices, options or CollectorOptions()))
     return collectors

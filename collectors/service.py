@@ -22,7 +22,7 @@ from collectors.base import Collector
 from collectors.metrics import CollectorMetrics, registry_for
 from collectors.poller import DevicePoller
 from collectors.publisher import SpooledPublisher
-from collectors.registry import build_collectors
+from collectors.registry import CollectorOptions, build_collectors
 from device_profiles.models import DeviceProfile
 from facility.mqtt import BrokerSettings, Message, MqttLink
 from facility.payload import TOPIC_PREFIX
@@ -48,6 +48,7 @@ class CollectorService:
     spool_max_bytes: int = 256 * 2**20
     spool_max_age_s: float = 72 * 3600
     seed: int | None = None
+    options: CollectorOptions | None = None
     metrics_host: str = "127.0.0.1"
     metrics_port: int | None = None  # None: no /metrics endpoint; 0: any free port
     metrics_url: str | None = None
@@ -70,7 +71,7 @@ class CollectorService:
         publisher = SpooledPublisher(link, spool)
         self.publisher = publisher
         self.link = link
-        self.collectors = build_collectors(self.assets, self.profiles)
+        self.collectors = build_collectors(self.assets, self.profiles, self.options)
         async with contextlib.AsyncExitStack() as stack:
             stack.callback(spool.close)
             if self.metrics_port is not None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -83,6 +83,17 @@ class CollectorConfig(_Section):
         return value
 
 
+class OpcuaConfig(_Section):
+    """How collectors secure OPC UA sessions (docs/collectors-opcua.md)."""
+
+    security_policy: Literal["None", "Basic256Sha256"] = "None"
+    security_mode: Literal["None", "Sign", "SignAndEncrypt"] = "None"
+    username: str | None = None
+    password: str | None = None  # from $FACILITY_OPCUA__PASSWORD
+    pki_dir: Path | None = None  # default <var_dir>/pki/collector
+    trust_on_first_use: bool = False
+
+
 class InfluxConfig(_Section):
     """The historian, spoken to over InfluxDB's v1-compatible HTTP API (/write, /query).
 
@@ -123,6 +134,12 @@ class AlarmsConfig(_Section):
     smtp_url: str | None = None  # smtp://host:port; password from $FACILITY_ALARMS__SMTP_PASSWORD
     smtp_password: str | None = None
     smtp_from: str = "facility-alarms@localhost"
+    # Per-asset overrides, mode rules, notification rules, supervisors (docs/alarms.md);
+    # a missing file means the device profiles' defaults.
+    definitions_file: Path = Path("alarms.yaml")
+
+
+_PRIORITIES = ("critical", "high", "medium", "low")
 
 
 class MaintenanceConfig(_Section):
@@ -130,6 +147,34 @@ class MaintenanceConfig(_Section):
 
     generate_every_min: float = Field(default=5, gt=0)
     horizon_days: int = Field(default=30, ge=1)
+    # Per-asset PM plan overrides (YAML, see docs/maintenance.md); none by default.
+    plan_overrides: Path | None = None
+    # SLA targets per work-order priority: respond (assign/start) within minutes, complete
+    # within hours. Defaults sized for the 90 % repair-timeliness target (docs/maintenance.md).
+    sla_response_min: dict[str, float] = Field(
+        default_factory=lambda: {"critical": 15.0, "high": 30.0, "medium": 240.0, "low": 1440.0}
+    )
+    sla_completion_h: dict[str, float] = Field(
+        default_factory=lambda: {"critical": 4.0, "high": 24.0, "medium": 72.0, "low": 168.0}
+    )
+    timeliness_target: float = Field(default=0.9, gt=0, le=1)
+    # Proof of fix: the signal must stay back in its normal band this long after completion.
+    proof_of_fix_min: float = Field(default=30, gt=0)
+
+    @field_validator("sla_response_min", "sla_completion_h")
+    @classmethod
+    def _every_priority(cls, value: dict[str, float]) -> dict[str, float]:
+        unknown = sorted(set(value) - set(_PRIORITIES))
+        missing = [p for p in _PRIORITIES if p not in value]
+        if unknown or missing:
+            raise ValueError(
+                f"expected a target for each priority ({', '.join(_PRIORITIES)})"
+                + (f"; unknown: {', '.join(unknown)}" if unknown else "")
+                + (f"; missing: {', '.join(missing)}" if missing else "")
+            )
+        if any(v <= 0 for v in value.values()):
+            raise ValueError("SLA targets must be greater than 0")
+        return value
 
 
 class Settings(_Section):
@@ -141,6 +186,7 @@ class Settings(_Section):
     simulator: SimulatorConfig = SimulatorConfig()
     mqtt: MqttConfig = MqttConfig()
     collector: CollectorConfig = CollectorConfig()
+    opcua: OpcuaConfig = OpcuaConfig()
     influxdb: InfluxConfig = InfluxConfig()
     gateway: GatewayConfig = GatewayConfig()
     alarms: AlarmsConfig = AlarmsConfig()

@@ -8,12 +8,16 @@ import json
 import signal
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from facility.config import Settings
 from facility.errors import ConfigError
 from facility.types import Asset
+
+if TYPE_CHECKING:
+    from collectors.registry import CollectorOptions
 
 
 def _settings(ctx: click.Context) -> Settings:
@@ -36,6 +40,28 @@ def _assets(
     if endpoints is not None:
         assets = apply_endpoint_table(assets, read_endpoint_table(endpoints))
     return assets
+
+
+def collector_options(settings: Settings) -> CollectorOptions:
+    """Protocol options from the configuration."""
+    from collectors.opcua.security import (
+        OpcuaSecurity,
+        SecurityMode,
+        SecurityPolicy,
+        default_pki_dir,
+    )
+    from collectors.registry import CollectorOptions
+
+    opcua = settings.opcua
+    security = OpcuaSecurity(
+        policy=SecurityPolicy(opcua.security_policy),
+        mode=SecurityMode(opcua.security_mode),
+        pki_dir=opcua.pki_dir or default_pki_dir(settings.paths.var_dir),
+        username=opcua.username,
+        password=opcua.password,
+        trust_on_first_use=opcua.trust_on_first_use,
+    )
+    return CollectorOptions(opcua_security=security)
 
 
 def _one(assets: list[Asset], asset_no: str) -> Asset:
@@ -127,7 +153,7 @@ def once(
     asset = _one(_assets(settings, ledgers, (), endpoints), asset_no)
 
     async def read() -> object:
-        (collector,) = build_collectors([asset], load_library())
+        (collector,) = build_collectors([asset], load_library(), collector_options(settings))
         async with collector:
             return await collector.devices()[0].collect(frozenset(PollClass))
 
@@ -201,6 +227,7 @@ def run(
         spool_max_bytes=int(config.spool_max_mb * 2**20),
         spool_max_age_s=config.spool_max_age_h * 3600,
         metrics_port=config.metrics_port,
+        options=collector_options(settings),
     )
 
     async def main() -> None:
