@@ -12,18 +12,20 @@ import contextlib
 import json
 import logging
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from prometheus_client import start_http_server
 
 from collectors.base import Collector
+from collectors.fleet import Fleet, definitions
 from collectors.metrics import CollectorMetrics, registry_for
 from collectors.poller import DevicePoller
 from collectors.publisher import SpooledPublisher
-from collectors.registry import CollectorOptions, build_collectors
+from collectors.registry import CollectorOptions
 from device_profiles.models import DeviceProfile
+from facility.errors import FacilityError
 from facility.mqtt import BrokerSettings, Message, MqttLink
 from facility.payload import TOPIC_PREFIX
 from facility.spool import Spool
@@ -52,8 +54,10 @@ class CollectorService:
     metrics_host: str = "127.0.0.1"
     metrics_port: int | None = None  # None: no /metrics endpoint; 0: any free port
     metrics_url: str | None = None
-    collectors: list[Collector] = field(default_factory=list)
-    pollers: list[DevicePoller] = field(default_factory=list)
+    # re-read (assets, profiles) every reload_every_s: hot reload of ledger and profiles
+    reload: Callable[[], tuple[list[Asset], dict[str, DeviceProfile]]] | None = None
+    reload_every_s: float = 10.0
+    fleet: Fleet | None = field(default=None, init=False)
 
     async def run(self, ready: asyncio.Event | None = None) -> None:
         """Run until cancelled."""
@@ -71,7 +75,6 @@ class CollectorService:
         publisher = SpooledPublisher(link, spool)
         self.publisher = publisher
         self.link = link
-        self.collectors = build_collectors(self.assets, self.profiles, self.options)
         async with contextlib.AsyncExitStack() as stack:
             stack.callback(spool.close)
             if self.metrics_port is not None:
@@ -83,25 +86,47 @@ class CollectorService:
                 stack.callback(thread.join, 5)
                 stack.callback(server.server_close)
                 stack.callback(server.shutdown)
-            for collector in self.collectors:
-                await stack.enter_async_context(collector)
-            self.pollers = [
-                DevicePoller(device, publisher.submit, rng=random.Random(rng.random()))
-                for collector in self.collectors
-                for device in collector.devices()
-            ]
-            log.info(
-                "collector id=%s devices=%d endpoints=%d broker=%s:%s",
-                self.collector_id,
-                len(self.pollers),
-                len(self.collectors),
-                self.broker.host,
-                self.broker.port,
-            )
             async with asyncio.TaskGroup() as group:
-                group.create_task(link.run())
-                group.create_task(publisher.run())
-                for poller in self.pollers:
-                    group.create_task(poller.run())
-                if ready is not None:
-                    ready.set()
+                fleet = Fleet(publisher.submit, self.options or CollectorOptions(), rng, group)
+                self.fleet = fleet
+                try:
+                    group.create_task(link.run())
+                    group.create_task(publisher.run())
+                    await fleet.apply(definitions(list(self.assets), self.profiles))
+                    log.info(
+                        "collector id=%s devices=%d endpoints=%d broker=%s:%s",
+                        self.collector_id,
+                        len(fleet.running),
+                        len(fleet.collectors),
+                        self.broker.host,
+                        self.broker.port,
+                    )
+                    if ready is not None:
+                        ready.set()
+                    if self.reload is not None:
+                        group.create_task(self._watch(fleet))
+                    await asyncio.Event().wait()  # until cancelled
+                finally:
+                    await asyncio.shield(fleet.close())
+
+    async def _watch(self, fleet: Fleet) -> None:
+        """Reload the ledger and profiles periodically; restart only what changed."""
+        assert self.reload is not None
+        while True:
+            await asyncio.sleep(self.reload_every_s)
+            try:
+                assets, profiles = await asyncio.to_thread(self.reload)
+            except FacilityError as exc:
+                # a broken edit must not stop collection: keep running what we have
+                log.error("reload failed, keeping the running definitions: %s", exc)
+                continue
+            self.assets, self.profiles = assets, profiles
+            await fleet.apply(definitions(assets, profiles))
+
+    @property
+    def pollers(self) -> list[DevicePoller]:
+        return self.fleet.pollers if self.fleet is not None else []
+
+    @property
+    def collectors(self) -> list[Collector]:
+        return list(self.fleet.collectors.values()) if self.fleet is not None else []

@@ -73,6 +73,8 @@ class CollectorConfig(_Section):
     spool_max_mb: float = Field(default=256, gt=0)
     spool_max_age_h: float = Field(default=72, ge=0)
     metrics_port: int = Field(default=9108, ge=0, le=65535)
+    # ledger and profiles are re-read this often; only changed devices restart
+    reload_every_s: float = Field(default=30, gt=0)
 
     @field_validator("sites", mode="before")
     @classmethod

@@ -114,6 +114,15 @@ class ModbusCollector:
         self.connection = ModbusConnection(host, port, timeout_s=timeout)
         self._devices = [ModbusDevice(a, p, self.connection) for a, p in devices]
 
+    def add_device(self, asset: Asset, profile: DeviceProfile) -> ModbusDevice:
+        """Another unit behind this endpoint (hot reload keeps the connection)."""
+        device = ModbusDevice(asset, profile, self.connection)
+        self._devices.append(device)
+        return device
+
+    def remove_device(self, asset_no: str) -> None:
+        self._devices = [d for d in self._devices if d.asset.asset_no != asset_no]
+
     async def connect(self) -> None:
         """Nothing to do up front: the first read connects (and reconnects) on demand."""
 

@@ -228,6 +228,11 @@ def run(
         spool_max_age_s=config.spool_max_age_h * 3600,
         metrics_port=config.metrics_port,
         options=collector_options(settings),
+        reload=lambda: (
+            _assets(settings, ledgers, sites or tuple(config.sites), endpoints),
+            load_library(),
+        ),
+        reload_every_s=config.reload_every_s,
     )
 
     async def main() -> None:

@@ -4,6 +4,7 @@ mosquitto: good data from every Modbus class, failures isolated per device, reco
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
 import statistics
 import time
@@ -242,3 +243,52 @@ async def test_broker_down_30_s_loses_no_reading(
         for t in (task, watch_task):
             t.cancel()
         await asyncio.gather(task, watch_task, return_exceptions=True)
+
+
+async def test_hot_reload_restarts_only_changed_devices(
+    estate: Estate, mosquitto: MosquittoServer, tmp_path: Path
+) -> None:
+    assets = wired(estate)
+    current: dict[str, object] = {"assets": assets, "profiles": PROFILES}
+    service = CollectorService(
+        assets,
+        PROFILES,
+        BrokerSettings.from_url(mosquitto.url),
+        tmp_path / "c.spool",
+        collector_id="test-reload",
+        seed=3,
+        reload=lambda: (current["assets"], current["profiles"]),  # type: ignore[return-value]
+        reload_every_s=0.2,
+    )
+    ready = asyncio.Event()
+    task = asyncio.create_task(service.run(ready))
+    try:
+        await asyncio.wait_for(ready.wait(), 10)
+        before = {p.device.asset.asset_no: p for p in service.pollers}
+        assert set(before) == set(FLEET_NOS)
+        connection = before["HT-PMP-001"].device.connection  # type: ignore[attr-defined]
+        # HT-PMP-003 leaves the ledger; HT-LGT-001 gets a slower profile (a new copy)
+        lighting = PROFILES["street-lighting-circuit"]
+        slower = lighting.model_copy(
+            update={"poll_periods_s": {k: v * 2 for k, v in lighting.poll_periods_s.items()}}
+        )
+        edited = [a for a in assets if a.asset_no != "HT-PMP-003"]
+        current["assets"] = [
+            dataclasses.replace(a, profile="lgt-slow") if a.asset_no == "HT-LGT-001" else a
+            for a in edited
+        ]
+        current["profiles"] = {**PROFILES, "lgt-slow": slower.model_copy(update={"id": "lgt-slow"})}
+        await wait_until(
+            lambda: "HT-PMP-003" not in {p.device.asset.asset_no for p in service.pollers}, 5
+        )
+        after = {p.device.asset.asset_no: p for p in service.pollers}
+        assert set(after) == set(FLEET_NOS) - {"HT-PMP-003"}
+        for unchanged in ("HT-PMP-001", "HT-PMP-002", "HT-PDP-001", "HT-LGT-002"):
+            assert after[unchanged] is before[unchanged], f"{unchanged} was restarted"
+        assert after["HT-LGT-001"] is not before["HT-LGT-001"]
+        assert after["HT-LGT-001"].device.profile.id == "lgt-slow"
+        # the gateway's connection was kept for the pumps that stayed
+        assert after["HT-PMP-001"].device.connection is connection  # type: ignore[attr-defined]
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
