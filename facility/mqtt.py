@@ -10,6 +10,13 @@ set, so the bus always says whether this process is alive.
 ``publish`` returns a future resolved when the broker acknowledges (PUBACK for QoS 1) —
 paho's own ``publish()`` returns when the message is queued, not delivered (PITFALLS).
 Futures of a connection that drops fail with CommError so callers re-send from their spool.
+
+Receiving with ``manual_ack=True`` (the gateway): ``on_delivery(topic, payload, token)`` is
+called instead of ``on_message`` and the broker gets its PUBACK only when the caller passes the
+token to ``ack()`` — after the reading is stored — so a crash in between means redelivery
+from the persistent session, never a loss. ``receive_maximum`` (MQTT 5) bounds how many
+unacknowledged messages the broker sends: that is the consumer's back-pressure. Tokens of an
+earlier connection are ignored by ``ack()``: the broker redelivers those messages anyway.
 """
 
 from __future__ import annotations
@@ -19,7 +26,7 @@ import logging
 import random
 import ssl
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -35,6 +42,9 @@ from facility.errors import CommError, ConfigError
 log = logging.getLogger(__name__)
 
 MessageHandler = Callable[[str, bytes], None]
+# (connection number, packet id, qos): what ack() needs, valid for the connection it came on
+AckToken = tuple[int, int, int]
+DeliveryHandler = Callable[[str, bytes, AckToken], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +113,9 @@ class MqttLink:
         backoff_min_s: float = 0.5,
         backoff_max_s: float = 30.0,
         max_inflight: int = 1000,
+        manual_ack: bool = False,
+        on_delivery: DeliveryHandler | None = None,
+        receive_maximum: int | None = None,
     ) -> None:
         self.broker = broker
         self.client_id = client_id
@@ -114,6 +127,10 @@ class MqttLink:
         self.backoff_min_s = backoff_min_s
         self.backoff_max_s = backoff_max_s
         self.max_inflight = max_inflight
+        self.manual_ack = manual_ack
+        self.on_delivery = on_delivery
+        self.receive_maximum = receive_maximum
+        self._generation = 0  # connection number, for AckTokens
         self.stats = LinkStats()
         self.connected = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -158,7 +175,10 @@ class MqttLink:
             client_id=self.client_id,
             protocol=MQTTProtocolVersion.MQTTv5,
             reconnect_on_failure=False,
+            manual_ack=self.manual_ack,
         )
+        self._generation += 1
+        generation = self._generation
         client.max_inflight_messages_set(self.max_inflight)
         client.max_queued_messages_set(0)
         if self.broker.username:
@@ -192,7 +212,9 @@ class MqttLink:
 
         def on_message(c: paho.Client, _u: Any, msg: paho.MQTTMessage) -> None:
             self.stats.received += 1
-            if self.on_message is not None:
+            if self.on_delivery is not None:
+                self.on_delivery(msg.topic, bytes(msg.payload), (generation, msg.mid, msg.qos))
+            elif self.on_message is not None:
                 self.on_message(msg.topic, bytes(msg.payload))
 
         client.on_connect = on_connect
@@ -202,6 +224,8 @@ class MqttLink:
         properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
         if self.session_expiry_s:
             properties.SessionExpiryInterval = self.session_expiry_s
+        if self.receive_maximum:
+            properties.ReceiveMaximum = self.receive_maximum
         self._client = client
         try:
             await asyncio.to_thread(
@@ -289,6 +313,19 @@ class MqttLink:
                     self._pending[info.mid] = future
         self.stats.published += 1
         return future
+
+    def ack(self, tokens: Iterable[AckToken]) -> int:
+        """Acknowledge received messages (``manual_ack``), in the order given; returns how many
+        were sent. Tokens from an earlier connection are skipped (the broker redelivers)."""
+        client = self._client
+        if client is None or not self.manual_ack:
+            return 0
+        sent = 0
+        for generation, mid, qos in tokens:
+            if generation == self._generation and qos > 0:
+                client.ack(mid, qos)
+                sent += 1
+        return sent
 
 
 def _settle(future: asyncio.Future[None], error: BaseException | None) -> None:

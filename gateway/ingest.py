@@ -1,0 +1,742 @@
+"""The historian pipeline: MQTT in → decode → batch → InfluxDB, with a durable spool.
+
+    paho thread     on_delivery: decode + check + encode line protocol (or a dead letter)
+                      │  deque, one loop wake-up per burst
+    event loop      _drain: hooks (alarm engine) see every good DeviceMessage; batch by
+                      │  points (batch_points) or age (batch_interval_s)
+    writer task     InfluxDB up: write the batch; down/slow/refusing: put it in the spool.
+                      │  Then, and only then, PUBACK its messages (manual ack)
+    replayer task   spool → InfluxDB in order, at most replay_points_per_s, while live
+                    batches keep going straight in; it is also the probe that says "back up"
+
+Nothing is lost when the gateway dies: a message is acknowledged to the broker only once its
+batch is in InfluxDB or in the spool (SQLite, survives restarts). Until then the broker holds
+it in our persistent session (``session_expiry_s``) and redelivers it after a reconnect.
+Redelivered or replayed data overwrites itself in InfluxDB (same series and timestamp), so
+at-least-once delivery stores every reading exactly once. The alternative — relying on the
+persistent session with automatic acks — loses the batch in memory (up to a second of every
+device) on a crash, because paho acknowledges as soon as the callback returns.
+
+Gateways scale out with an MQTT 5 shared subscription (``$share/<group>/facility/v1/+/+``):
+the broker gives each message to one member of the group.
+
+Bad input never stops the pipeline: a message that does not decode, names an asset outside
+the ledger, or a point name InfluxDB cannot store is counted by kind, logged once per kind
+with an example, published to ``facility/v1/deadletter/<gateway_id>`` with the reason, and
+acknowledged. Lines InfluxDB itself refuses (field type conflict, parse error) are split out
+of their batch (gateway.influx) and dead-lettered the same way; the rest of the batch goes in.
+
+What went missing and why is written as data, in ``ingest_events``: replayed ranges, spool
+drops (bounded by bytes and age), dead letters. Missed polls are read from the stored
+``seq`` of each device (gateway.history.gaps): at ingest a gateway sharing the subscription
+sees only part of each device's messages, so it cannot tell a gap from a sibling's share.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import re
+import time
+from collections import Counter, deque
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from facility.errors import FacilityError, StorageError
+from facility.mqtt import AckToken, BrokerSettings, Message, MqttLink
+from facility.payload import TOPIC_PREFIX, DeviceMessage, PayloadError, decode
+from facility.spool import Spool, SpoolStats
+from facility.types import ASSET_NO_RE, SITE_CODE_RE, Asset
+from gateway.influx import (
+    InfluxAuthError,
+    InfluxClient,
+    InfluxRejected,
+    InfluxUnavailable,
+    Rejected,
+    WriteOutcome,
+)
+from gateway.lineproto import LineEncoder, event_line, measurement_for, to_ms
+from gateway.retention import RetentionPlan, backfill, setup
+
+log = logging.getLogger(__name__)
+
+MessageHook = Callable[[DeviceMessage], None]
+POINT_NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+DEAD_LETTER_PAYLOAD_MAX = 64 * 1024
+LATENCY_BUCKETS_S = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+
+
+def subscription_topic(share_group: str) -> str:
+    """The shared subscription of the gateways: one message to one member of the group."""
+    return f"$share/{share_group}/{TOPIC_PREFIX}/+/+"
+
+
+def dead_letter_topic(gateway_id: str) -> str:
+    return f"{TOPIC_PREFIX}/deadletter/{gateway_id}"
+
+
+def status_topic(gateway_id: str) -> str:
+    return f"{TOPIC_PREFIX}/status/gateway/{gateway_id}"
+
+
+def ledger_tags(assets: Iterable[Asset]) -> dict[str, dict[str, str]]:
+    """Extra tags per asset from the ledger: ``building`` and ``system`` (cheap, and what a
+    manager filters by). They are part of the series: keep them stable for an asset."""
+    return {a.asset_no: {"building": a.building, "system": a.system} for a in assets}
+
+
+def check_message(message: DeviceMessage, known_assets: Collection[str] | None) -> None:
+    """Gateway rules on top of the bus schema; PayloadError with a kind if one fails."""
+    if known_assets is not None and message.asset_no not in known_assets:
+        raise PayloadError(
+            "unknown_asset", f"asset {message.asset_no} is not in the ledger given to the gateway"
+        )
+    expected = measurement_for(message.asset_no).upper()
+    if message.device_class != expected:
+        raise PayloadError(
+            "class_mismatch",
+            f"class {message.device_class!r:.20} but asset {message.asset_no} is a {expected}",
+        )
+    for reading in message.readings:
+        name = reading.point
+        if not POINT_NAME_RE.match(name) or name.endswith("_q") or name == "time":
+            raise PayloadError(
+                "bad_point_name",
+                f"point {name[:64]!r}: expected lower_case_name (not ending in _q, not 'time')",
+            )
+
+
+@dataclass
+class Histogram:
+    """A latency histogram filled by the pipeline, exported by gateway.metrics."""
+
+    buckets: tuple[float, ...] = LATENCY_BUCKETS_S
+    counts: list[int] = field(default_factory=lambda: [0] * (len(LATENCY_BUCKETS_S) + 1))
+    total: float = 0.0
+    count: int = 0
+
+    def observe(self, seconds: float) -> None:
+        for i, bound in enumerate(self.buckets):
+            if seconds <= bound:
+                self.counts[i] += 1
+                break
+        else:
+            self.counts[-1] += 1
+        self.total += seconds
+        self.count += 1
+
+
+@dataclass
+class GatewayStats:
+    """Counters of one gateway (read at scrape time by gateway.metrics)."""
+
+    messages_in: int = 0
+    points_in: int = 0
+    points_written: int = 0  # readings in InfluxDB, live or replayed
+    points_spooled: int = 0
+    points_replayed: int = 0
+    batches_written: int = 0
+    batches_spooled: int = 0
+    ignored: int = 0  # topics under facility/v1/+/+ that are not device readings
+    dead_letters: Counter[str] = field(default_factory=Counter)
+    dead_letters_unpublished: int = 0
+    rejected_lines: int = 0
+    expired_lines: int = 0
+    write_failures: Counter[str] = field(default_factory=Counter)
+    hook_errors: int = 0
+    influx_up: bool = True
+    write_seconds: Histogram = field(default_factory=Histogram)
+    delay_seconds: Histogram = field(default_factory=Histogram)
+
+
+@dataclass
+class _Batch:
+    lines: list[bytes] = field(default_factory=list)
+    tokens: list[AckToken] = field(default_factory=list)
+    points: int = 0
+    first_ms: int | None = None
+    last_ms: int | None = None
+    opened: float = field(default_factory=time.monotonic)
+    # dead letters of this batch by (kind, asset_no or ""): count and last reason
+    dead: dict[tuple[str, str], tuple[int, str]] = field(default_factory=dict)
+
+    def add_message(self, lines: tuple[bytes, bytes], points: int, ts_ms: int) -> None:
+        self.lines.extend(lines)
+        self.points += points
+        self.first_ms = ts_ms if self.first_ms is None else min(self.first_ms, ts_ms)
+        self.last_ms = ts_ms if self.last_ms is None else max(self.last_ms, ts_ms)
+
+    def spool_key(self) -> str:
+        return f"{self.first_ms or 0}:{self.last_ms or 0}:{self.points}"
+
+
+def parse_spool_key(key: str) -> tuple[int, int, int]:
+    """``first_ms:last_ms:points`` of a spooled batch (zeros if unreadable)."""
+    try:
+        first, last, points = (int(part) for part in key.split(":"))
+    except ValueError:
+        return 0, 0, 0
+    return first, last, points
+
+
+@dataclass
+class _ReplayRun:
+    first_ms: int | None = None
+    last_ms: int | None = None
+    points: int = 0
+    records: int = 0
+
+    def add(self, first_ms: int, last_ms: int, points: int) -> None:
+        if first_ms:
+            self.first_ms = first_ms if self.first_ms is None else min(self.first_ms, first_ms)
+        if last_ms:
+            self.last_ms = last_ms if self.last_ms is None else max(self.last_ms, last_ms)
+        self.points += points
+        self.records += 1
+
+
+class _RawItem:
+    """What the paho thread hands to the event loop (slots: thousands per second)."""
+
+    __slots__ = ("error", "lines", "message", "payload", "token", "topic")
+
+    def __init__(
+        self,
+        token: AckToken,
+        message: DeviceMessage | None = None,
+        lines: tuple[bytes, bytes] | None = None,
+        error: PayloadError | None = None,
+        topic: str = "",
+        payload: bytes = b"",
+    ) -> None:
+        self.token = token
+        self.message = message
+        self.lines = lines
+        self.error = error
+        self.topic = topic
+        self.payload = payload
+
+
+@dataclass
+class InfluxTarget:
+    """How to reach the historian (one InfluxClient per concurrent user is made from it)."""
+
+    url: str
+    database: str
+    username: str | None = None
+    password: str | None = None
+    token: str | None = None
+    timeout_s: float = 10.0
+
+    def client(self, timeout_s: float | None = None) -> InfluxClient:
+        return InfluxClient(
+            self.url,
+            self.database,
+            username=self.username,
+            password=self.password,
+            token=self.token,
+            timeout=timeout_s or self.timeout_s,
+        )
+
+
+class GatewayService:
+    """One gateway process: MQTT readings into InfluxDB, hooks for the alarm engine.
+
+    ``on_message`` hooks are called on the event loop with every decoded, checked
+    DeviceMessage, in arrival order, before it is batched (the alarm engine uses this). A
+    hook must be quick and not block; an exception in a hook is logged once and counted,
+    never stops the pipeline.
+    """
+
+    def __init__(
+        self,
+        broker: BrokerSettings,
+        influx: InfluxTarget,
+        spool_path: Path,
+        *,
+        gateway_id: str = "gateway-1",
+        share_group: str = "facility-gateway",
+        known_assets: Collection[str] | None = None,
+        asset_tags: Mapping[str, Mapping[str, str]] | None = None,
+        on_message: Sequence[MessageHook] = (),
+        batch_points: int = 5000,
+        batch_interval_s: float = 1.0,
+        spool_max_bytes: int = 1024 * 2**20,
+        spool_max_age_s: float = 168 * 3600,
+        replay_points_per_s: int = 100_000,
+        retention: RetentionPlan | None = None,
+        setup_on_start: bool = True,
+        session_expiry_s: int = 7 * 24 * 3600,
+        receive_maximum: int = 10_000,
+        probe_interval_s: tuple[float, float] = (0.5, 5.0),
+        metrics_host: str = "127.0.0.1",
+        metrics_port: int | None = None,
+    ) -> None:
+        self.broker = broker
+        self.influx = influx
+        self.spool_path = spool_path
+        self.gateway_id = gateway_id
+        self.share_group = share_group
+        self.known_assets = frozenset(known_assets) if known_assets is not None else None
+        self.hooks = list(on_message)
+        self.batch_points = batch_points
+        self.batch_interval_s = batch_interval_s
+        self.spool_max_bytes = spool_max_bytes
+        self.spool_max_age_s = spool_max_age_s
+        self.replay_points_per_s = replay_points_per_s
+        self.retention = retention or RetentionPlan()
+        self.setup_on_start = setup_on_start
+        self.session_expiry_s = session_expiry_s
+        self.receive_maximum = receive_maximum
+        self.probe_interval_s = probe_interval_s
+        self.metrics_host = metrics_host
+        self.metrics_port = metrics_port  # None: no /metrics; 0: any free port
+        self.metrics_url: str | None = None
+        self.stats = GatewayStats()
+        self.encoder = LineEncoder(asset_tags)
+        self.setup_done = asyncio.Event()
+        self.link: MqttLink | None = None
+        self.spool: Spool | None = None
+        self._inbox: deque[_RawItem] = deque()
+        self._drain_scheduled = False
+        self._batch = _Batch()
+        self._batch_timer: asyncio.TimerHandle | None = None
+        self._ready: asyncio.Queue[_Batch] = asyncio.Queue()
+        self._replay_wake = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._logged_kinds: set[str] = set()
+        self._failing_hooks: set[int] = set()
+        self._spool_dropped_reported = 0
+        self._pending_publishes: set[asyncio.Future[None]] = set()
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    async def run(self, ready: asyncio.Event | None = None) -> None:
+        """Run until cancelled; ``ready`` is set once connected to the broker. Batches in
+        memory are not flushed on the way out: their messages are unacknowledged, so the
+        broker redelivers them to the next run."""
+        self._loop = asyncio.get_running_loop()
+        spool = Spool(
+            self.spool_path, max_bytes=self.spool_max_bytes, max_age_s=self.spool_max_age_s
+        )
+        self.spool = spool
+        self._spool_dropped_reported = spool.stats().dropped
+        topic = status_topic(self.gateway_id)
+        link = MqttLink(
+            self.broker,
+            client_id=self.gateway_id,
+            birth=Message(topic, json.dumps({"state": "online"}).encode(), retain=True),
+            will=Message(topic, json.dumps({"state": "offline"}).encode(), retain=True),
+            subscriptions=[(subscription_topic(self.share_group), 1)],
+            session_expiry_s=self.session_expiry_s,
+            manual_ack=True,
+            on_delivery=self._on_delivery,
+            receive_maximum=self.receive_maximum,
+        )
+        self.link = link
+        live, replay = self.influx.client(), self.influx.client()
+        if self.setup_on_start:
+            # explicit, so nothing lands in another RP before setup has made `raw` the
+            # default: until it exists, writes fail and batches wait in the spool
+            live.retention_policy = replay.retention_policy = self.retention.raw_rp
+        try:
+            async with contextlib.AsyncExitStack() as stack:
+                if self.metrics_port is not None:
+                    self._serve_metrics(stack)
+                await self._run_tasks(link, live, replay, ready)
+        finally:
+            if self._batch_timer is not None:
+                self._batch_timer.cancel()
+            for future in list(self._pending_publishes):
+                future.cancel()
+            live.close()
+            replay.close()
+            spool.close()
+
+    def _serve_metrics(self, stack: contextlib.AsyncExitStack) -> None:
+        from prometheus_client import start_http_server
+
+        from gateway.metrics import GatewayMetrics, registry_for
+
+        metrics = GatewayMetrics(lambda: self.stats, self._spool_stats)
+        assert self.metrics_port is not None
+        server, thread = start_http_server(
+            self.metrics_port, self.metrics_host, registry=registry_for(metrics)
+        )
+        self.metrics_url = f"http://{self.metrics_host}:{server.server_port}/metrics"
+        stack.callback(thread.join, 5)
+        stack.callback(server.server_close)
+        stack.callback(server.shutdown)
+
+    async def _run_tasks(
+        self,
+        link: MqttLink,
+        live: InfluxClient,
+        replay: InfluxClient,
+        ready: asyncio.Event | None,
+    ) -> None:
+        async with asyncio.TaskGroup() as group:
+            group.create_task(link.run())
+            group.create_task(self._writer(live))
+            group.create_task(self._replayer(replay))
+            group.create_task(self._housekeeping(replay))
+            if self.setup_on_start:
+                group.create_task(self._setup(self.influx.client()))
+            else:
+                self.setup_done.set()
+            log.info(
+                "gateway id=%s group=%s influxdb=%s database=%s spool=%s",
+                self.gateway_id,
+                self.share_group,
+                self.influx.url,
+                self.influx.database,
+                self.spool_path,
+            )
+            if ready is not None:
+                await link.connected.wait()
+                ready.set()
+
+    async def _setup(self, client: InfluxClient) -> None:
+        delay = self.probe_interval_s[0]
+        try:
+            while True:
+                try:
+                    changed = await asyncio.to_thread(setup, client, self.retention)
+                except (InfluxUnavailable, InfluxAuthError) as exc:
+                    if delay == self.probe_interval_s[0]:  # said once, not every retry
+                        log.warning("historian setup waits for InfluxDB: %s", exc)
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, self.probe_interval_s[1])
+                    continue
+                except InfluxRejected as exc:
+                    # 2.x/3.x refuse RP/CQ statements: retention is theirs (docs/historian.md)
+                    log.warning("historian setup refused, retention not managed here: %s", exc)
+                    self.setup_done.set()
+                    return
+                if changed:
+                    log.info("historian setup: %d change(s)", len(changed))
+                self.setup_done.set()
+                return
+        finally:
+            client.close()
+
+    # -- receive (paho thread) ---------------------------------------------------------------
+
+    def _on_delivery(self, topic: str, payload: bytes, token: AckToken) -> None:
+        try:
+            parts = topic.split("/")
+            if len(parts) != 4 or not SITE_CODE_RE.match(parts[2]):
+                item = _RawItem(token, topic=topic)  # deadletter/, status/, alarms/...
+            else:
+                message = decode(topic, payload)
+                check_message(message, self.known_assets)
+                item = _RawItem(token, message, self.encoder.encode_lines(message))
+        except PayloadError as exc:
+            item = _RawItem(token, error=exc, topic=topic, payload=payload)
+        except Exception as exc:  # a bug must not kill paho's thread; dead-letter it
+            error = PayloadError("internal", f"{type(exc).__name__}: {exc}")
+            item = _RawItem(token, error=error, topic=topic, payload=payload)
+        self._inbox.append(item)
+        if not self._drain_scheduled:
+            self._drain_scheduled = True
+            loop = self._loop
+            if loop is not None:
+                with contextlib.suppress(RuntimeError):  # loop closed while shutting down
+                    loop.call_soon_threadsafe(self._drain)
+
+    # -- batch (event loop) ------------------------------------------------------------------
+
+    def _drain(self) -> None:
+        self._drain_scheduled = False
+        inbox, batch, stats = self._inbox, self._batch, self.stats
+        while inbox:
+            item = inbox.popleft()
+            batch.tokens.append(item.token)
+            message = item.message
+            if message is None:
+                if item.error is None:
+                    stats.ignored += 1
+                else:
+                    self._dead_letter(item.error, item.topic, item.payload)
+                continue
+            assert item.lines is not None
+            points = len(message.readings)
+            stats.messages_in += 1
+            stats.points_in += points
+            batch.add_message(item.lines, points, to_ms(message.collected_ts))
+            for index, hook in enumerate(self.hooks):
+                try:
+                    hook(message)
+                except Exception:
+                    stats.hook_errors += 1
+                    if index not in self._failing_hooks:
+                        self._failing_hooks.add(index)
+                        log.exception("gateway hook %r failed (logged once, counted)", hook)
+            if batch.points >= self.batch_points:
+                self._cut()
+                batch = self._batch
+        self._arm_timer()
+
+    def _arm_timer(self) -> None:
+        batch = self._batch
+        if (batch.tokens or batch.dead) and self._batch_timer is None and self._loop is not None:
+            self._batch_timer = self._loop.call_later(self.batch_interval_s, self._cut)
+
+    def _cut(self) -> None:
+        if self._batch_timer is not None:
+            self._batch_timer.cancel()
+            self._batch_timer = None
+        batch, self._batch = self._batch, _Batch()
+        if batch.dead:
+            now_ms = int(time.time() * 1000)
+            for (kind, asset_no), (count, reason) in batch.dead.items():
+                tags = {"gateway": self.gateway_id, "event": "dead_letter", "kind": kind}
+                if asset_no:
+                    tags["asset_no"] = asset_no
+                fields: dict[str, float | int | bool | str] = {"count": count, "reason": reason}
+                batch.lines.append(event_line(tags, fields, now_ms))
+        if batch.tokens or batch.lines:
+            self._ready.put_nowait(batch)
+
+    def _dead_letter(self, error: PayloadError, topic: str, payload: bytes) -> None:
+        """Count, log once per kind, publish; recorded in ``ingest_events`` with the batch."""
+        kind = error.kind
+        self.stats.dead_letters[kind] += 1
+        if kind not in self._logged_kinds:
+            self._logged_kinds.add(kind)
+            log.warning(
+                "dead letter kind=%s topic=%s: %s (example: %r; more of this kind are counted, "
+                "not logged)",
+                kind,
+                topic,
+                error,
+                payload[:200],
+            )
+        now_ms = int(time.time() * 1000)
+        asset = topic.rsplit("/", 1)[-1]
+        key = (kind, asset if ASSET_NO_RE.match(asset) else "")
+        count, _ = self._batch.dead.get(key, (0, ""))
+        self._batch.dead[key] = (count + 1, str(error)[:200])
+        self._arm_timer()
+        self._publish_dead_letter(
+            {
+                "gateway": self.gateway_id,
+                "kind": kind,
+                "reason": str(error),
+                "topic": topic,
+                "received_ms": now_ms,
+                "payload_bytes": len(payload),
+                "payload": payload[:DEAD_LETTER_PAYLOAD_MAX].decode("utf-8", errors="replace"),
+            }
+        )
+
+    def _publish_dead_letter(self, body: dict[str, object]) -> None:
+        link = self.link
+        if link is None or not link.connected.is_set():
+            self.stats.dead_letters_unpublished += 1
+            return
+        data = json.dumps(body, ensure_ascii=False).encode()
+        future = link.publish(dead_letter_topic(self.gateway_id), data, qos=1)
+        self._pending_publishes.add(future)
+        future.add_done_callback(self._published)
+
+    def _published(self, future: asyncio.Future[None]) -> None:
+        self._pending_publishes.discard(future)
+        if future.cancelled() or future.exception() is not None:
+            self.stats.dead_letters_unpublished += 1
+
+    # -- write (event loop + threads) --------------------------------------------------------
+
+    async def _writer(self, client: InfluxClient) -> None:
+        while True:
+            batch = await self._ready.get()
+            if batch.lines:
+                await self._store(client, batch)
+            if self.link is not None:
+                self.link.ack(batch.tokens)
+
+    async def _store(self, client: InfluxClient, batch: _Batch) -> None:
+        """Write a live batch, or spool it if InfluxDB is down (or known to be)."""
+        stats = self.stats
+        if stats.influx_up:
+            started = time.monotonic()
+            try:
+                outcome = await asyncio.to_thread(_write, client, batch.lines)
+            except (InfluxUnavailable, InfluxAuthError) as exc:
+                self._went_down(exc)
+            else:
+                now = time.monotonic()
+                stats.write_seconds.observe(now - started)
+                stats.delay_seconds.observe(now - batch.opened)
+                stats.batches_written += 1
+                stats.points_written += batch.points
+                self._account(outcome)
+                return
+        assert self.spool is not None
+        # a spool that cannot be written is fatal: nothing may be acknowledged after it
+        await asyncio.to_thread(self.spool.put, batch.spool_key(), b"".join(batch.lines))
+        stats.batches_spooled += 1
+        stats.points_spooled += batch.points
+        self._replay_wake.set()
+
+    def _went_down(self, exc: FacilityError) -> None:
+        kind = "auth" if isinstance(exc, InfluxAuthError) else "unavailable"
+        self.stats.write_failures[kind] += 1
+        if self.stats.influx_up:
+            self.stats.influx_up = False
+            level = logging.ERROR if kind == "auth" else logging.WARNING
+            log.log(level, "influxdb down, spooling batches: %s", exc)
+        self._replay_wake.set()
+
+    def _account(self, outcome: WriteOutcome) -> None:
+        self.stats.expired_lines += outcome.expired
+        for rejected in outcome.rejected:
+            self._rejected(rejected)
+
+    def _rejected(self, rejected: Rejected) -> None:
+        self.stats.rejected_lines += 1
+        line = rejected.line.decode("utf-8", errors="replace").rstrip("\n")
+        if line.startswith("ingest_events"):
+            log.error("ingest event refused by InfluxDB: %s: %s", rejected.reason, line[:200])
+            return
+        error = PayloadError("influx_rejected", rejected.reason)
+        series = line.split(" ", 1)[0]
+        asset = re.search(r"asset_no=([A-Z0-9-]+)", series)
+        topic = f"influxdb/{asset.group(1) if asset else series[:64]}"
+        self._dead_letter(error, topic, rejected.line)
+
+    async def _replayer(self, client: InfluxClient) -> None:
+        """Drain the spool in order, rate-limited; probe InfluxDB while it is down."""
+        assert self.spool is not None
+        spool = self.spool
+        delay = self.probe_interval_s[0]
+        run = _ReplayRun()
+        while True:
+            records = await asyncio.to_thread(spool.peek, 1)
+            if not records:
+                if run.records:
+                    await self._replay_finished(client, run)
+                    run = _ReplayRun()
+                self._replay_wake.clear()
+                if self.stats.influx_up:
+                    await self._replay_wake.wait()
+                    continue
+                # down with an empty spool (e.g. failed between batches): probe until back
+                records = []
+            if not records:
+                try:
+                    await asyncio.to_thread(client.ping)
+                    if self.stats.influx_up is False:
+                        self._came_back()
+                    delay = self.probe_interval_s[0]
+                except (InfluxUnavailable, InfluxAuthError):
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, self.probe_interval_s[1])
+                continue
+            record = records[0]
+            first_ms, last_ms, points = parse_spool_key(record.key)
+            try:
+                outcome = await asyncio.to_thread(_write, client, _lines(record.body))
+            except (InfluxUnavailable, InfluxAuthError) as exc:
+                if self.stats.influx_up:
+                    self._went_down(exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.probe_interval_s[1])
+                continue
+            delay = self.probe_interval_s[0]
+            if not self.stats.influx_up:
+                self._came_back()
+            await asyncio.to_thread(spool.ack, [record.id])
+            self._account(outcome)
+            self.stats.points_written += points
+            self.stats.points_replayed += points
+            run.add(first_ms, last_ms, points)
+            # rate limit: the live stream keeps its share of InfluxDB
+            await asyncio.sleep(points / self.replay_points_per_s)
+
+    def _came_back(self) -> None:
+        self.stats.influx_up = True
+        log.info("influxdb back up; replaying the spool in order")
+
+    async def _replay_finished(self, client: InfluxClient, run: _ReplayRun) -> None:
+        now_ms = int(time.time() * 1000)
+        fields: dict[str, float | int | bool | str] = {
+            "points": run.points,
+            "records": run.records,
+        }
+        if run.first_ms is not None and run.last_ms is not None:
+            fields.update(from_ms=run.first_ms, to_ms=run.last_ms)
+        line = event_line({"gateway": self.gateway_id, "event": "replayed"}, fields, now_ms)
+        log.info(
+            "spool replayed gateway=%s points=%d batches=%d range_ms=%s..%s",
+            self.gateway_id,
+            run.points,
+            run.records,
+            run.first_ms,
+            run.last_ms,
+        )
+        try:
+            await asyncio.to_thread(client.write, line)
+            if run.first_ms is not None and run.last_ms is not None:
+                # the CQs ran while this data was away: recompute its aggregates
+                await self.setup_done.wait()
+                await asyncio.to_thread(backfill, client, self.retention, run.first_ms, run.last_ms)
+        except StorageError as exc:
+            log.warning("after replay: event/backfill failed (data is written): %s", exc)
+
+    async def _housekeeping(self, client: InfluxClient) -> None:
+        """Turn spool drops (byte/age bounds) into ``ingest_events`` data, every few s."""
+        assert self.spool is not None
+        while True:
+            await asyncio.sleep(5)
+            dropped = (await asyncio.to_thread(self.spool.stats)).dropped
+            if dropped > self._spool_dropped_reported and self.stats.influx_up:
+                count = dropped - self._spool_dropped_reported
+                line = event_line(
+                    {"gateway": self.gateway_id, "event": "spool_dropped"},
+                    {"batches": count},
+                    int(time.time() * 1000),
+                )
+                try:
+                    await asyncio.to_thread(client.write, line)
+                except StorageError:
+                    continue
+                log.warning("spool dropped %d batch(es) beyond its bounds (recorded)", count)
+                self._spool_dropped_reported = dropped
+
+    def _spool_stats(self) -> SpoolStats | None:
+        return self.spool.stats() if self.spool is not None else None
+
+    def snapshot(self) -> dict[str, object]:
+        """Counters for logs and tests."""
+        stats = self.stats
+        spool = self.spool.stats() if self.spool is not None else None
+        return {
+            "messages_in": stats.messages_in,
+            "points_in": stats.points_in,
+            "points_written": stats.points_written,
+            "points_spooled": stats.points_spooled,
+            "points_replayed": stats.points_replayed,
+            "dead_letters": dict(stats.dead_letters),
+            "rejected_lines": stats.rejected_lines,
+            "influx_up": stats.influx_up,
+            "spool_depth": spool.depth if spool else None,
+            "spool_dropped": spool.dropped if spool else None,
+        }
+
+
+def _lines(body: bytes) -> list[bytes]:
+    """A spooled body back into its lines (the encoder keeps every line newline-free)."""
+    return [line + b"\n" for line in body.split(b"\n") if line]
+
+
+def _write(client: InfluxClient, lines: list[bytes]) -> WriteOutcome:
+    """One request in the normal case; split only when InfluxDB refuses part of it."""
+    try:
+        client.write(b"".join(lines))
+    except InfluxRejected:
+        return client.write_split(lines)
+    return WriteOutcome(written=len(lines), requests=1)
