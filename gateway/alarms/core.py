@@ -1,0 +1,508 @@
+"""The alarm engine's synchronous core: device messages, timers and commands in, journal
+entries out. No I/O and no clock of its own (``now`` is passed in), so the whole engine's
+logic is tested without servers and benchmarked without the network.
+
+Per device message: every alarm of the asset is evaluated (a dict lookup per point, a
+comparison per alarm); an alarm whose condition did not change and has no timer pending
+costs no allocation. Mode rules are re-evaluated for the asset (point-based rules such as a
+fire panel in test mode) and, once a minute, for every asset (calendar rules such as the
+pool's off-season). Raised alarms feed the flood detector and the incident grouper.
+"""
+
+from __future__ import annotations
+
+import difflib
+import heapq
+import logging
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+from facility.payload import DeviceMessage
+from facility.types import AssetStatus, PointValue, Quality, Reading
+from gateway.alarms.alarmfile import LEDGER_OUT_OF_SERVICE, SuppressionRule
+from gateway.alarms.definitions import (
+    HIGH_CHECKS,
+    PROCESS_CHECKS,
+    AlarmSet,
+    AlarmSpec,
+    Check,
+)
+from gateway.alarms.evaluate import (
+    LimitEvaluator,
+    comm_condition,
+    is_stale,
+    limit_evaluator,
+    number,
+    process_condition,
+    quality_condition,
+    rate_per_min,
+)
+from gateway.alarms.floods import FloodChange, FloodDetector, Grouped, IncidentGrouper
+from gateway.alarms.journal import AlarmRecord
+from gateway.alarms.state import (
+    Ack,
+    AlarmCommandError,
+    AlarmStatus,
+    Change,
+    Evaluated,
+    Event,
+    EventKind,
+    Operator,
+    RemoveFromService,
+    Reset,
+    ReturnToService,
+    Shelve,
+    Suppress,
+    Unshelve,
+    Unsuppress,
+    next_deadline,
+    transition,
+)
+
+log = logging.getLogger(__name__)
+
+MODE_REFRESH_S = 60.0
+
+CommandOp = Literal["ack", "reset", "shelve", "unshelve", "out_of_service", "return_to_service"]
+COMMAND_OPS: tuple[str, ...] = (
+    "ack",
+    "reset",
+    "shelve",
+    "unshelve",
+    "out_of_service",
+    "return_to_service",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    """An operator action on one alarm."""
+
+    op: CommandOp
+    alarm_id: str
+    user: str
+    comment: str = ""
+    for_s: float | None = None  # shelve duration
+    one_shot: bool = False
+    reason: str = ""
+
+
+@dataclass(slots=True)
+class _Slot:
+    spec: AlarmSpec
+    status: AlarmStatus
+    limit: LimitEvaluator | None = None  # HIHI/HI/LO/LOLO: the compiled condition
+    high: bool = False
+    deadline: datetime | None = None
+    last_value: PointValue = None
+    prev_value: float | None = None  # rate of change
+    prev_ts: datetime | None = None
+    extreme: float | None = None  # farthest from the limit on the normal side since clear
+    incident: str | None = None
+
+
+@dataclass(slots=True)
+class _Asset:
+    asset_no: str
+    site: str
+    device_class: str
+    slots: list[_Slot]
+    rules: list[tuple[SuppressionRule, frozenset[str]]]
+    ledger_status: AssetStatus
+    watched: tuple[str, ...]  # points of its process alarms (quality alarm)
+    rule_points: frozenset[str]
+    last_seen: datetime | None = None
+    mode_values: dict[str, PointValue] = field(default_factory=dict)
+
+
+@dataclass
+class CoreStats:
+    messages: int = 0
+    unknown_assets: int = 0
+    evaluations: int = 0
+    records: int = 0
+
+
+class AlarmCore:
+    """Every alarm's status, updated by messages, ticks and commands (one thread only)."""
+
+    def __init__(
+        self,
+        alarm_set: AlarmSet,
+        *,
+        restored: Mapping[str, AlarmStatus] | None = None,
+        stale_after_s: float = 60.0,
+        flood_threshold: int = 10,
+        flood_window_s: float = 600.0,
+        timezone: str = "Asia/Shanghai",
+    ) -> None:
+        self.alarm_set = alarm_set
+        self.stale_after_s = stale_after_s
+        self.tz = ZoneInfo(timezone)
+        self.flood = FloodDetector(flood_threshold, flood_window_s)
+        self.grouper = IncidentGrouper(
+            alarm_set.defaults.group_window_s, alarm_set.defaults.group_min_alarms
+        )
+        self.stats = CoreStats()
+        self._slots: dict[str, _Slot] = {}
+        self._assets: dict[str, _Asset] = {}
+        self._heap: list[tuple[datetime, int, str]] = []
+        self._seq = 0
+        self._started: datetime | None = None
+        self._next_mode_refresh: datetime | None = None
+        restored = restored or {}
+        for asset_no, specs in alarm_set.by_asset.items():
+            asset = alarm_set.assets[asset_no]
+            slots = [
+                _Slot(
+                    spec,
+                    restored.get(spec.alarm_id, AlarmStatus()),
+                    limit_evaluator(spec),
+                    spec.check in HIGH_CHECKS,
+                )
+                for spec in specs
+            ]
+            self._slots.update((s.spec.alarm_id, s) for s in slots)
+            rules = [
+                (rule, frozenset(rule.alarms))
+                for rule in alarm_set.suppression
+                if rule.selects(asset_no, asset.site, asset.device_class.value)
+            ]
+            watched = tuple(
+                dict.fromkeys(
+                    s.point for s in specs if s.check in PROCESS_CHECKS and s.point is not None
+                )
+            )
+            self._assets[asset_no] = _Asset(
+                asset_no,
+                asset.site,
+                asset.device_class.value,
+                slots,
+                rules,
+                asset.status,
+                watched,
+                frozenset(p for rule, _ in rules for p in rule.when_points),
+            )
+        forgotten = sorted(set(restored) - set(self._slots))
+        if forgotten:
+            log.info(
+                "alarm states of %d alarms no longer defined are ignored, e.g. alarm_id=%s",
+                len(forgotten),
+                forgotten[0],
+            )
+        for slot in self._slots.values():
+            self._schedule(slot)
+
+    # -- reading ------------------------------------------------------------------------------
+
+    def status(self, alarm_id: str) -> AlarmStatus:
+        return self._slot(alarm_id).status
+
+    def spec(self, alarm_id: str) -> AlarmSpec:
+        return self._slot(alarm_id).spec
+
+    def incident_of(self, alarm_id: str) -> str | None:
+        slot = self._slots.get(alarm_id)
+        return slot.incident if slot else None
+
+    def statuses(self) -> Iterable[tuple[AlarmSpec, AlarmStatus]]:
+        return ((s.spec, s.status) for s in self._slots.values())
+
+    def in_flood(self, site: str) -> bool:
+        return self.flood.in_flood(site)
+
+    def _slot(self, alarm_id: str) -> _Slot:
+        slot = self._slots.get(alarm_id)
+        if slot is None:
+            close = difflib.get_close_matches(alarm_id, list(self._slots), n=1)
+            hint = f"did you mean {', '.join(close)}?" if close else "expected <ASSET_NO>/<alarm>"
+            raise AlarmCommandError(f"unknown alarm {alarm_id!r}; {hint}")
+        return slot
+
+    # -- input --------------------------------------------------------------------------------
+
+    def on_message(self, message: DeviceMessage, now: datetime) -> list[AlarmRecord]:
+        """Evaluate every alarm of the message's asset."""
+        self.stats.messages += 1
+        asset = self._assets.get(message.asset_no)
+        if asset is None:
+            self.stats.unknown_assets += 1
+            return []
+        seen = min(message.collected_ts, now)
+        if asset.last_seen is None or seen > asset.last_seen:
+            asset.last_seen = seen
+        readings = {r.point: r for r in message.readings}
+        records: list[AlarmRecord] = []
+        if asset.rule_points:
+            for point in asset.rule_points:
+                reading = readings.get(point)
+                if reading is not None and reading.value is not None:
+                    asset.mode_values[point] = reading.value
+            self._refresh_modes(asset, now, records)
+        comm: bool | None = None
+        quality: bool | None = None
+        self.stats.evaluations += len(asset.slots)
+        good = Quality.GOOD
+        for slot in asset.slots:
+            spec = slot.spec
+            value: PointValue = None
+            evaluate = slot.limit
+            if evaluate is not None:
+                # the hot path: a limit alarm (most of them)
+                reading = readings.get(spec.point)  # type: ignore[arg-type]
+                if reading is None:
+                    continue
+                value = reading.value
+                raw: bool | None = None
+                if reading.quality is good:
+                    raw = evaluate(value, slot.status.raw)
+                    if raw is not None and not slot.status.active:
+                        # how far back the value went since the last clear (tuning replay)
+                        extreme = slot.extreme
+                        if extreme is None or (
+                            value < extreme if slot.high else value > extreme  # type: ignore[operator]
+                        ):
+                            slot.extreme = value  # type: ignore[assignment]
+            elif spec.check is Check.COMM:
+                if comm is None:
+                    comm = comm_condition(message.readings, message.health)
+                raw = comm
+            elif spec.check is Check.QUALITY:
+                if quality is None:
+                    quality = quality_condition(readings, asset.watched)
+                raw = quality
+            else:
+                reading = readings.get(spec.point or "")
+                if reading is None:
+                    continue
+                value = reading.value
+                raw = self._process(slot, reading, message.collected_ts)
+            status = slot.status
+            if raw is None or (raw == status.raw and slot.deadline is None):
+                slot.last_value = value if raw is not None else slot.last_value
+                continue
+            slot.last_value = value
+            self._apply(slot, Evaluated(raw, value), now, records)
+        return records
+
+    def _process(self, slot: _Slot, reading: Reading, collected_ts: datetime) -> bool | None:
+        """State and rate-of-change alarms."""
+        spec = slot.spec
+        rate = None
+        if spec.check is Check.ROC and reading.quality is Quality.GOOD:
+            value = number(reading.value)
+            if value is not None:
+                ts = reading.source_ts or collected_ts
+                rate = rate_per_min(slot.prev_value, slot.prev_ts, value, ts)
+                slot.prev_value, slot.prev_ts = value, ts
+        return process_condition(spec, reading, slot.status.raw, rate)
+
+    def tick(self, now: datetime) -> list[AlarmRecord]:
+        """Timers: delays, shelve expiry, re-alarm, stale devices, calendar modes, flood end."""
+        records: list[AlarmRecord] = []
+        if self._started is None:
+            self._started = now
+        while self._heap and self._heap[0][0] <= now:
+            deadline, _, alarm_id = heapq.heappop(self._heap)
+            slot = self._slots[alarm_id]
+            if slot.deadline != deadline:
+                continue  # superseded
+            slot.deadline = None
+            self._apply(slot, Evaluated(None, slot.last_value), now, records)
+        for asset in self._assets.values():
+            last = asset.last_seen or self._started
+            if is_stale(last, now, self.stale_after_s):
+                for slot in asset.slots:
+                    if slot.spec.check is Check.COMM and slot.status.raw is not True:
+                        self._apply(slot, Evaluated(True, None), now, records)
+        if self._next_mode_refresh is None or now >= self._next_mode_refresh:
+            self._next_mode_refresh = now + timedelta(seconds=MODE_REFRESH_S)
+            for asset in self._assets.values():
+                self._refresh_modes(asset, now, records)
+        for change in self.flood.check(now):
+            records.append(self._flood_record(change))
+        return records
+
+    def set_asset_status(
+        self, asset_no: str, status: AssetStatus, now: datetime
+    ) -> list[AlarmRecord]:
+        """The ledger moved an asset in or out of service."""
+        asset = self._assets.get(asset_no)
+        records: list[AlarmRecord] = []
+        if asset is None or asset.ledger_status is status:
+            return records
+        asset.ledger_status = status
+        self._refresh_modes(asset, now, records)
+        return records
+
+    def command(self, command: Command, now: datetime) -> tuple[AlarmStatus, list[AlarmRecord]]:
+        """Apply an operator action; AlarmCommandError says why it does not apply."""
+        slot = self._slot(command.alarm_id)
+        op = Operator(command.user, now, command.comment)
+        if not command.user.strip():
+            raise AlarmCommandError("a user is required for every operator action")
+        supervisor = command.user in self.alarm_set.supervisors
+        event: Event
+        if command.op == "ack":
+            event = Ack(op)
+        elif command.op == "reset":
+            event = Reset(op)
+        elif command.op == "shelve":
+            until = now + timedelta(seconds=command.for_s) if command.for_s else None
+            event = Shelve(op, command.reason, until, command.one_shot)
+        elif command.op == "unshelve":
+            event = Unshelve(op)
+        elif command.op == "out_of_service":
+            event = RemoveFromService(op, supervisor)
+        elif command.op == "return_to_service":
+            event = ReturnToService(op, supervisor)
+        else:
+            raise AlarmCommandError(
+                f"unknown operation {command.op!r}; expected one of: {', '.join(COMMAND_OPS)}"
+            )
+        records: list[AlarmRecord] = []
+        try:
+            self._apply(slot, event, now, records)
+        except AlarmCommandError as exc:
+            raise AlarmCommandError(f"{command.alarm_id} {exc}") from None
+        return slot.status, records
+
+    # -- internals ----------------------------------------------------------------------------
+
+    def _refresh_modes(self, asset: _Asset, now: datetime, records: list[AlarmRecord]) -> None:
+        """Suppress or release alarms of an asset by the mode rules that apply now."""
+        applying: list[tuple[str, frozenset[str]]] = []
+        if asset.ledger_status is AssetStatus.OUT_OF_SERVICE:
+            applying.append((LEDGER_OUT_OF_SERVICE, frozenset()))
+        month = now.astimezone(self.tz).month if asset.rules else 0
+        for rule, names in asset.rules:
+            if rule.months and month not in rule.months:
+                continue
+            if rule.when_points and not any(
+                _matches(asset.mode_values.get(p), wanted) for p, wanted in rule.when_points.items()
+            ):
+                continue
+            applying.append((rule.name, names))
+        for slot in asset.slots:
+            wanted_rule = next(
+                (name for name, names in applying if not names or slot.spec.name in names), None
+            )
+            if wanted_rule == slot.status.suppressed_by:
+                continue
+            event: Event = Suppress(wanted_rule) if wanted_rule else Unsuppress()
+            self._apply(slot, event, now, records)
+
+    def _apply(self, slot: _Slot, event: Event, now: datetime, records: list[AlarmRecord]) -> None:
+        status, changes = transition(slot.status, event, now, slot.spec.rules)
+        if status is slot.status:
+            return
+        slot.status = status
+        for change in changes:
+            records.extend(self._records(slot, change))
+        self._schedule(slot)
+
+    def _schedule(self, slot: _Slot) -> None:
+        deadline = next_deadline(slot.status, slot.spec.rules)
+        if deadline != slot.deadline:
+            slot.deadline = deadline
+            if deadline is not None:
+                self._seq += 1
+                heapq.heappush(self._heap, (deadline, self._seq, slot.spec.alarm_id))
+
+    def _records(self, slot: _Slot, change: Change) -> list[AlarmRecord]:
+        """The journal entry of a change, preceded by a flood's end and followed by what the
+        raise caused (an incident announcement, a flood start)."""
+        spec = slot.spec
+        detail: dict[str, Any] = {}
+        before: list[AlarmRecord] = []
+        after: list[AlarmRecord] = []
+        if change.kind is EventKind.RAISE:
+            detail["check"] = spec.check.value
+            if spec.limit is not None:
+                detail["limit"] = spec.limit
+            if slot.extreme is not None:
+                detail["extreme"] = slot.extreme
+            grouped = self.grouper.on_raise(spec.site, spec.alarm_id, change.at)
+            incident = grouped.incident
+            slot.incident = incident.incident_id
+            if len(incident.members) > 1:
+                detail["incident"] = incident.incident_id
+                detail["first_out"] = incident.first_out
+            if grouped.announce:
+                after.append(self._incident_record(spec, incident.first_out, change.at, grouped))
+            for flood in self.flood.add(spec.site, change.at):
+                (after if flood.started else before).append(self._flood_record(flood))
+            if self.flood.in_flood(spec.site):
+                detail["flood"] = True
+        elif change.kind is EventKind.CLEAR:
+            slot.extreme = number(change.value)
+            slot.incident = None
+        elif change.kind is EventKind.WOULD_RAISE:
+            detail["hidden_by"] = slot.status.state.value
+            if slot.status.suppressed_by:
+                detail["suppressed_by"] = slot.status.suppressed_by
+        elif change.kind is EventKind.SHELVE and slot.status.shelve is not None:
+            detail["until"] = slot.status.shelve.until.isoformat()
+            detail["one_shot"] = slot.status.shelve.one_shot
+            detail["reason"] = slot.status.shelve.reason
+        record = AlarmRecord(
+            at=change.at,
+            alarm_id=spec.alarm_id,
+            site=spec.site,
+            asset_no=spec.asset_no,
+            alarm=spec.name,
+            kind=change.kind,
+            from_state=change.from_state,
+            to_state=change.to_state,
+            priority=spec.priority.value,
+            value=change.value,
+            user=change.user,
+            comment=change.comment,
+            detail=detail,
+            annunciate=change.annunciate,
+        )
+        self.stats.records += 1 + len(before) + len(after)
+        return [*before, record, *after]
+
+    def _incident_record(
+        self, spec: AlarmSpec, first_out: str, at: datetime, grouped: Grouped
+    ) -> AlarmRecord:
+        incident = grouped.incident
+        first = self._slots[first_out].spec if first_out in self._slots else spec
+        return AlarmRecord(
+            at=at,
+            alarm_id=first.alarm_id,
+            site=spec.site,
+            asset_no=first.asset_no,
+            alarm=first.name,
+            kind=EventKind.INCIDENT,
+            priority=first.priority.value,
+            detail={
+                "incident": incident.incident_id,
+                "first_out": incident.first_out,
+                "members": list(incident.members),
+                "count": len(incident.members),
+            },
+        )
+
+    def _flood_record(self, change: FloodChange) -> AlarmRecord:
+        return AlarmRecord(
+            at=change.at,
+            alarm_id=f"{change.position}/flood",
+            site=change.position,
+            asset_no=None,
+            alarm="flood",
+            kind=EventKind.FLOOD_START if change.started else EventKind.FLOOD_END,
+            detail={"count": change.count, "window_s": self.flood.window.total_seconds()},
+        )
+
+
+def _matches(value: PointValue, wanted: tuple[Any, ...]) -> bool:
+    if value is None:
+        return False
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return value in wanted

@@ -1,0 +1,475 @@
+"""The alarm engine: the synchronous core with its I/O around it.
+
+    engine = AlarmEngine(alarm_set, store=AlarmStore(url), link=mqtt_link, notifier=notifier)
+    task = asyncio.create_task(engine.run())     # timers, journal writer, MQTT publisher
+    engine.on_message(device_message)            # for every decoded DeviceMessage
+
+``on_message`` is synchronous and cheap (it only evaluates and queues): call it on the
+engine's event loop thread — or ``on_message_threadsafe`` from any other thread (paho's
+network thread), which hands messages over in batches. The gateway's ingest hook and the
+standalone service (``facility alarms run``, subscribing to the device topics itself) both
+work this way. Everything that
+does I/O runs in ``run()``'s tasks, in order:
+
+1. journal entries and the new current states are written to SQL in one transaction (a
+   failing database is retried with backoff; nothing is dropped, evaluation goes on);
+2. then published: each changed alarm's state retained on
+   ``facility/v1/alarms/<site>/<asset_no>/<alarm>`` and every entry on
+   ``facility/v1/alarm-events/<site>`` (held while the broker is away, then sent);
+3. then handed to the notifier and to listeners (e.g. the historian's alarm-event writer).
+
+So an event seen on MQTT is already in the journal. After a restart the engine starts from
+the saved current states: active alarms stay as they were (acknowledged or not) and are not
+raised again; it republishes every saved state, retained, so the bus is right at once.
+
+Operator commands (ack, shelve, ...) arrive with :meth:`execute` — in-process, or as JSON on
+``facility/v1/alarm-commands/<site>`` with a reply topic (:meth:`handle_command_payload`,
+used by ``facility alarms ack`` through ``gateway.alarms.client``). Restrict that topic with
+the broker's ACLs in production: whoever may publish there may acknowledge alarms.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import threading
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from facility.errors import FacilityError, StorageError
+from facility.mqtt import MqttLink
+from facility.payload import DeviceMessage
+from facility.types import AssetStatus
+from gateway.alarms.core import COMMAND_OPS, AlarmCore, Command, CommandOp
+from gateway.alarms.definitions import AlarmSet, AlarmSpec, event_topic
+from gateway.alarms.journal import AlarmRecord
+from gateway.alarms.notify import Notifier
+from gateway.alarms.state import AlarmCommandError, AlarmStatus, status_to_json
+from gateway.alarms.store import AlarmStore, CurrentAlarm
+
+log = logging.getLogger(__name__)
+
+COMMAND_TOPIC_PREFIX = "facility/v1/alarm-commands"
+MAX_HELD_EVENTS = 100_000  # events kept for the broker while it is away (the journal has all)
+STORE_RETRY_MAX_S = 30.0
+
+Listener = Callable[[Sequence[AlarmRecord]], None]
+
+
+def command_topic(site: str) -> str:
+    return f"{COMMAND_TOPIC_PREFIX}/{site}"
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def state_payload(spec: AlarmSpec, status: AlarmStatus, incident: str | None = None) -> bytes:
+    """The retained state message of one alarm."""
+    body: dict[str, Any] = {
+        "v": 1,
+        "alarm_id": spec.alarm_id,
+        "site": spec.site,
+        "asset_no": spec.asset_no,
+        "alarm": spec.name,
+        "priority": spec.priority.value,
+        "label": spec.label.model_dump(),
+        **status_to_json(status),
+        "incident": incident,
+    }
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+@dataclass
+class EngineStats:
+    written: int = 0
+    store_failures: int = 0
+    published_states: int = 0
+    published_events: int = 0
+    dropped_events: int = 0
+    commands: int = 0
+    command_errors: int = 0
+
+
+@dataclass
+class _Outbox:
+    records: list[AlarmRecord] = field(default_factory=list)
+    changed: set[str] = field(default_factory=set)
+
+
+class AlarmEngine:
+    """Runs an :class:`AlarmCore` with the journal, MQTT and notifications around it."""
+
+    def __init__(
+        self,
+        alarm_set: AlarmSet,
+        *,
+        store: AlarmStore | None = None,
+        link: MqttLink | None = None,
+        notifier: Notifier | None = None,
+        clock: Callable[[], datetime] = _utcnow,
+        tick_s: float = 0.5,
+        stale_after_s: float = 60.0,
+        flood_threshold: int = 10,
+        flood_window_min: float = 10.0,
+        timezone: str = "Asia/Shanghai",
+    ) -> None:
+        self.alarm_set = alarm_set
+        self.store = store
+        self.link = link
+        self.notifier = notifier
+        self.clock = clock
+        self.tick_s = tick_s
+        restored = store.load_statuses() if store is not None else {}
+        self.core = AlarmCore(
+            alarm_set,
+            restored=restored,
+            stale_after_s=stale_after_s,
+            flood_threshold=flood_threshold,
+            flood_window_s=flood_window_min * 60,
+            timezone=timezone,
+        )
+        self._restored = [a for a in restored if a in alarm_set.specs]
+        self.listeners: list[Listener] = []
+        self.stats = EngineStats()
+        self._outbox = _Outbox()
+        self._wake = asyncio.Event()
+        self._queued = 0  # records queued so far
+        self._done = 0  # records written and published so far
+        self._waiters: list[tuple[int, asyncio.Future[None]]] = []
+        self._held_states: dict[str, bytes] = {}
+        self._held_events: deque[tuple[str, bytes]] = deque()
+        self._publish_wake = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._inbox: deque[DeviceMessage] = deque()
+        self._inbox_lock = threading.Lock()
+        self._inbox_scheduled = False
+        if notifier is not None:
+            notifier.state_of = self._status_or_none
+            notifier.journal = self._journal_notices
+
+    # -- input ------------------------------------------------------------------------------
+
+    def on_message(self, message: DeviceMessage) -> None:
+        """Evaluate a device message (sync, cheap; call on the engine's loop thread)."""
+        records = self.core.on_message(message, self.clock())
+        if records:
+            self._queue(records)
+
+    def on_message_threadsafe(self, message: DeviceMessage) -> None:
+        """Hand over a device message from any thread (e.g. paho's network thread).
+
+        Messages are queued and evaluated on the loop in batches: one wake-up of the loop
+        per batch, not per message (at thousands of messages a second, that matters)."""
+        with self._inbox_lock:
+            self._inbox.append(message)
+            if self._inbox_scheduled or self._loop is None:
+                return
+            self._inbox_scheduled = True
+        self._loop.call_soon_threadsafe(self._drain_inbox)
+
+    def _drain_inbox(self) -> None:
+        while True:
+            with self._inbox_lock:
+                if not self._inbox:
+                    self._inbox_scheduled = False
+                    return
+                batch = list(self._inbox)
+                self._inbox.clear()
+            for message in batch:
+                try:
+                    self.on_message(message)
+                except Exception:  # one bad message must not stop the engine
+                    log.exception("alarms: evaluating asset_no=%s failed", message.asset_no)
+
+    def set_asset_status(self, asset_no: str, status: AssetStatus) -> None:
+        """The ledger moved an asset in or out of service (mode rule)."""
+        records = self.core.set_asset_status(asset_no, status, self.clock())
+        if records:
+            self._queue(records)
+
+    async def execute(self, command: Command) -> AlarmStatus:
+        """Apply an operator command; returns once it is journaled and published.
+        AlarmCommandError (a ConfigError) says why it does not apply. Call it on the engine's
+        event loop, while ``run()`` is running."""
+        if self._loop is None:
+            raise AlarmCommandError("the alarm engine is not running: start engine.run() first")
+        self.stats.commands += 1
+        try:
+            status, records = self.core.command(command, self.clock())
+        except AlarmCommandError:
+            self.stats.command_errors += 1
+            raise
+        log.info(
+            "alarm_id=%s %s by user=%s: %s",
+            command.alarm_id,
+            command.op,
+            command.user,
+            status.state.value,
+        )
+        await self._flushed(self._queue(records))
+        return status
+
+    def status(self, alarm_id: str) -> AlarmStatus:
+        return self.core.status(alarm_id)
+
+    def _status_or_none(self, alarm_id: str) -> AlarmStatus | None:
+        try:
+            return self.core.status(alarm_id)
+        except AlarmCommandError:
+            return None
+
+    def _journal_notices(self, records: list[AlarmRecord]) -> None:
+        self._queue(records)
+
+    def _queue(self, records: list[AlarmRecord]) -> int:
+        outbox = self._outbox
+        outbox.records.extend(records)
+        # entries that change an alarm's state (not notices, incidents or floods)
+        outbox.changed.update(r.alarm_id for r in records if r.to_state is not None)
+        self._queued += len(records)
+        self._wake.set()
+        return self._queued
+
+    async def _flushed(self, target: int) -> None:
+        if self._done >= target:
+            return
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append((target, future))
+        await future
+
+    # -- running ------------------------------------------------------------------------------
+
+    async def run(self, ready: asyncio.Event | None = None) -> None:
+        """Timers, journal writer, publisher and notifier, until cancelled."""
+        self._loop = asyncio.get_running_loop()
+        with self._inbox_lock:
+            if self._inbox and not self._inbox_scheduled:
+                self._inbox_scheduled = True
+                self._loop.call_soon(self._drain_inbox)
+        tasks = [
+            asyncio.create_task(self._ticker(), name="alarms-ticker"),
+            asyncio.create_task(self._writer(), name="alarms-writer"),
+        ]
+        if self.link is not None:
+            self._republish_restored()
+            tasks.append(asyncio.create_task(self._publisher(), name="alarms-publisher"))
+        if self.notifier is not None:
+            tasks.append(asyncio.create_task(self.notifier.run(), name="alarms-notifier"))
+        log.info(
+            "alarm engine: %d alarms on %d assets, %d states restored",
+            len(self.alarm_set.specs),
+            len(self.alarm_set.by_asset),
+            len(self._restored),
+        )
+        if ready is not None:
+            ready.set()
+        try:
+            await asyncio.gather(*tasks)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            for _, future in self._waiters:
+                if not future.done():
+                    future.cancel()
+            self._loop = None
+
+    async def _ticker(self) -> None:
+        while True:
+            records = self.core.tick(self.clock())
+            if records:
+                self._queue(records)
+            await asyncio.sleep(self.tick_s)
+
+    async def _writer(self) -> None:
+        delay = 0.5
+        pending = _Outbox()
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            # take everything queued so far; keep what failed to be written in front
+            pending.records.extend(self._outbox.records)
+            pending.changed.update(self._outbox.changed)
+            self._outbox = _Outbox()
+            if not pending.records and not pending.changed:
+                continue
+            currents = [self._current(alarm_id) for alarm_id in sorted(pending.changed)]
+            try:
+                written = await self._write(pending.records, currents)
+            except StorageError as exc:
+                self.stats.store_failures += 1
+                log.warning(
+                    "alarm journal: write of %d entries failed, retrying in %.1f s: %s",
+                    len(pending.records),
+                    delay,
+                    exc,
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, STORE_RETRY_MAX_S)
+                self._wake.set()
+                continue
+            delay = 0.5
+            pending = _Outbox()
+            self.stats.written += len(written)
+            self._publish(written, currents)
+            if self.notifier is not None:
+                self.notifier.submit(written)
+            for listener in self.listeners:
+                try:
+                    listener(written)
+                except Exception:  # a broken listener must not stop the journal
+                    log.exception("alarm listener %r failed", listener)
+            self._done += len(written)
+            still: list[tuple[int, asyncio.Future[None]]] = []
+            for target, future in self._waiters:
+                if self._done >= target:
+                    if not future.done():
+                        future.set_result(None)
+                else:
+                    still.append((target, future))
+            self._waiters = still
+
+    async def _write(
+        self, records: list[AlarmRecord], currents: list[CurrentAlarm]
+    ) -> list[AlarmRecord]:
+        if self.store is None:
+            return list(records)
+        return await asyncio.to_thread(self.store.write, records, currents)
+
+    def _current(self, alarm_id: str) -> CurrentAlarm:
+        spec = self.core.spec(alarm_id)
+        return CurrentAlarm(
+            alarm_id=alarm_id,
+            site=spec.site,
+            asset_no=spec.asset_no,
+            alarm=spec.name,
+            priority=spec.priority.value,
+            status=self.core.status(alarm_id),
+        )
+
+    # -- publishing ---------------------------------------------------------------------------
+
+    def _republish_restored(self) -> None:
+        for alarm_id in self._restored:
+            spec = self.core.spec(alarm_id)
+            self._held_states[alarm_id] = state_payload(spec, self.core.status(alarm_id))
+        self._publish_wake.set()
+
+    def _publish(self, records: Sequence[AlarmRecord], currents: Sequence[CurrentAlarm]) -> None:
+        if self.link is None:
+            return
+        for current in currents:
+            spec = self.core.spec(current.alarm_id)
+            self._held_states[current.alarm_id] = state_payload(
+                spec, current.status, self.core.incident_of(current.alarm_id)
+            )
+        for record in records:
+            if len(self._held_events) >= MAX_HELD_EVENTS:
+                self._held_events.popleft()
+                self.stats.dropped_events += 1
+            payload = json.dumps(record.to_json(), ensure_ascii=False, separators=(",", ":"))
+            self._held_events.append((event_topic(record.site), payload.encode()))
+        self._publish_wake.set()
+
+    async def _publisher(self) -> None:
+        link = self.link
+        assert link is not None
+        while True:
+            await self._publish_wake.wait()
+            self._publish_wake.clear()
+            await link.connected.wait()
+            states, self._held_states = self._held_states, {}
+            events = list(self._held_events)
+            self._held_events.clear()
+            state_futures = {
+                alarm_id: link.publish(self.core.spec(alarm_id).topic, payload, retain=True)
+                for alarm_id, payload in states.items()
+            }
+            event_futures = [link.publish(topic, payload) for topic, payload in events]
+            failed = False
+            for alarm_id, future in state_futures.items():
+                try:
+                    await future
+                    self.stats.published_states += 1
+                except FacilityError:
+                    failed = True
+                    self._held_states.setdefault(alarm_id, states[alarm_id])
+            lost: list[tuple[str, bytes]] = []
+            for item, future in zip(events, event_futures, strict=True):
+                try:
+                    await future
+                    self.stats.published_events += 1
+                except FacilityError:
+                    failed = True
+                    lost.append(item)
+            self._held_events.extendleft(reversed(lost))
+            if failed:
+                await asyncio.sleep(0.5)
+                self._publish_wake.set()
+
+    # -- commands over MQTT -------------------------------------------------------------------
+
+    async def handle_command_payload(self, payload: bytes) -> tuple[str | None, bytes]:
+        """Run a JSON command; returns (reply topic, reply JSON)."""
+        reply_to: str | None = None
+        request_id: Any = None
+        try:
+            body = json.loads(payload.decode("utf-8"))
+            if not isinstance(body, dict):
+                raise AlarmCommandError("expected a JSON object")
+            reply_to = body.get("reply_to") if isinstance(body.get("reply_to"), str) else None
+            request_id = body.get("id")
+            command = parse_command(body)
+            status = await self.execute(command)
+            reply: dict[str, Any] = {"id": request_id, "ok": True, "state": status_to_json(status)}
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            reply = {"id": request_id, "ok": False, "error": "command is not UTF-8 JSON"}
+        except AlarmCommandError as exc:
+            reply = {"id": request_id, "ok": False, "error": str(exc)}
+        return reply_to, json.dumps(reply, ensure_ascii=False).encode()
+
+    async def serve_command(self, payload: bytes) -> None:
+        """Run a command received on MQTT and publish the reply (if a reply topic was given)."""
+        reply_to, reply = await self.handle_command_payload(payload)
+        if reply_to and self.link is not None and self.link.connected.is_set():
+            with contextlib.suppress(FacilityError):
+                await self.link.publish(reply_to, reply)
+
+
+def parse_command(body: dict[str, Any]) -> Command:
+    """A Command from its JSON form; AlarmCommandError naming the bad field."""
+    op = body.get("op")
+    if op not in COMMAND_OPS:
+        raise AlarmCommandError(f"op {op!r}: expected one of {', '.join(COMMAND_OPS)}")
+    text: dict[str, str] = {}
+    for key in ("alarm_id", "user", "comment", "reason"):
+        value = body.get(key, "")
+        if not isinstance(value, str):
+            raise AlarmCommandError(f"{key}: expected a string")
+        text[key] = value
+    if not text["alarm_id"]:
+        raise AlarmCommandError("alarm_id: required, e.g. HT-PDP-001/dry_run")
+    for_s = body.get("for_s")
+    if for_s is not None and (
+        isinstance(for_s, bool) or not isinstance(for_s, int | float) or for_s <= 0
+    ):
+        raise AlarmCommandError(f"for_s {for_s!r}: expected a positive number of seconds")
+    one_shot = body.get("one_shot", False)
+    if not isinstance(one_shot, bool):
+        raise AlarmCommandError("one_shot: expected true or false")
+    op_name: CommandOp = op
+    return Command(
+        op=op_name,
+        alarm_id=text["alarm_id"],
+        user=text["user"],
+        comment=text["comment"],
+        for_s=float(for_s) if for_s is not None else None,
+        one_shot=one_shot,
+        reason=text["reason"],
+    )

@@ -1,0 +1,260 @@
+"""The standalone alarm engine process (``facility alarms run``): MQTT in, alarms out.
+
+Subscribes to the device topics ``facility/v1/<site>/+`` of its sites (a plain subscription:
+every alarm engine must see every message of the sites it owns — shard engines by site, not
+by shared subscription) and to ``facility/v1/alarm-commands/<site>``; decodes each message
+in paho's network thread and hands it to the engine on the event loop. Its own status is on
+``facility/v1/status/alarms/<id>`` (birth ``online``, will ``offline``). Once a minute it
+re-reads the ledger's asset statuses, so an asset taken out of service there has its alarms
+suppressed by design.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from facility.config import Settings
+from facility.errors import ConfigError, FacilityError
+from facility.mqtt import BrokerSettings, Message, MqttLink
+from facility.payload import TOPIC_PREFIX, PayloadError, decode
+from facility.types import Asset, AssetStatus
+from gateway.alarms.alarmfile import load_alarm_file
+from gateway.alarms.definitions import AlarmSet, compile_alarms
+from gateway.alarms.notify import Notifier, SmtpSettings
+from gateway.alarms.runtime import COMMAND_TOPIC_PREFIX, AlarmEngine, command_topic
+from gateway.alarms.store import AlarmStore
+from gateway.alarms.trends import InfluxEventSink
+
+log = logging.getLogger(__name__)
+
+LEDGER_REFRESH_S = 60.0
+
+
+def status_topic(service_id: str) -> str:
+    return f"{TOPIC_PREFIX}/status/alarms/{service_id}"
+
+
+def build_alarm_set(settings: Settings, assets: Sequence[Asset]) -> AlarmSet:
+    """Definitions for ``assets`` from the shipped profiles and ``[alarms] definitions_file``."""
+    from device_profiles import load_library
+
+    alarm_file = load_alarm_file(settings.alarms.definitions_file)
+    return compile_alarms(assets, load_library(), alarm_file)
+
+
+def smtp_settings(settings: Settings) -> SmtpSettings | None:
+    alarms = settings.alarms
+    if not alarms.smtp_url:
+        return None
+    return SmtpSettings.from_url(alarms.smtp_url, alarms.smtp_from, alarms.smtp_password)
+
+
+@dataclass
+class AlarmService:
+    """Everything ``facility alarms run`` runs."""
+
+    alarm_set: AlarmSet
+    broker: BrokerSettings
+    store: AlarmStore
+    service_id: str = "alarms-1"
+    timezone: str = "Asia/Shanghai"
+    stale_after_s: float = 60.0
+    flood_alarms: int = 10
+    flood_window_min: float = 10.0
+    smtp: SmtpSettings | None = None
+    ledger_statuses: Callable[[], dict[str, AssetStatus]] | None = None
+    tick_s: float = 0.5
+    event_sink: InfluxEventSink | None = None
+    engine: AlarmEngine | None = None
+    decode_errors: Counter[str] = field(default_factory=Counter)
+
+    async def run(self, ready: asyncio.Event | None = None) -> None:
+        """Run until cancelled."""
+        loop = asyncio.get_running_loop()
+        sites = self.alarm_set.sites
+        topic = status_topic(self.service_id)
+        subscriptions = [(f"{TOPIC_PREFIX}/{site}/+", 1) for site in sites]
+        subscriptions += [(command_topic(site), 1) for site in sites]
+        link = MqttLink(
+            self.broker,
+            client_id=self.service_id,
+            birth=Message(topic, json.dumps({"state": "online"}).encode(), retain=True),
+            will=Message(topic, json.dumps({"state": "offline"}).encode(), retain=True),
+            subscriptions=subscriptions,
+        )
+        notifier = None
+        if self.alarm_set.notifications.rules:
+            notifier = Notifier(
+                self.alarm_set.notifications,
+                self.alarm_set.specs,
+                timezone=self.timezone,
+                smtp=self.smtp,
+                link=link,
+            )
+        engine = AlarmEngine(
+            self.alarm_set,
+            store=self.store,
+            link=link,
+            notifier=notifier,
+            tick_s=self.tick_s,
+            stale_after_s=self.stale_after_s,
+            flood_threshold=self.flood_alarms,
+            flood_window_min=self.flood_window_min,
+            timezone=self.timezone,
+        )
+        self.engine = engine
+        if self.event_sink is not None:
+            engine.listeners.append(self.event_sink)
+        commands: set[asyncio.Task[None]] = set()
+
+        def run_command(payload: bytes) -> None:
+            task = loop.create_task(engine.serve_command(payload))
+            commands.add(task)
+            task.add_done_callback(commands.discard)
+
+        def on_message(topic: str, payload: bytes) -> None:  # paho's network thread
+            if topic.startswith(COMMAND_TOPIC_PREFIX + "/"):
+                loop.call_soon_threadsafe(run_command, payload)
+                return
+            try:
+                message = decode(topic, payload)
+            except PayloadError as exc:
+                self.decode_errors[exc.kind] += 1
+                if self.decode_errors[exc.kind] == 1:
+                    log.warning("alarms: undecodable message on %s (%s): %s", topic, exc.kind, exc)
+                return
+            engine.on_message_threadsafe(message)
+
+        link.on_message = on_message
+        ready_engine = asyncio.Event()
+        tasks = [
+            asyncio.create_task(engine.run(ready_engine), name="alarms-engine"),
+            asyncio.create_task(link.run(), name="alarms-mqtt"),
+        ]
+        if self.ledger_statuses is not None:
+            tasks.append(asyncio.create_task(self._ledger_loop(engine), name="alarms-ledger"))
+        if self.event_sink is not None:
+            tasks.append(asyncio.create_task(self.event_sink.run(), name="alarms-trends"))
+        try:
+            await ready_engine.wait()
+            await link.connected.wait()
+            log.info(
+                "alarms: engine id=%s sites=%s broker=%s:%s",
+                self.service_id,
+                ",".join(sites),
+                self.broker.host,
+                self.broker.port,
+            )
+            if ready is not None:
+                ready.set()
+            await asyncio.gather(*tasks)
+        finally:
+            for task in [*tasks, *commands]:
+                task.cancel()
+            await asyncio.gather(*tasks, *commands, return_exceptions=True)
+
+    async def _ledger_loop(self, engine: AlarmEngine) -> None:
+        assert self.ledger_statuses is not None
+        while True:
+            try:
+                statuses = await asyncio.to_thread(self.ledger_statuses)
+            except FacilityError as exc:
+                log.warning("alarms: cannot read asset statuses from the ledger: %s", exc)
+            else:
+                for asset_no, status in statuses.items():
+                    engine.set_asset_status(asset_no, status)
+            await asyncio.sleep(LEDGER_REFRESH_S)
+
+
+def ledger_assets(
+    settings: Settings, ledgers: Sequence[Path] = (), sites: Sequence[str] = ()
+) -> tuple[list[Asset], Callable[[], dict[str, AssetStatus]] | None]:
+    """Monitored assets from ledger files or the database, and (for the database) a reader of
+    their current statuses."""
+    from maintenance import ledger_files
+    from maintenance.store import LedgerStore
+
+    reader: Callable[[], dict[str, AssetStatus]] | None = None
+    if ledgers:
+        assets = [a for path in ledgers for a in ledger_files.read_ledger_file(path)]
+        source = ", ".join(str(p) for p in ledgers)
+    else:
+        url = settings.database_url
+        with LedgerStore(url) as store:
+            assets = store.assets(monitored_only=True)
+        source = f"the database ({url})"
+
+        def reader() -> dict[str, AssetStatus]:
+            with LedgerStore(url, migrate=False) as ledger:
+                return {a.asset_no: a.status for a in ledger.assets()}
+
+    assets = [a for a in assets if a.monitored]
+    if sites:
+        wanted = {s.upper() for s in sites}
+        assets = [a for a in assets if a.site in wanted]
+    if not assets:
+        raise ConfigError(
+            f"no monitored assets in {source}"
+            + (f" for site {', '.join(sites)}" if sites else "")
+            + "; import a ledger first (facility ledger import FILE) or pass --ledger FILE"
+        )
+    return assets, reader
+
+
+async def run_standalone(
+    settings: Settings,
+    *,
+    ledgers: Sequence[Path] = (),
+    sites: Sequence[str] = (),
+    service_id: str = "alarms-1",
+    trends: bool = True,
+    ready: asyncio.Event | None = None,
+) -> None:
+    """``facility alarms run``: build everything from the configuration and run."""
+    assets, reader = await asyncio.to_thread(ledger_assets, settings, ledgers, sites)
+    alarm_set = await asyncio.to_thread(build_alarm_set, settings, assets)
+    broker = BrokerSettings.from_url(
+        settings.mqtt.url, password=settings.mqtt.password, ca_file=settings.mqtt.ca_file
+    )
+    store = await asyncio.to_thread(AlarmStore, settings.database_url)
+    sink = None
+    if trends:
+        from gateway.influx import InfluxClient
+
+        influx = settings.influxdb
+        client = InfluxClient(
+            influx.url,
+            influx.database,
+            username=influx.username,
+            password=influx.password,
+            token=influx.token,
+            timeout=influx.timeout_s,
+        )
+        sink = InfluxEventSink(client)
+    service = AlarmService(
+        alarm_set,
+        broker,
+        store,
+        service_id=service_id,
+        timezone=settings.site.timezone,
+        stale_after_s=settings.alarms.stale_after_s,
+        flood_alarms=settings.alarms.flood_alarms,
+        flood_window_min=settings.alarms.flood_window_min,
+        smtp=smtp_settings(settings),
+        ledger_statuses=reader,
+        event_sink=sink,
+    )
+    try:
+        await service.run(ready)
+    finally:
+        with contextlib.suppress(FacilityError):
+            store.close()
+        if sink is not None:
+            sink.client.close()

@@ -1,0 +1,278 @@
+"""The engine's core on real profiles and demo assets: messages, timers and commands in,
+journal entries out — raise/ack/latch/reset, bad quality, comm loss and stale devices, mode
+rules, restart without re-raising, floods and incidents."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from device_profiles import load_library
+from facility.payload import DeviceMessage
+from facility.types import Asset, AssetStatus, PointValue, Quality, Reading
+from gateway.alarms.core import AlarmCore, Command
+from gateway.alarms.definitions import AlarmSet, compile_alarms
+from gateway.alarms.journal import AlarmRecord
+from gateway.alarms.state import AlarmCommandError, AlarmState
+from maintenance.ledger_files import demo_ledger_paths, read_ledger_file
+
+PROFILES = load_library()
+JUNE = datetime(2026, 6, 1, 2, 0, tzinfo=UTC)  # pool season, 10:00 in Zhongshan
+DECEMBER = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)
+
+NORMAL: dict[str, dict[str, PointValue]] = {
+    "PDP": {"dry_run_trip": False, "door_open": False, "flood": False, "pool_level": 150.0},
+    "PMP": {"discharge_pressure": 4.0, "current": 20.0, "fault_code": 0},
+    "FAP": {
+        "panel_state": 0,
+        "mains_fault": False,
+        "battery_fault": False,
+        "sprinkler_pressure": 5.0,
+        "test_mode": False,
+    },
+    "TNK": {"level": 2.0, "residual_chlorine": 0.3, "turbidity": 0.2},
+}
+
+
+def demo_assets(*numbers: str) -> list[Asset]:
+    by_no = {a.asset_no: a for p in demo_ledger_paths() for a in read_ledger_file(p)}
+    return [by_no[n] for n in numbers]
+
+
+def alarm_set(*numbers: str) -> AlarmSet:
+    return compile_alarms(demo_assets(*numbers), PROFILES)
+
+
+def message(
+    asset_no: str,
+    at: datetime,
+    values: Mapping[str, PointValue] | None = None,
+    quality: Mapping[str, Quality] | None = None,
+    health: Mapping[str, float | int | bool | str] | None = None,
+) -> DeviceMessage:
+    cls = asset_no.split("-")[1]
+    merged = {**NORMAL[cls], **(values or {})}
+    readings = tuple(
+        Reading(
+            asset_no[:2],
+            asset_no,
+            point,
+            None if (quality or {}).get(point) is Quality.BAD_COMM else value,
+            "",
+            (quality or {}).get(point, Quality.GOOD),
+            None,
+            at,
+        )
+        for point, value in merged.items()
+    )
+    return DeviceMessage(asset_no[:2], asset_no, cls, 1, at, readings, health or {"comm_ok": True})
+
+
+def kinds(records: list[AlarmRecord], alarm_id: str | None = None) -> list[str]:
+    return [r.kind.value for r in records if alarm_id is None or r.alarm_id == alarm_id]
+
+
+def sec(base: datetime, seconds: float) -> datetime:
+    return base + timedelta(seconds=seconds)
+
+
+DRY = "HT-PDP-001/dry_run"
+
+
+def test_dry_run_raise_ack_latch_reset() -> None:
+    core = AlarmCore(alarm_set("HT-PDP-001"))
+    assert core.on_message(message("HT-PDP-001", JUNE), JUNE) == []
+    raised = core.on_message(
+        message("HT-PDP-001", sec(JUNE, 1), {"dry_run_trip": True}), sec(JUNE, 1)
+    )
+    assert kinds(raised) == ["raise"]
+    assert raised[0].alarm_id == DRY
+    assert raised[0].value is True
+    assert raised[0].priority == "high"
+    status, acked = core.command(Command("ack", DRY, "li.na", "on my way"), sec(JUNE, 5))
+    assert status.state is AlarmState.ACKED
+    assert (acked[0].user, acked[0].comment) == ("li.na", "on my way")
+    cleared = core.on_message(message("HT-PDP-001", sec(JUNE, 9)), sec(JUNE, 9))
+    assert kinds(cleared) == ["clear"]
+    assert core.status(DRY).state is AlarmState.LATCHED  # the profile latches dry-run trips
+    status, _ = core.command(Command("reset", DRY, "li.na"), sec(JUNE, 20))
+    assert status.state is AlarmState.NORMAL
+
+
+def test_commands_on_unknown_or_normal_alarms_are_clear_errors() -> None:
+    core = AlarmCore(alarm_set("HT-PDP-001"))
+    with pytest.raises(AlarmCommandError, match=r"unknown alarm 'HT-PDP-001/dry_rn'.*dry_run"):
+        core.command(Command("ack", "HT-PDP-001/dry_rn", "li.na"), JUNE)
+    with pytest.raises(AlarmCommandError, match="HT-PDP-001/dry_run is normal"):
+        core.command(Command("ack", DRY, "li.na"), JUNE)
+    with pytest.raises(AlarmCommandError, match="a user is required"):
+        core.command(Command("ack", DRY, " "), JUNE)
+
+
+def test_bad_values_raise_the_quality_alarm_not_the_process_alarm() -> None:
+    core = AlarmCore(alarm_set("HT-PMP-001"))
+    core.on_message(message("HT-PMP-001", JUNE), JUNE)
+    bad = message(
+        "HT-PMP-001",
+        sec(JUNE, 1),
+        {"discharge_pressure": 99.0},
+        {"discharge_pressure": Quality.UNCERTAIN_RANGE},
+    )
+    assert core.on_message(bad, sec(JUNE, 1)) == []  # 60 s on-delay for bad_quality
+    late = core.tick(sec(JUNE, 61))
+    assert kinds(late) == ["raise"]
+    assert late[0].alarm_id == "HT-PMP-001/bad_quality"
+    assert core.status("HT-PMP-001/pressure_high").state is AlarmState.NORMAL
+
+
+def test_comm_loss_from_health_after_its_on_delay() -> None:
+    core = AlarmCore(alarm_set("HT-PDP-001"))
+    lost = {p: Quality.BAD_COMM for p in NORMAL["PDP"]}
+    core.on_message(message("HT-PDP-001", JUNE, quality=lost, health={"comm_ok": False}), JUNE)
+    assert core.tick(sec(JUNE, 29)) == []
+    records = core.tick(sec(JUNE, 30))
+    assert kinds(records) == ["raise"]
+    assert records[0].alarm_id == "HT-PDP-001/comm_loss"
+    # while comm is lost, the dry-run alarm keeps its state (no value, no change)
+    assert core.status(DRY).state is AlarmState.NORMAL
+    back = core.on_message(message("HT-PDP-001", sec(JUNE, 40)), sec(JUNE, 40))
+    assert kinds(back) == ["clear"]
+
+
+def test_a_device_that_goes_silent_raises_comm_loss() -> None:
+    core = AlarmCore(alarm_set("HT-PDP-001"), stale_after_s=60)
+    core.tick(JUNE)
+    core.on_message(message("HT-PDP-001", JUNE), JUNE)
+    assert core.tick(sec(JUNE, 60)) == []
+    assert core.tick(sec(JUNE, 61)) == []  # stale now; comm_loss has a 30 s on-delay
+    records = core.tick(sec(JUNE, 91))
+    assert kinds(records) == ["raise"]
+    assert records[0].alarm_id == "HT-PDP-001/comm_loss"
+
+
+def test_a_device_never_heard_from_goes_stale_too() -> None:
+    core = AlarmCore(alarm_set("HT-PDP-001"), stale_after_s=60)
+    core.tick(JUNE)
+    core.tick(sec(JUNE, 61))
+    assert kinds(core.tick(sec(JUNE, 91))) == ["raise"]
+
+
+def test_fire_panel_in_test_mode_suppresses_fire_but_counts_it() -> None:
+    core = AlarmCore(alarm_set("HT-FAP-001"))
+    fap = "HT-FAP-001"
+    core.on_message(message(fap, JUNE), JUNE)
+    testing = core.on_message(message(fap, sec(JUNE, 1), {"test_mode": True}), sec(JUNE, 1))
+    assert set(kinds(testing)) == {"suppress"}
+    assert core.status(f"{fap}/fire").state is AlarmState.SUPPRESSED
+    assert core.status(f"{fap}/comm_loss").state is AlarmState.NORMAL  # not in the rule
+    fire = core.on_message(
+        message(fap, sec(JUNE, 2), {"test_mode": True, "panel_state": 1}), sec(JUNE, 2)
+    )
+    assert kinds(fire, f"{fap}/fire") == ["would_raise"]
+    assert core.status(f"{fap}/fire").would_fire == 1
+    # test mode ends while the panel still shows fire: the alarm is raised now
+    ended = core.on_message(message(fap, sec(JUNE, 3), {"panel_state": 1}), sec(JUNE, 3))
+    assert kinds(ended, f"{fap}/fire") == ["unsuppress"]
+    assert core.status(f"{fap}/fire").state is AlarmState.UNACK
+    assert [r.annunciate for r in ended if r.alarm_id == f"{fap}/fire"] == [True]
+
+
+def test_panel_state_4_is_test_mode_too() -> None:
+    core = AlarmCore(alarm_set("HT-FAP-001"))
+    core.on_message(message("HT-FAP-001", JUNE, {"panel_state": 4}), JUNE)
+    assert core.status("HT-FAP-001/fire").state is AlarmState.SUPPRESSED
+
+
+def test_pool_off_season_by_the_calendar() -> None:
+    core = AlarmCore(alarm_set("HT-PDP-001"))
+    records = core.tick(DECEMBER)
+    assert core.status("HT-PDP-001/level_low").suppressed_by == "pool_off_season"
+    assert kinds(records) == ["suppress"]
+    # a dry-run trip, a flooded plant room matter all year
+    assert core.status(DRY).state is AlarmState.NORMAL
+    assert core.status("HT-PDP-001/flood").state is AlarmState.NORMAL
+    in_june = AlarmCore(alarm_set("HT-PDP-001"))
+    in_june.tick(JUNE)
+    assert in_june.status("HT-PDP-001/level_low").state is AlarmState.NORMAL
+
+
+def test_asset_out_of_service_in_the_ledger() -> None:
+    core = AlarmCore(alarm_set("HT-PMP-001"))
+    core.on_message(message("HT-PMP-001", JUNE, {"discharge_pressure": 0.5}), JUNE)
+    core.tick(sec(JUNE, 10))
+    assert core.status("HT-PMP-001/pressure_low").state is AlarmState.UNACK
+    records = core.set_asset_status("HT-PMP-001", AssetStatus.OUT_OF_SERVICE, sec(JUNE, 20))
+    assert {r.kind.value for r in records} == {"suppress"}
+    assert core.status("HT-PMP-001/pressure_low").suppressed_by == "asset_out_of_service"
+    back = core.set_asset_status("HT-PMP-001", AssetStatus.IN_SERVICE, sec(JUNE, 30))
+    assert kinds(back, "HT-PMP-001/pressure_low") == ["unsuppress"]
+    assert core.status("HT-PMP-001/pressure_low").state is AlarmState.UNACK
+
+
+def test_restart_from_saved_states_does_not_raise_again() -> None:
+    first = AlarmCore(alarm_set("HT-PDP-001"))
+    first.on_message(message("HT-PDP-001", JUNE, {"dry_run_trip": True}), JUNE)
+    first.command(Command("ack", DRY, "li.na"), sec(JUNE, 2))
+    saved = {spec.alarm_id: status for spec, status in first.statuses()}
+    second = AlarmCore(alarm_set("HT-PDP-001"), restored=saved)
+    records = second.on_message(
+        message("HT-PDP-001", sec(JUNE, 10), {"dry_run_trip": True}), sec(JUNE, 10)
+    )
+    assert records == []
+    assert second.status(DRY).state is AlarmState.ACKED
+
+
+def test_raise_entries_carry_the_excursion_for_tuning() -> None:
+    core = AlarmCore(alarm_set("HT-PMP-001"))
+    high = "HT-PMP-001/pressure_high"  # hi 10, deadband 0.5, on-delay 5 s
+    for t, value in [(0, 9.0), (1, 10.5), (7, 10.5), (8, 9.2), (9, 8.1), (10, 9.9), (11, 10.6)]:
+        records = core.on_message(
+            message("HT-PMP-001", sec(JUNE, t), {"discharge_pressure": value}), sec(JUNE, t)
+        )
+    records += core.tick(sec(JUNE, 16))
+    raises = [r for r in records if r.alarm_id == high and r.kind.value == "raise"]
+    assert raises[-1].detail["extreme"] == 8.1  # the lowest since it cleared at 9.2
+    assert raises[-1].detail["limit"] == 10
+    assert raises[-1].detail["check"] == "hi"
+
+
+def test_flood_starts_at_the_eleventh_alarm_and_ends_exactly() -> None:
+    numbers = [f"HT-PMP-{n:03d}" for n in range(1, 13)]
+    core = AlarmCore(alarm_set(*numbers))
+    records: list[AlarmRecord] = []
+    for i, asset_no in enumerate(numbers):
+        t = sec(JUNE, i * 20)  # 12 drive faults, one every 20 s
+        records += core.on_message(message(asset_no, t, {"fault_code": 1}), t)
+    starts = [r for r in records if r.kind.value == "flood_start"]
+    assert len(starts) == 1
+    assert starts[0].at == sec(JUNE, 200)  # the 11th alarm
+    assert starts[0].alarm_id == "HT/flood"
+    assert core.in_flood("HT")
+    # after the 11th alarm the flag is on every raise; the flood ends when the 2nd alarm
+    # (at 20 s) leaves the 10-minute window and 10 remain
+    ends = core.tick(sec(JUNE, 640))
+    end = [r for r in ends if r.kind.value == "flood_end"]
+    assert [r.at for r in end] == [sec(JUNE, 620)]
+
+
+def test_many_alarms_at_once_are_one_incident_with_its_first_out() -> None:
+    numbers = [f"HT-PMP-{n:03d}" for n in range(1, 6)]
+    core = AlarmCore(alarm_set(*numbers))
+    records: list[AlarmRecord] = []
+    for i, asset_no in enumerate(numbers):
+        t = sec(JUNE, i * 2)
+        records += core.on_message(message(asset_no, t, {"fault_code": 3}), t)
+    incidents = [r for r in records if r.kind.value == "incident"]
+    assert len(incidents) == 1
+    assert incidents[0].detail["first_out"] == "HT-PMP-001/drive_fault"
+    assert incidents[0].detail["count"] == 3
+    raises = [r for r in records if r.kind.value == "raise"]
+    assert {r.detail.get("incident") for r in raises[1:]} == {incidents[0].detail["incident"]}
+
+
+def test_unknown_assets_are_counted_not_evaluated() -> None:
+    core = AlarmCore(alarm_set("HT-PDP-001"))
+    assert core.on_message(message("HT-PMP-001", JUNE), JUNE) == []
+    assert core.stats.unknown_assets == 1
