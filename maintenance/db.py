@@ -22,12 +22,29 @@ from typing import Any, TypeVar
 from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, create_engine, event, inspect, select, text
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Executable,
+    Result,
+    create_engine,
+    event,
+    inspect,
+    select,
+    text,
+)
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from facility.errors import ConfigError, StorageError
+
+# Every schema module declares its tables on Base.metadata: import them all here so the
+# metadata is the whole schema (migrations and tests compare against it).
+from maintenance import (
+    alarm_schema,  # noqa: F401
+    wo_schema,  # noqa: F401
+)
 from maintenance.schema import Base
 
 log = logging.getLogger(__name__)
@@ -178,6 +195,10 @@ class Tx:
         if lock:
             query = query.with_for_update()
         return list(self._session.scalars(query))
+
+    def execute(self, statement: Executable) -> Result[*tuple[Any, ...]]:
+        """Run a Core statement built by a schema module (bulk reads, set-based updates)."""
+        return self._session.execute(statement)
 
     def add(self, *rows: Base) -> None:
         self._session.add_all(rows)

@@ -70,6 +70,19 @@ def test_migrations_create_exactly_the_schema(url: str) -> None:
         "asset_numbers",
         "asset_status_history",
         "audit_log",
+        "alarm_journal",
+        "alarm_state",
+        "pm_plans",
+        "pm_occurrences",
+        "pm_generator",
+        "wo_sequences",
+        "failure_codes",
+        "work_orders",
+        "work_order_events",
+        "wo_checklist_items",
+        "wo_labour",
+        "wo_parts",
+        "meter_readings",
     }
     assert pragmas == ["wal", 1]
 

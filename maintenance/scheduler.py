@@ -1,0 +1,187 @@
+"""The PM scheduler: APScheduler 3.x runs the generator every few minutes.
+
+``PmScheduler.start()`` first runs a catch-up pass in the caller's thread (occurrences that
+fell due while nothing ran are generated, or recorded as missed), then schedules a pass every
+``generate_every_min`` on a ``BackgroundScheduler`` (one job, ``max_instances=1``,
+``coalesce``: a pass that overran is not queued twice). Each pass is followed by the proof-of-
+fix checks of completed corrective orders when a series source is given.
+
+Running several schedulers against one database is safe (generation is idempotent in the
+database), but one per installation is the intended set-up: ``facility pm run``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+
+from facility.config import Settings
+from facility.errors import FacilityError
+from maintenance.db import Database
+from maintenance.generator import Generator, PassReport
+from maintenance.pm_plans import load_overrides
+from maintenance.telemetry import (
+    AlarmStateConditions,
+    FirstKnownMeters,
+    InfluxMeters,
+    InfluxSeries,
+    SeriesSource,
+    SqlMeters,
+)
+from maintenance.wo_store import LogNotifier, Notifier, WorkOrderStore
+from maintenance.workorders import SlaTargets
+
+if TYPE_CHECKING:
+    from gateway.history import History
+
+log = logging.getLogger(__name__)
+
+JOB_ID = "pm-generate"
+
+
+class PmScheduler:
+    """The generator (and proof-of-fix checks) on a timer."""
+
+    def __init__(
+        self,
+        generator: Generator,
+        every_min: float,
+        *,
+        store: WorkOrderStore | None = None,
+        series: SeriesSource | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        closers: Sequence[Callable[[], None]] = (),
+    ) -> None:
+        if every_min <= 0:
+            raise ValueError("every_min must be > 0")
+        self.generator = generator
+        self.every_min = every_min
+        self.store = store
+        self.series = series
+        self.clock = clock
+        self.passes = 0
+        self.failures = 0
+        self.last_report: PassReport | None = None
+        self._lock = threading.Lock()
+        self._scheduler = BackgroundScheduler(timezone=UTC)
+        self._closers = list(closers)
+
+    def tick(self) -> PassReport | None:
+        """One pass and the proof-of-fix checks; errors are logged, never raised (the next
+        tick tries again)."""
+        with self._lock:
+            now = self.clock()
+            try:
+                report = self.generator.run_pass(now)
+            except FacilityError as exc:
+                self.failures += 1
+                log.error("pm pass failed: %s (next try in %g min)", exc, self.every_min)
+                return None
+            self.passes += 1
+            self.last_report = report
+            if self.store is not None and self.series is not None:
+                try:
+                    self.store.check_fixes(self.series, now=now)
+                except FacilityError as exc:
+                    log.error("proof-of-fix checks failed: %s", exc)
+            return report
+
+    def start(self) -> PassReport | None:
+        """Catch-up pass now, then a pass every ``every_min`` minutes in the background."""
+        report = self.tick()
+        if report is not None:
+            log.info("pm catch-up %s", report.summary())
+        self._scheduler.add_job(
+            self.tick,
+            IntervalTrigger(minutes=self.every_min, timezone=UTC),
+            id=JOB_ID,
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=None,  # late is better than never: run it when we can
+            replace_existing=True,
+        )
+        self._scheduler.start()
+        log.info(
+            "pm scheduler started every=%gmin worker=%s", self.every_min, self.generator.worker
+        )
+        return report
+
+    def shutdown(self, wait: bool = True) -> None:
+        """Stop scheduling; with ``wait``, let a running pass finish."""
+        if self._scheduler.running:
+            self._scheduler.shutdown(wait=wait)
+            log.info("pm scheduler stopped after %d passes", self.passes)
+
+    def close(self) -> None:
+        """Stop, and release the generator, the store and the sources."""
+        self.shutdown()
+        for close in [self.generator.close, *([self.store.close] if self.store else [])]:
+            close()
+        for close in self._closers:
+            close()
+
+    @property
+    def running(self) -> bool:
+        return bool(self._scheduler.running)
+
+
+def historian(settings: Settings) -> History:
+    """The historian API over the configured InfluxDB (v1-compatible /query)."""
+    from gateway.history import History
+    from gateway.influx import InfluxClient
+    from gateway.retention import RetentionPlan
+
+    config = settings.influxdb
+    client = InfluxClient(
+        config.url,
+        config.database,
+        username=config.username,
+        password=config.password,
+        token=config.token,
+        timeout=config.timeout_s,
+    )
+    return History(client, RetentionPlan.from_config(config), tz=settings.site.timezone)
+
+
+def build(settings: Settings, *, notifier: Notifier | None = None) -> PmScheduler:
+    """Generator, work-order store and telemetry sources as the configuration says."""
+    from device_profiles import load_library
+
+    config = settings.maintenance
+    url = settings.database_url
+    sla = SlaTargets.from_config(config.sla_response_min, config.sla_completion_h)
+    overrides = load_overrides(config.plan_overrides)
+    notifier = notifier or LogNotifier()
+    db = Database(url)
+    history = historian(settings)
+    meters = FirstKnownMeters(InfluxMeters(history), SqlMeters(db))
+    store = WorkOrderStore(
+        url,
+        sla=sla,
+        proof_hold=timedelta(minutes=config.proof_of_fix_min),
+        notifier=notifier,
+        meters=meters,
+    )
+    generator = Generator(
+        url,
+        profiles=load_library(),
+        overrides=overrides,
+        meters=meters,
+        conditions=AlarmStateConditions(db),
+        sla=sla,
+        notifier=None,  # technicians hear of an order when it is assigned to them
+        migrate=False,
+    )
+    return PmScheduler(
+        generator,
+        config.generate_every_min,
+        store=store,
+        series=InfluxSeries(history),
+        closers=[db.close, history.client.close],
+    )
