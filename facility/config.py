@@ -160,6 +160,8 @@ class MaintenanceConfig(_Section):
         default_factory=lambda: {"critical": 4.0, "high": 24.0, "medium": 72.0, "low": 168.0}
     )
     timeliness_target: float = Field(default=0.9, gt=0, le=1)
+    # Alarms of this priority or above raise (or attach to) a corrective work order.
+    corrective_min_priority: Literal["critical", "high", "medium", "low"] = "high"
     # Proof of fix: the signal must stay back in its normal band this long after completion.
     proof_of_fix_min: float = Field(default=30, gt=0)
 

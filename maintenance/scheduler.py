@@ -39,6 +39,7 @@ from maintenance.workorders import SlaTargets
 
 if TYPE_CHECKING:
     from gateway.history import History
+    from maintenance.alarm_orders import AlarmOrders
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,7 @@ class PmScheduler:
         series: SeriesSource | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         closers: Sequence[Callable[[], None]] = (),
+        alarm_orders: AlarmOrders | None = None,
     ) -> None:
         if every_min <= 0:
             raise ValueError("every_min must be > 0")
@@ -71,6 +73,7 @@ class PmScheduler:
         self._lock = threading.Lock()
         self._scheduler = BackgroundScheduler(timezone=UTC)
         self._closers = list(closers)
+        self.alarm_orders = alarm_orders
 
     def tick(self) -> PassReport | None:
         """One pass and the proof-of-fix checks; errors are logged, never raised (the next
@@ -85,6 +88,11 @@ class PmScheduler:
                 return None
             self.passes += 1
             self.last_report = report
+            if self.alarm_orders is not None:
+                try:
+                    self.alarm_orders.tick()
+                except FacilityError as exc:
+                    log.error("corrective orders from alarms failed: %s", exc)
             if self.store is not None and self.series is not None:
                 try:
                     self.store.check_fixes(self.series, now=now)
@@ -178,10 +186,29 @@ def build(settings: Settings, *, notifier: Notifier | None = None) -> PmSchedule
         notifier=None,  # technicians hear of an order when it is assigned to them
         migrate=False,
     )
+    from device_profiles.models import Priority as AlarmPriority
+    from gateway.alarms.store import AlarmStore
+    from maintenance.alarm_orders import AlarmOrders
+    from maintenance.store import LedgerStore
+
+    def asset_profiles() -> dict[str, str]:
+        with LedgerStore(url, migrate=False) as ledger:
+            return {a.asset_no: a.profile for a in ledger.assets() if a.profile}
+
+    alarms = AlarmStore(url, migrate=False)
+    alarm_orders = AlarmOrders(
+        alarms,
+        store,
+        load_library(),
+        asset_profiles,
+        settings.paths.var_dir / "pm" / "alarm-cursor.json",
+        min_priority=AlarmPriority(config.corrective_min_priority),
+    )
     return PmScheduler(
         generator,
         config.generate_every_min,
         store=store,
         series=InfluxSeries(history),
-        closers=[db.close, history.client.close],
+        closers=[db.close, history.client.close, alarms.close],
+        alarm_orders=alarm_orders,
     )
