@@ -86,6 +86,8 @@ def group(ctx: click.Context, speed: float | None) -> None:
     parts: list[Part] = []
     env = dict(os.environ)
     env.setdefault("FACILITY_PATHS__VAR_DIR", str(var))
+    # a demo should answer within a minute: alarms become work orders on the next pass
+    env.setdefault("FACILITY_MAINTENANCE__GENERATE_EVERY_MIN", "1")
     try:
         mqtt_port = urlsplit(settings.mqtt.url).port or 1883
         if _answers(settings.mqtt.url):
@@ -109,8 +111,9 @@ def group(ctx: click.Context, speed: float | None) -> None:
         sim_args = ["sim", "run"] + (["--speed", str(speed)] if speed else [])
         parts.append(Part("simulators", _facility(*sim_args), var / "log" / "sim.log"))
         parts.append(Part("collectors", _facility("collect", "run"), var / "log" / "collect.log"))
-        if importlib.util.find_spec("facility.cli.gateway") is not None:
-            parts.append(Part("gateway", _facility("gateway", "run"), var / "log" / "gateway.log"))
+        parts.append(Part("gateway", _facility("gateway", "run"), var / "log" / "gateway.log"))
+        parts.append(Part("alarms", _facility("alarms", "run"), var / "log" / "alarms.log"))
+        parts.append(Part("maintenance", _facility("pm", "run"), var / "log" / "pm.log"))
         if importlib.util.find_spec("dashboards.app") is not None:
             parts.append(
                 Part("dashboard", _facility("dashboard", "run"), var / "log" / "dashboard.log")
@@ -145,12 +148,16 @@ def group(ctx: click.Context, speed: float | None) -> None:
         click.echo(
             f"  collectors  metrics http://127.0.0.1:{settings.collector.metrics_port}/metrics"
         )
-        for part in parts[2:]:
-            click.echo(f"  {part.name:11} log {part.log_path}")
+        click.echo(
+            f"  gateway     MQTT → InfluxDB, metrics http://127.0.0.1:"
+            f"{settings.gateway.metrics_port}/metrics"
+        )
+        click.echo("  alarms      facility alarms list   ·   facility alarms ack ID --user U")
+        click.echo("  maintenance facility wo list   ·   facility pm plans --asset HT-PMP-001")
         click.echo(f"  logs        {var / 'log'}")
         click.echo(
-            "Try: facility sim fault HT-PDP-001 dry_run --for 2m   ·   "
-            "facility collect once HT-PMP-001"
+            "Try: facility sim fault HT-PDP-001 dry_run   ·   facility alarms list   ·   "
+            "facility history HT-TNK-001 level --since 1h   ·   facility wo list"
         )
         _supervise(parts, env)
     finally:
