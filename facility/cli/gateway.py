@@ -109,13 +109,31 @@ def run(ctx: click.Context, ledgers: tuple[Path, ...], any_asset: bool) -> None:
 
 
 @group.command()
+@click.option(
+    "--v2-org",
+    default=None,
+    help="InfluxDB 2.x/Cloud: create buckets, DBRP mappings and downsampling tasks in this "
+    "organisation instead (token from $FACILITY_INFLUXDB__TOKEN; documented, untested here).",
+)
 @click.pass_context
-def setup(ctx: click.Context) -> None:
+def setup(ctx: click.Context, v2_org: str | None) -> None:
     """Create the database, retention policies and continuous queries (idempotent)."""
     from gateway.retention import RetentionPlan
     from gateway.retention import setup as setup_retention
 
     settings = _settings(ctx)
+    if v2_org is not None:
+        from gateway.influx_v2 import setup_v2
+
+        config = settings.influxdb
+        created = setup_v2(
+            config.url, config.token, v2_org, config.database, RetentionPlan.from_config(config)
+        )
+        click.echo(
+            f"InfluxDB 2.x at {config.url}, org {v2_org}: "
+            + (", ".join(created) if created else "already set up")
+        )
+        return
     client = influx_target(settings).client()
     try:
         version = client.ping()
