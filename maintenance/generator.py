@@ -28,7 +28,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from device_profiles.models import DeviceProfile, PmPlan, TriggerKind
-from facility.types import Asset, AssetStatus, Criticality, DeviceClass
+from facility.types import AssetStatus, Criticality
 from maintenance.db import ConflictError, Database, Tx
 from maintenance.pm_plans import (
     NO_OVERRIDES,
@@ -47,6 +47,7 @@ from maintenance.pm_rules import (
     localize,
 )
 from maintenance.schema import AssetRow, SiteRow
+from maintenance.store import asset_from_row
 from maintenance.telemetry import ConditionSource, MeterKey, MeterSource
 from maintenance.wo_schema import (
     PmGeneratorRow,
@@ -117,29 +118,6 @@ class PassReport:
         )
 
 
-def _asset(row: AssetRow) -> Asset:
-    # What the plan rules need of an asset; endpoints do not matter here.
-    return Asset(
-        asset_no=row.asset_no,
-        site=row.site,
-        device_class=DeviceClass(row.device_class),
-        name_en=row.name_en,
-        name_zh=row.name_zh,
-        building=row.building,
-        zone=row.zone,
-        system=row.system,
-        profile=row.profile,
-        make=row.make,
-        model=row.model,
-        serial=row.serial,
-        install_date=row.install_date,
-        criticality=Criticality(row.criticality),
-        status=AssetStatus(row.status),
-        endpoint=None,
-        parent_asset_no=row.parent_asset_no,
-    )
-
-
 class Generator:
     """Generates PM work orders into the database at ``url``."""
 
@@ -197,7 +175,7 @@ class Generator:
     ) -> list[EffectivePlan]:
         """Every asset's plans as the ledger, the profiles and the overrides make them."""
         rows = tx.rows(AssetRow) if asset_rows is None else asset_rows
-        return all_effective_plans([_asset(r) for r in rows], self.profiles, self.overrides)
+        return all_effective_plans([asset_from_row(r) for r in rows], self.profiles, self.overrides)
 
     def _hash(self, plan: EffectivePlan) -> str:
         # Shared PmPlan objects (every pump has the profile's) are serialised once.

@@ -86,7 +86,7 @@ def _utc(moment: datetime) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
-def _to_asset(row: AssetRow) -> Asset:
+def asset_from_row(row: AssetRow) -> Asset:
     endpoint: Endpoint | None = None
     if row.protocol == "modbus":
         assert row.host is not None
@@ -258,7 +258,7 @@ class LedgerStore:
                 device_class=cls.value if cls else None,
                 status=AssetStatus(status).value if status else None,
             )
-            assets = [_to_asset(row) for row in rows]
+            assets = [asset_from_row(row) for row in rows]
         if monitored_only:
             assets = [a for a in assets if a.monitored]
         return sorted(assets, key=lambda a: asset_sort_key(a.asset_no))
@@ -266,7 +266,7 @@ class LedgerStore:
     def asset(self, asset_no: str) -> Asset | None:
         with self._db.transaction() as tx:
             row = tx.get(AssetRow, asset_no)
-            return _to_asset(row) if row is not None else None
+            return asset_from_row(row) if row is not None else None
 
     def allocated_numbers(
         self, site: str | None = None, device_class: DeviceClass | str | None = None
@@ -320,7 +320,7 @@ class LedgerStore:
             # Locking every site (in code order, so two importers cannot deadlock) makes
             # ledger writers take turns on PostgreSQL too: validation sees what is written.
             sites = tx.rows(SiteRow, order_by=["code"], lock=not dry_run)
-            existing = {row.asset_no: _to_asset(row) for row in tx.rows(AssetRow)}
+            existing = {row.asset_no: asset_from_row(row) for row in tx.rows(AssetRow)}
             context = LedgerContext(
                 profiles=self.profiles,
                 sites={row.code for row in sites},
@@ -498,7 +498,7 @@ class LedgerStore:
                     {"from": old.value, "to": new.value, "note": note},
                     now,
                 )
-            asset = _to_asset(row)
+            asset = asset_from_row(row)
         if old is not new:
             log.info("asset_no=%s status %s -> %s by=%s", asset_no, old.value, new.value, user)
         return asset
