@@ -160,6 +160,12 @@ class MaintenanceConfig(_Section):
         default_factory=lambda: {"critical": 4.0, "high": 24.0, "medium": 72.0, "low": 168.0}
     )
     timeliness_target: float = Field(default=0.9, gt=0, le=1)
+    # Where work-order notices go (besides the log): a group robot / generic webhook (URL
+    # from $FACILITY_MAINTENANCE__NOTIFY_WEBHOOK_URL: robot URLs carry their key) and MQTT
+    # facility/v1/workorders/<site>.
+    notify_webhook_url: str | None = None
+    notify_webhook_kind: Literal["wecom", "dingtalk", "generic"] = "generic"
+    notify_mqtt: bool = True
     # Alarms of this priority or above raise (or attach to) a corrective work order.
     corrective_min_priority: Literal["critical", "high", "medium", "low"] = "high"
     # Proof of fix: the signal must stay back in its normal band this long after completion.

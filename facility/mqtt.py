@@ -335,3 +335,40 @@ def _settle(future: asyncio.Future[None], error: BaseException | None) -> None:
         future.set_result(None)
     else:
         future.set_exception(error)
+
+
+def publish_once(
+    broker: BrokerSettings,
+    topic: str,
+    payload: bytes,
+    *,
+    client_id: str = "",
+    qos: int = 1,
+    retain: bool = False,
+    timeout_s: float = 5.0,
+) -> None:
+    """Connect, publish one message, wait for the broker's acknowledgement, disconnect.
+
+    For processes that only occasionally say something (a CLI command notifying a
+    technician); long-running ones keep an ``MqttLink``.
+    """
+    client = paho.Client(
+        CallbackAPIVersion.VERSION2, client_id=client_id, protocol=MQTTProtocolVersion.MQTTv5
+    )
+    if broker.username:
+        client.username_pw_set(broker.username, broker.password)
+    if broker.tls:
+        client.tls_set_context(ssl.create_default_context(cafile=broker.ca_file))
+    try:
+        client.connect(broker.host, broker.port, broker.keepalive_s)
+        client.loop_start()
+        try:
+            info = client.publish(topic, payload, qos, retain)
+            info.wait_for_publish(timeout_s)
+            if not info.is_published():
+                raise CommError(f"broker {broker.host}:{broker.port} did not acknowledge")
+        finally:
+            client.disconnect()
+            client.loop_stop()
+    except (OSError, ValueError, RuntimeError) as exc:
+        raise CommError(f"cannot publish to {broker.host}:{broker.port}: {exc}") from None

@@ -34,7 +34,7 @@ from maintenance.telemetry import (
     SeriesSource,
     SqlMeters,
 )
-from maintenance.wo_store import LogNotifier, Notifier, WorkOrderStore
+from maintenance.wo_store import Notifier, WorkOrderStore
 from maintenance.workorders import SlaTargets
 
 if TYPE_CHECKING:
@@ -165,7 +165,10 @@ def build(settings: Settings, *, notifier: Notifier | None = None) -> PmSchedule
     url = settings.database_url
     sla = SlaTargets.from_config(config.sla_response_min, config.sla_completion_h)
     overrides = load_overrides(config.plan_overrides)
-    notifier = notifier or LogNotifier()
+    if notifier is None:
+        from maintenance import wo_notify
+
+        notifier = wo_notify.from_settings(settings)
     db = Database(url)
     history = historian(settings)
     meters = FirstKnownMeters(InfluxMeters(history), SqlMeters(db))

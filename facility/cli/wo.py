@@ -27,8 +27,9 @@ import click
 from device_profiles.models import Priority
 from facility.cli.pm import actor, settings_of
 from facility.errors import ConfigError
+from maintenance import wo_notify
 from maintenance.ledger import format_table
-from maintenance.wo_store import LogNotifier, WorkOrderStore
+from maintenance.wo_store import WorkOrderStore
 from maintenance.workorders import SlaTargets, WoKind, WorkOrder, WoState
 
 STATE_CHOICE = click.Choice([s.value for s in WoState], case_sensitive=False)
@@ -42,7 +43,7 @@ def _store(ctx: click.Context) -> WorkOrderStore:
         settings.database_url,
         sla=SlaTargets.from_config(config.sla_response_min, config.sla_completion_h),
         proof_hold=timedelta(minutes=config.proof_of_fix_min),
-        notifier=LogNotifier(),
+        notifier=wo_notify.from_settings(settings),
     )
     ctx.call_on_close(store.close)
     return store

@@ -1,0 +1,139 @@
+"""Work-order notices to technicians and supervisors over the alarm engine's channels.
+
+A notice (created, assigned, reopened, verified, ...) goes to every configured channel:
+
+- a group-robot or generic webhook (WeCom, DingTalk or plain JSON), with the payload shapes
+  and the sender of ``gateway.alarms.notify``;
+- MQTT: ``facility/v1/workorders/<site>`` (QoS 1), where a phone app or the dashboard
+  subscribes; the message carries the assignee so each technician's client filters its own.
+
+A channel that fails is logged (once per channel until it works again) and never fails the
+work-order action that caused the notice: the order is in the database either way.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from facility.errors import FacilityError
+from facility.mqtt import BrokerSettings, publish_once
+from facility.payload import TOPIC_PREFIX
+from gateway.alarms.notify import Message, dingtalk_payload, post_json, wecom_payload
+from maintenance.wo_store import LogNotifier, Notice, Notifier
+
+log = logging.getLogger(__name__)
+
+WebhookKind = Literal["wecom", "dingtalk", "generic"]
+
+
+def workorder_topic(site: str) -> str:
+    return f"{TOPIC_PREFIX}/workorders/{site}"
+
+
+def notice_json(notice: Notice) -> dict[str, Any]:
+    order = notice.order
+    return {
+        "v": 1,
+        "event": notice.event,
+        "number": order.number,
+        "site": order.site,
+        "asset_no": order.asset_no,
+        "title_en": order.title_en,
+        "title_zh": order.title_zh,
+        "priority": order.priority.value,
+        "state": order.state.value,
+        "assignee": notice.recipient,
+        "actor": notice.actor,
+        "at": notice.at.isoformat(),
+        "note": notice.note,
+    }
+
+
+def notice_message(notice: Notice) -> Message:
+    order = notice.order
+    who = f" → {notice.recipient}" if notice.recipient else ""
+    title = f"{order.number} {notice.event}{who}"
+    lines = [
+        f"**{title}**",
+        f"{order.asset_no}: {order.title_zh} / {order.title_en}",
+        f"优先级 priority: {order.priority.value} · 状态 state: {order.state.value}",
+    ]
+    if notice.note:
+        lines.append(notice.note)
+    return Message(title=title, markdown="\n\n".join(lines), text=notice.text())
+
+
+@dataclass
+class WebhookNotifier:
+    url: str
+    kind: WebhookKind = "generic"
+    timeout_s: float = 5.0
+    failing: bool = False
+
+    def notify(self, notice: Notice) -> None:
+        message = notice_message(notice)
+        if self.kind == "wecom":
+            body = wecom_payload(message)
+        elif self.kind == "dingtalk":
+            body = dingtalk_payload(message)
+        else:
+            body = {"kind": "work_order", **notice_json(notice), "text": message.text}
+        try:
+            post_json(self.url, body, self.timeout_s, robot=self.kind != "generic")
+        except FacilityError as exc:
+            if not self.failing:
+                log.warning("work-order webhook failed (%s); orders are unaffected", exc)
+            self.failing = True
+            return
+        if self.failing:
+            log.info("work-order webhook works again")
+        self.failing = False
+
+
+@dataclass
+class MqttNotifier:
+    broker: BrokerSettings
+    client_id: str = "workorders"
+    failing: bool = False
+
+    def notify(self, notice: Notice) -> None:
+        payload = json.dumps(notice_json(notice), ensure_ascii=False).encode()
+        try:
+            publish_once(
+                self.broker, workorder_topic(notice.order.site), payload, client_id=self.client_id
+            )
+        except FacilityError as exc:
+            if not self.failing:
+                log.warning("work-order MQTT notice failed (%s); orders are unaffected", exc)
+            self.failing = True
+            return
+        self.failing = False
+
+
+@dataclass
+class FanOut:
+    """Every channel gets every notice; the log always does."""
+
+    channels: Sequence[Notifier] = field(default_factory=list)
+
+    def notify(self, notice: Notice) -> None:
+        LogNotifier().notify(notice)
+        for channel in self.channels:
+            channel.notify(notice)
+
+
+def from_settings(settings: Any) -> Notifier:
+    """The channels ``[maintenance]`` configures (always the log)."""
+    config = settings.maintenance
+    channels: list[Notifier] = []
+    if config.notify_webhook_url:
+        channels.append(WebhookNotifier(config.notify_webhook_url, config.notify_webhook_kind))
+    if config.notify_mqtt:
+        mqtt = settings.mqtt
+        broker = BrokerSettings.from_url(mqtt.url, password=mqtt.password, ca_file=mqtt.ca_file)
+        channels.append(MqttNotifier(broker))
+    return FanOut(channels)
