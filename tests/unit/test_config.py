@@ -55,3 +55,10 @@ def test_errors_name_file_and_key(
 def test_missing_explicit_file_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="not found"):
         load_settings(tmp_path / "missing.toml", environ={})
+
+
+def test_example_file_is_valid_and_says_the_defaults() -> None:
+    from facility.config import Settings
+
+    example = Path(__file__).parents[2] / "facility.example.toml"
+    assert load_settings(example, environ={}) == Settings()
