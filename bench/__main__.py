@@ -11,7 +11,9 @@ from pathlib import Path
 
 def main(argv: list[str]) -> int:
     names = argv or sorted(
-        m.name for m in pkgutil.iter_modules([str(Path(__file__).parent)]) if not m.ispkg
+        m.name
+        for m in pkgutil.iter_modules([str(Path(__file__).parent)])
+        if not m.ispkg and not m.name.startswith("_")
     )
     failed = []
     for name in names:
