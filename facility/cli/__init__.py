@@ -32,6 +32,10 @@ GROUPS: dict[str, tuple[str, str]] = {
     "pm": ("facility.cli.pm", "Preventive-maintenance plans and the work-order generator."),
     "wo": ("facility.cli.wo", "Work orders: list, show, assign, start, complete, close."),
     "demo": ("facility.cli.demo", "Run the whole system on the demo estates (make demo)."),
+    "dashboard": (
+        "facility.cli.dashboard",
+        "The Dash dashboard: live status, alarms, work orders, history, KPIs.",
+    ),
 }
 
 

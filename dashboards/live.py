@@ -1,0 +1,146 @@
+"""The live snapshot: a background MQTT subscriber keeping each device's latest message.
+
+Devices publish retained messages on ``facility/v1/<site>/<asset_no>``, so a dashboard that
+starts late sees the whole plant at once. ``LiveFeed`` runs an ``MqttLink`` in a daemon thread
+with its own event loop and keeps ``{asset_no: DeviceState}`` behind a lock; pages read
+``snapshot()`` (a copy) from request threads. Messages that do not decode are counted and
+logged once per topic, never shown as values.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from facility.mqtt import BrokerSettings, MqttLink
+from facility.payload import TOPIC_PREFIX, PayloadError, decode
+from facility.types import ASSET_NO_RE
+
+log = logging.getLogger(__name__)
+
+SUBSCRIPTION = f"{TOPIC_PREFIX}/+/+"
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceState:
+    """The latest message of one device, as plain data."""
+
+    site: str
+    asset_no: str
+    device_class: str
+    points: dict[str, dict[str, Any]]  # name -> {"v", "u", "q"}
+    health: dict[str, Any]
+    collected_ms: int
+    received_ms: int
+
+
+class LiveFeed:
+    """Subscribes to every device topic and keeps each device's latest state."""
+
+    def __init__(self, broker: BrokerSettings, client_id: str = "dashboard") -> None:
+        self.broker = broker
+        self.client_id = f"{client_id}-{int(time.time() * 1000) % 1_000_000}"
+        self._lock = threading.Lock()
+        self._devices: dict[str, DeviceState] = {}
+        self._rejected: set[str] = set()
+        self.rejected = 0
+        self._link: MqttLink | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._thread: threading.Thread | None = None
+        self._ready = threading.Event()
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def start(self) -> LiveFeed:
+        """Start the subscriber thread (returns at once; the broker may still be down)."""
+        self._thread = threading.Thread(target=self._run, name="dashboard-live", daemon=True)
+        self._thread.start()
+        self._ready.wait(5)
+        return self
+
+    def stop(self) -> None:
+        """Stop the subscriber and wait for its thread."""
+        loop, task = self._loop, self._task
+        if loop is not None and task is not None and not loop.is_closed():
+            with contextlib.suppress(RuntimeError):  # loop already finished
+                loop.call_soon_threadsafe(task.cancel)
+        if self._thread is not None:
+            self._thread.join(10)
+
+    def _run(self) -> None:
+        asyncio.run(self._main())
+
+    async def _main(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._link = MqttLink(
+            self.broker,
+            self.client_id,
+            subscriptions=[(SUBSCRIPTION, 1)],
+            on_message=self._on_message,
+            backoff_max_s=5.0,
+        )
+        self._task = asyncio.create_task(self._link.run())
+        self._ready.set()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+
+    # -- receiving (paho's network thread) ----------------------------------------------------
+
+    def _on_message(self, topic: str, payload: bytes) -> None:
+        asset_no = topic.rsplit("/", 1)[-1]
+        if not ASSET_NO_RE.match(asset_no):
+            return  # other traffic under the prefix (alarm commands, work-order notices)
+        if not payload:
+            with self._lock:  # a cleared retained message: the device is gone
+                self._devices.pop(asset_no, None)
+            return
+        try:
+            message = decode(topic, payload)
+        except PayloadError as exc:
+            with self._lock:
+                self.rejected += 1
+                first = topic not in self._rejected
+                self._rejected.add(topic)
+            if first:
+                log.warning("live message rejected topic=%s: %s", topic, exc)
+            return
+        points = {
+            r.point: {"v": r.value, "u": r.unit, "q": r.quality.value} for r in message.readings
+        }
+        state = DeviceState(
+            message.site,
+            message.asset_no,
+            message.device_class,
+            points,
+            dict(message.health),
+            int(message.collected_ts.timestamp() * 1000),
+            int(time.time() * 1000),
+        )
+        with self._lock:
+            previous = self._devices.get(message.asset_no)
+            # retained and live messages can cross on reconnect: keep the newer poll
+            if previous is None or previous.collected_ms <= state.collected_ms:
+                self._devices[message.asset_no] = state
+
+    # -- reading (any thread) -----------------------------------------------------------------
+
+    @property
+    def connected(self) -> bool:
+        link = self._link
+        return link is not None and link.connected.is_set()
+
+    @property
+    def last_error(self) -> str:
+        link = self._link
+        return link.stats.last_error if link is not None else ""
+
+    def snapshot(self) -> dict[str, DeviceState]:
+        """A copy of every device's latest state (the states themselves are immutable)."""
+        with self._lock:
+            return dict(self._devices)

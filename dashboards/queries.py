@@ -1,0 +1,306 @@
+"""The dashboard's query layer: every read and the one write (acknowledge) the pages do.
+
+Pages never open a store or a socket themselves; they call a ``Queries`` method and get the
+project's own types, or a ``FacilityError`` whose message a banner can show. Nothing here
+computes a KPI or an alarm state: those come from ``maintenance.kpi``, the alarm store and
+the alarm engine. Stores are opened on first use (no I/O at import or app creation), so a
+database, broker or historian that is down breaks only the panel that needs it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from dashboards.i18n import t
+from dashboards.live import LiveFeed
+from dashboards.tiles import PRIORITY_ORDER, highest_priority, tile_state
+from device_profiles.models import DeviceProfile
+from facility.config import Settings
+from facility.errors import ConfigError, FacilityError
+from facility.mqtt import BrokerSettings
+from facility.types import Asset
+from gateway.alarms.state import HIDDEN, AlarmState
+from gateway.alarms.store import AlarmStore, CurrentAlarm
+from gateway.history import DAY_MS, HOUR_MS, History, Series, open_history
+from maintenance.kpi import KpiRow, report
+from maintenance.ledger import Site
+from maintenance.store import LedgerStore
+from maintenance.timeline import TimelineEntry, asset_timeline
+from maintenance.wo_store import LogNotifier, WorkOrderStore
+from maintenance.workorders import OPEN_STATES, WorkOrder
+
+log = logging.getLogger(__name__)
+
+RANGES_MS: dict[str, int] = {"24h": DAY_MS, "7d": 7 * DAY_MS, "1y": 365 * DAY_MS}
+MAX_CHART_POINTS = 1500
+LEDGER_TTL_S = 30.0  # the ledger changes rarely; re-read it at most this often
+CONSOLE_STATES = tuple(s for s in AlarmState if s is not AlarmState.NORMAL and s not in HIDDEN)
+
+
+@dataclass(frozen=True, slots=True)
+class PointChoice:
+    """A point of an asset's profile, for the history chart's point menu."""
+
+    name: str
+    label_en: str
+    label_zh: str
+    unit: str
+
+
+class Queries:
+    """Reads for the pages, over the configured database, broker and historian."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        live: LiveFeed | None = None,
+        ack_timeout_s: float = 10.0,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.settings = settings
+        self.tz = ZoneInfo(settings.site.timezone)
+        self.broker = BrokerSettings.from_url(
+            settings.mqtt.url, password=settings.mqtt.password, ca_file=settings.mqtt.ca_file
+        )
+        self.live = live or LiveFeed(self.broker)
+        self.ack_timeout_s = ack_timeout_s
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._history_lock = threading.Lock()  # History is not for concurrent use
+        self._ledger: LedgerStore | None = None
+        self._alarms: AlarmStore | None = None
+        self._orders: WorkOrderStore | None = None
+        self._history: History | None = None
+        self._profiles: dict[str, DeviceProfile] | None = None
+        self._assets: tuple[float, list[Asset]] | None = None
+        self._alarm_error_logged = False
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def start(self) -> Queries:
+        """Start the live subscriber."""
+        self.live.start()
+        return self
+
+    def close(self) -> None:
+        self.live.stop()
+        with self._lock:
+            for store in (self._ledger, self._alarms, self._orders):
+                if store is not None:
+                    store.close()
+            self._ledger = self._alarms = self._orders = None
+        with self._history_lock:
+            if self._history is not None:
+                self._history.client.close()
+                self._history = None
+
+    def _ledger_store(self) -> LedgerStore:
+        with self._lock:
+            if self._ledger is None:
+                self._ledger = LedgerStore(self.settings.database_url)
+            return self._ledger
+
+    def _alarm_store(self) -> AlarmStore:
+        with self._lock:
+            if self._alarms is None:
+                self._alarms = AlarmStore(self.settings.database_url)
+            return self._alarms
+
+    def _order_store(self) -> WorkOrderStore:
+        with self._lock:
+            if self._orders is None:
+                # the dashboard only reads orders: notices stay with the scheduler
+                self._orders = WorkOrderStore(self.settings.database_url, notifier=LogNotifier())
+            return self._orders
+
+    def profiles(self) -> dict[str, DeviceProfile]:
+        if self._profiles is None:
+            from device_profiles import load_library
+
+            self._profiles = load_library()
+        return self._profiles
+
+    # -- ledger ------------------------------------------------------------------------------
+
+    def sites(self) -> list[Site]:
+        return self._ledger_store().sites()
+
+    def assets(self, site: str | None = None) -> list[Asset]:
+        """Assets in service or out of service (not retired), by site, class and number."""
+        cached = self._assets
+        if cached is None or time.monotonic() - cached[0] > LEDGER_TTL_S:
+            assets = [a for a in self._ledger_store().assets() if a.status.value != "retired"]
+            cached = self._assets = (time.monotonic(), assets)
+        return [a for a in cached[1] if site is None or a.site == site]
+
+    def monitored_assets(self, site: str | None = None) -> list[Asset]:
+        return [a for a in self.assets(site) if a.monitored]
+
+    def asset(self, asset_no: str) -> Asset | None:
+        return next((a for a in self.assets() if a.asset_no == asset_no), None)
+
+    def points(self, asset_no: str) -> list[PointChoice]:
+        """The points of an asset's device profile (empty if unknown or not monitored)."""
+        asset = self.asset(asset_no)
+        profile = self.profiles().get(asset.profile or "") if asset is not None else None
+        if profile is None:
+            return []
+        return [
+            PointChoice(p.name, p.label.en, p.label.zh, p.unit)
+            for p in profile.points
+            if p.states is None or len(p.states) > 2  # on/off points chart poorly as lines
+        ]
+
+    def point_states(self, profile_id: str | None) -> dict[str, dict[int, str]]:
+        profile = self.profiles().get(profile_id or "")
+        if profile is None:
+            return {}
+        return {p.name: dict(p.states) for p in profile.points if p.states}
+
+    # -- live --------------------------------------------------------------------------------
+
+    def asset_alarm_priorities(self) -> dict[str, str]:
+        """The most urgent active, annunciated alarm of each asset (the engine's states)."""
+        try:
+            alarms = self._alarm_store().current(states=CONSOLE_STATES, active=True)
+        except FacilityError as exc:
+            if not self._alarm_error_logged:
+                log.warning("alarm colours unavailable: %s", exc)
+                self._alarm_error_logged = True
+            return {}
+        self._alarm_error_logged = False
+        by_asset: dict[str, list[str]] = {}
+        for alarm in alarms:
+            by_asset.setdefault(alarm.asset_no, []).append(alarm.priority)
+        return {a: p for a, ps in by_asset.items() if (p := highest_priority(ps)) is not None}
+
+    def live_tiles(self, lang: str) -> dict[str, Any]:
+        """The snapshot the overview's store holds: one small entry per device with a message.
+
+        ``{"connected", "at", "tiles": {asset_no: {"value", "comm", "css", "comm_ok"}}}``.
+        """
+        now_ms = int(self.clock().timestamp() * 1000)
+        priorities = self.asset_alarm_priorities()
+        states_of: dict[str, dict[str, dict[int, str]]] = {}
+        profile_of = {a.asset_no: a.profile for a in self._safe_assets()}
+        tiles: dict[str, dict[str, Any]] = {}
+        for asset_no, device in sorted(self.live.snapshot().items()):
+            profile_id = profile_of.get(asset_no) or ""
+            if profile_id not in states_of:
+                states_of[profile_id] = self.point_states(profile_id)
+            tile = tile_state(
+                device.device_class,
+                device.points,
+                device.health,
+                alarm_priority=priorities.get(asset_no),
+                states=states_of[profile_id],
+                age_s=max(0.0, (now_ms - device.received_ms) / 1000),
+                stale_after_s=self.settings.alarms.stale_after_s,
+            )
+            entry = tile.as_json()
+            entry["comm"] = t("comm_ok" if tile.comm_ok else "comm_bad", lang)
+            tiles[asset_no] = entry
+        return {"connected": self.live.connected, "at": now_ms, "tiles": tiles}
+
+    def _safe_assets(self) -> list[Asset]:
+        try:
+            return self.assets()
+        except FacilityError:
+            return []
+
+    # -- alarms ------------------------------------------------------------------------------
+
+    def console_alarms(self, site: str | None = None) -> list[CurrentAlarm]:
+        """Alarms an operator sees (unacknowledged, acknowledged, returned, latched), most
+        urgent first."""
+        rows = self._alarm_store().current(site=site, states=CONSOLE_STATES)
+        order = {p: i for i, p in enumerate(PRIORITY_ORDER)}
+        state_order = {AlarmState.UNACK: 0, AlarmState.RTN_UNACK: 1, AlarmState.LATCHED: 2}
+        return sorted(
+            rows,
+            key=lambda r: (
+                order.get(r.priority, 9),
+                state_order.get(r.state, 3),
+                -(r.status.since or datetime.min.replace(tzinfo=UTC)).timestamp(),
+                r.alarm_id,
+            ),
+        )
+
+    def acknowledge(self, alarm_id: str, user: str, comment: str = "") -> dict[str, Any]:
+        """Send an acknowledgement to the running alarm engine and return its answer."""
+        from gateway.alarms.client import send_command
+        from gateway.alarms.core import Command
+
+        if not user.strip():
+            raise ConfigError("acknowledge: a user name is required (it is journaled)")
+        command = Command(op="ack", alarm_id=alarm_id, user=user.strip(), comment=comment.strip())
+        log.info("alarm ack alarm_id=%s user=%s", alarm_id, user.strip())
+        return asyncio.run(send_command(self.broker, command, timeout_s=self.ack_timeout_s))
+
+    # -- work orders -------------------------------------------------------------------------
+
+    def open_orders(self, site: str | None = None) -> list[WorkOrder]:
+        """Open orders, most urgent first, then by completion due."""
+        orders = self._order_store().orders(site=site, states=sorted(OPEN_STATES))
+        order = {p: i for i, p in enumerate(PRIORITY_ORDER)}
+        return sorted(orders, key=lambda o: (order.get(o.priority.value, 9), o.completion_due))
+
+    def order(self, number: str) -> WorkOrder:
+        return self._order_store().get(number)
+
+    # -- history -----------------------------------------------------------------------------
+
+    def series(self, asset_no: str, point: str, range_key: str) -> Series:
+        """A point over the last 24 h / 7 d / 1 y at the resolution History picks."""
+        span = RANGES_MS.get(range_key)
+        if span is None:
+            raise ConfigError(f"range {range_key!r}: expected one of {', '.join(RANGES_MS)}")
+        now_ms = int(self.clock().timestamp() * 1000)
+        # end on the next hour so the last bucket is whole and the newest reading included
+        end_ms = now_ms - now_ms % HOUR_MS + HOUR_MS
+        with self._history_lock:
+            if self._history is None:
+                self._history = open_history(self.settings)
+            return self._history.series(
+                asset_no,
+                point,
+                end_ms - span,
+                end_ms,
+                max_points=MAX_CHART_POINTS,
+                now_ms=now_ms,
+            )
+
+    def timeline(self, asset_no: str, days: int = 365, limit: int = 200) -> list[TimelineEntry]:
+        """The asset's recent history (work orders, alarms, meters, status), newest first."""
+        since = self.clock() - timedelta(days=days)
+        entries = asset_timeline(self._order_store().db, asset_no, since=since)
+        return list(reversed(entries))[:limit]
+
+    # -- KPIs --------------------------------------------------------------------------------
+
+    def month_kpis(self) -> list[KpiRow]:
+        """This calendar month's KPIs per site (``maintenance.kpi.report``)."""
+        now = self.clock()
+        local = now.astimezone(self.tz)
+        start = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+        occurrences, orders, assets = self._order_store().kpi_records(start, now)
+        return report(occurrences, orders, assets, start, now, "month", self.tz, now)
+
+    @property
+    def timeliness_target(self) -> float:
+        return self.settings.maintenance.timeliness_target
+
+    def local_time(self, moment: datetime | None) -> str:
+        """A time in the estates' zone, to the minute ('' for none)."""
+        if moment is None:
+            return ""
+        return moment.astimezone(self.tz).strftime("%Y-%m-%d %H:%M")

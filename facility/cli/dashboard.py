@@ -1,0 +1,29 @@
+"""``facility dashboard run``: serve the Dash dashboard (live status, alarms, work orders,
+history, KPIs)."""
+
+from __future__ import annotations
+
+import click
+
+from facility.config import Settings
+from facility.errors import CommError
+
+
+@click.group()
+def group() -> None:
+    """The Dash dashboard: live status, alarms, work orders, history, KPIs."""
+
+
+@group.command("run")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8050, show_default=True, type=int, help="Port to listen on.")
+@click.pass_context
+def run_command(ctx: click.Context, host: str, port: int) -> None:
+    """Serve the dashboard until Ctrl-C."""
+    from dashboards.app import run
+
+    settings: Settings = ctx.find_root().obj
+    try:
+        run(settings, host, port)
+    except OSError as exc:  # address in use, not allowed
+        raise CommError(f"dashboard: cannot listen on {host}:{port}: {exc.strerror}") from None

@@ -1,0 +1,88 @@
+"""Screenshots of the dashboard for docs/dashboard.md: docs/img/dashboard-<page>.png, 1280×800.
+
+Starts its own mosquitto and influxd in a temporary folder, writes the sample Huating data
+(dashboards.sample: HT ledger, alarms, work orders, retained device messages, two days of
+history), serves the dashboard on a free port and photographs each page in headless
+Chromium. Also prints page load times and the size of one live snapshot.
+
+    .venv/bin/python scripts/screenshots.py
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from playwright.sync_api import sync_playwright
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from dashboards import ids  # noqa: E402
+from dashboards.app import DashboardServer  # noqa: E402
+from dashboards.sample import HISTORY_ASSET, seed_bus, seed_history, seed_sql  # noqa: E402
+from facility.config import DatabaseConfig, InfluxConfig, MqttConfig, Settings  # noqa: E402
+from facility.mqtt import BrokerSettings  # noqa: E402
+from facility.services import InfluxServer, MosquittoServer  # noqa: E402
+
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--no-first-run", "--disable-sync",
+]  # fmt: skip
+# (file name, path, selector that says the page is ready, language)
+SHOTS = [
+    ("overview", "/", "#" + ids.tile_value("HT-PMP-001"), "en"),
+    ("alarms", "/alarms", "#" + ids.ALARM_TABLE + " tbody tr", "en"),
+    ("workorders", "/workorders", "#" + ids.WO_LIST + " a", "en"),
+    ("asset", f"/asset/{HISTORY_ASSET}", "#" + ids.HISTORY_GRAPH + " .scatterlayer .trace", "en"),
+    ("kpi", "/kpi", "#" + ids.KPI_TABLE, "en"),
+    ("overview-zh", "/", "#" + ids.tile_value("HT-PMP-001"), "zh"),
+]
+
+
+def main() -> None:
+    out = ROOT / "docs" / "img"
+    out.mkdir(parents=True, exist_ok=True)
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        MosquittoServer(Path(tmp) / "mosquitto") as mosquitto,
+        InfluxServer(Path(tmp) / "influxd") as influxd,
+    ):
+        settings = Settings(
+            database=DatabaseConfig(url=f"sqlite:///{tmp}/facility.db"),
+            mqtt=MqttConfig(url=mosquitto.url),
+            influxdb=InfluxConfig(url=influxd.url, database="facility"),
+        )
+        seed_sql(settings.database_url)
+        seed_history(influxd.url, "facility")
+        seed_bus(BrokerSettings.from_url(mosquitto.url))
+        with DashboardServer(settings, "127.0.0.1", 0) as server, sync_playwright() as pw:
+            time.sleep(1.0)  # the live feed receives the retained messages
+            snapshot = server.queries.live_tiles("en")
+            size = len(json.dumps(snapshot, ensure_ascii=False).encode())
+            print(f"live snapshot: {len(snapshot['tiles'])} tiles, {size} bytes of JSON")
+            browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+            for name, path, ready, lang in SHOTS:
+                context = browser.new_context(
+                    viewport={"width": 1280, "height": 800}, timezone_id="Asia/Shanghai"
+                )
+                page = context.new_page()
+                if lang != "en":  # the toggle's choice lives in local storage
+                    page.goto(server.url + "/kpi")
+                    page.evaluate(f"localStorage.setItem('{ids.LANG}', JSON.stringify('{lang}'))")
+                started = time.perf_counter()
+                page.goto(server.url + path)
+                page.wait_for_selector(ready, state="attached", timeout=15_000)
+                page.wait_for_load_state("networkidle")
+                elapsed = time.perf_counter() - started
+                page.screenshot(path=str(out / f"dashboard-{name}.png"))
+                print(f"{name:12} ready in {elapsed:.2f} s -> docs/img/dashboard-{name}.png")
+                context.close()
+            browser.close()
+
+
+if __name__ == "__main__":
+    main()
