@@ -154,6 +154,11 @@ def group(ctx: click.Context, speed: float | None) -> None:
         )
         click.echo("  alarms      facility alarms list   ·   facility alarms ack ID --user U")
         click.echo("  maintenance facility wo list   ·   facility pm plans --asset HT-PMP-001")
+        if any(part.name == "dashboard" for part in parts):
+            click.echo(
+                "  dashboard   http://127.0.0.1:8050/  (live status, alarms, work orders, "
+                "history, KPIs)"
+            )
         click.echo(f"  logs        {var / 'log'}")
         click.echo(
             "Try: facility sim fault HT-PDP-001 dry_run   ·   facility alarms list   ·   "
