@@ -19,6 +19,7 @@ a missing binary raises :class:`facility.errors.ConfigError` naming the Debian p
 
 from __future__ import annotations
 
+import abc
 import atexit
 import contextlib
 import http.client
@@ -77,7 +78,7 @@ def find_binary(name: str, package: str) -> Path:
     return Path(found)
 
 
-class _ServerProcess:
+class _ServerProcess(abc.ABC):
     """A server child process with a generated config, data and log under ``data_dir``."""
 
     name: ClassVar[str]
@@ -106,13 +107,13 @@ class _ServerProcess:
     def _ports_known(self) -> bool:
         return self._port != 0
 
+    @abc.abstractmethod
     def _write_config(self) -> list[str]:
         """Write the config file under data_dir; return the command line to start the server."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def _ready(self) -> bool:
         """True once the server answers its protocol (called repeatedly while starting)."""
-        raise NotImplementedError
 
     def _child_env(self) -> dict[str, str]:
         return dict(os.environ)
@@ -127,8 +128,9 @@ class _ServerProcess:
         return self._port
 
     @property
+    @abc.abstractmethod
     def url(self) -> str:
-        raise NotImplementedError
+        """Where clients reach the server."""
 
     @property
     def log_path(self) -> Path:

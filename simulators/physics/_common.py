@@ -8,6 +8,7 @@ events (lamp failures, door left open) are drawn ahead from seeded generators.
 
 from __future__ import annotations
 
+import abc
 import hashlib
 import math
 from bisect import bisect_right
@@ -131,7 +132,7 @@ class Site:
     weather_key: int
 
 
-class PhysicsModel:
+class PhysicsModel(abc.ABC):
     """Base of the device models: stepping, write/inject checks, profile values.
 
     Subclasses set ``POINTS`` (every point they produce), ``FAULTS`` and ``WRITABLE`` and
@@ -218,16 +219,19 @@ class PhysicsModel:
 
     # --- for subclasses -------------------------------------------------------------------
 
+    @abc.abstractmethod
     def _advance(self, t0: float, t1: float) -> None:
-        raise NotImplementedError
+        """Advance the physics from POSIX time t0 to t1."""
 
+    @abc.abstractmethod
     def _raw_values(self) -> dict[str, PointValue]:
-        raise NotImplementedError
+        """Every point's current value, before quantisation."""
 
+    @abc.abstractmethod
     def _write(self, point: str, value: PointValue) -> None:
-        raise NotImplementedError
+        """Apply a client's write to a writable point."""
 
-    def _inject(self, fault: FaultKind, active: bool) -> None:
+    def _inject(self, fault: FaultKind, active: bool) -> None:  # noqa: B027 (optional hook)
         """Most faults are just flags in ``self._active``; override for side effects."""
 
     def _bad_value(self, point: str, value: PointValue, expected: str) -> ConfigError:
