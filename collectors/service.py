@@ -58,6 +58,7 @@ class CollectorService:
     reload: Callable[[], tuple[list[Asset], dict[str, DeviceProfile]]] | None = None
     reload_every_s: float = 10.0
     fleet: Fleet | None = field(default=None, init=False)
+    reloads: int = field(default=0, init=False)  # reloads that changed something
 
     async def run(self, ready: asyncio.Event | None = None) -> None:
         """Run until cancelled."""
@@ -121,7 +122,9 @@ class CollectorService:
                 log.error("reload failed, keeping the running definitions: %s", exc)
                 continue
             self.assets, self.profiles = assets, profiles
-            await fleet.apply(definitions(assets, profiles))
+            plan = await fleet.apply(definitions(assets, profiles))
+            if not plan.empty:
+                self.reloads += 1
 
     @property
     def pollers(self) -> list[DevicePoller]:

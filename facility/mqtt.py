@@ -217,10 +217,10 @@ class MqttLink:
             elif self.on_message is not None:
                 self.on_message(msg.topic, bytes(msg.payload))
 
-        client.on_connect = on_connect
-        client.on_disconnect = on_disconnect
-        client.on_publish = on_publish
-        client.on_message = on_message
+        client.on_connect = _guarded(loop, on_connect)
+        client.on_disconnect = _guarded(loop, on_disconnect)
+        client.on_publish = _guarded(loop, on_publish)
+        client.on_message = _guarded(loop, on_message)
         properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
         if self.session_expiry_s:
             properties.SessionExpiryInterval = self.session_expiry_s
@@ -326,6 +326,25 @@ class MqttLink:
                 client.ack(mid, qos)
                 sent += 1
         return sent
+
+
+def _guarded(loop: asyncio.AbstractEventLoop, callback: Callable[..., None]) -> Any:
+    """A paho callback that stays quiet once its owner's event loop is closed.
+
+    paho's network thread can deliver one last packet while the owning process shuts down;
+    handing it to a closed loop raises RuntimeError in paho's thread, which would kill the
+    thread noisily. Nothing is lost: QoS 1 messages not acknowledged are redelivered.
+    """
+
+    def wrapper(*args: Any) -> None:
+        try:
+            callback(*args)
+        except RuntimeError:
+            if loop.is_closed():
+                return
+            raise
+
+    return wrapper
 
 
 def _settle(future: asyncio.Future[None], error: BaseException | None) -> None:
