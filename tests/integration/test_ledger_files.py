@@ -20,33 +20,11 @@ from maintenance.ledger_files import (
     read_sheet,
     write_ledger_file,
 )
+from tests.support import PUMP_ROW
 
 pytestmark = pytest.mark.integration
 
-ROW = {
-    "asset_no": "HT-PMP-001",
-    "name_en": "Building 1 booster pump 1#",
-    "name_zh": "1栋生活水泵1#",
-    "site": "HT",
-    "building": "B1",
-    "zone": "Pump room",
-    "system": "water_supply",
-    "device_class": "PMP",
-    "profile": "vfd-booster-pump",
-    "make": "Grundfos",
-    "model": "Hydro MPC-E",
-    "serial": "GF21000001",
-    "install_date": "2021-05-04",
-    "criticality": "high",
-    "status": "in_service",
-    "protocol": "modbus",
-    "host": "127.0.0.1",
-    "port": "15021",
-    "unit_id": "1",
-    "opcua_url": "",
-    "node_root": "",
-    "parent_asset_no": "",
-}
+ROW = dict(PUMP_ROW)
 
 
 def write_csv(path: Path, rows: list[dict[str, str]], encoding: str = "utf-8") -> Path:

@@ -32,6 +32,7 @@ from maintenance.ledger import (
     plan_import,
     validate_sheet,
 )
+from tests.support import PUMP_ROW
 
 PROFILES = {
     "vfd-booster-pump": ProfileRef(DeviceClass.PMP, "modbus"),
@@ -40,30 +41,7 @@ PROFILES = {
 }
 CONTEXT = LedgerContext(profiles=PROFILES, sites={"HT", "JU"})
 
-PUMP: dict[str, str] = {
-    "asset_no": "HT-PMP-001",
-    "name_en": "Building 1 booster pump 1#",
-    "name_zh": "1栋生活水泵1#",
-    "site": "HT",
-    "building": "B1",
-    "zone": "Pump room",
-    "system": "water_supply",
-    "device_class": "PMP",
-    "profile": "vfd-booster-pump",
-    "make": "Grundfos",
-    "model": "Hydro MPC-E",
-    "serial": "GF21000001",
-    "install_date": "2021-05-04",
-    "criticality": "high",
-    "status": "in_service",
-    "protocol": "modbus",
-    "host": "127.0.0.1",
-    "port": "15021",
-    "unit_id": "1",
-    "opcua_url": "",
-    "node_root": "",
-    "parent_asset_no": "",
-}
+PUMP: dict[str, str] = dict(PUMP_ROW)
 TANK = {
     **PUMP,
     "asset_no": "HT-TNK-001",
