@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -237,3 +238,78 @@ async def test_gateway_records_lines_beyond_retention_per_device(
         assert service.spool.stats().depth == 0
     finally:
         await stop(*tasks)
+
+
+@pytest.mark.parametrize("fault", ["locked", "full"])
+async def test_gateway_survives_a_spool_it_cannot_write_and_loses_nothing(
+    fault: str,
+    fresh_mosquitto: MosquittoServer,
+    proxy: FaultyHttpProxy,
+    client: InfluxClient,
+    influx_db: str,
+    tmp_path: Path,
+) -> None:
+    """InfluxDB down (500) and the spool refusing (another process holds it locked, or no
+    space left): the gateway stays up, says so, keeps the batch unacknowledged, and writes
+    every point once things work again (issue 9, finding 4)."""
+    from gateway.metrics import GatewayMetrics
+
+    path = tmp_path / "gw.spool"
+    service = gateway_through(fresh_mosquitto, proxy.url, influx_db, path, f"gw-{fault}")
+    link = MqttLink(BrokerSettings.from_url(fresh_mosquitto.url), f"test-spool-{fault}")
+    link_task = asyncio.create_task(link.run())
+    await wait_until(link.connected.is_set, 10)
+    task = await started(service)
+    spool = service.spool
+    assert spool is not None
+    other = sqlite3.connect(path, isolation_level=None)
+    sent = 0
+    try:
+        proxy.mode = "error500"
+        if fault == "locked":
+            other.execute("BEGIN EXCLUSIVE")
+        else:  # the file may not grow: SQLITE_FULL, as on a full disk
+            with spool._lock:
+                pages = spool._db.execute("PRAGMA page_count").fetchone()[0]
+                spool._db.execute(f"PRAGMA max_page_count={pages}")
+        base = datetime.now(UTC).replace(microsecond=0)
+        for sent in range(1, 41):
+            asset_no = f"HT-PMP-{sent % 4 + 1:03d}"
+            message = reading_message(asset_no, sent, base + timedelta(milliseconds=sent))
+            await link.publish(device_topic("HT", asset_no), encode(message), qos=1)
+        await wait_until(lambda: task.done() or service.stats.messages_in == 40, 15)
+        await asyncio.sleep(1)  # a few retries
+        assert not task.done()  # alive, retrying (main: the writer died on the spool error)
+        await wait_until(lambda: service.stats.spool_failures[fault] >= 2, 15)
+        assert service.stats.spool_ok is False
+        assert service.stats.points_spooled == 0
+        metrics = {m.name: m for m in GatewayMetrics(lambda: service.stats, spool.stats).collect()}
+        failures = {
+            s.labels.get("kind"): s.value
+            for s in metrics["facility_gateway_spool_failures"].samples
+            if s.name.endswith("_total")
+        }
+        assert failures[fault] >= 2
+        assert metrics["facility_gateway_spool_ok"].samples[0].value == 0
+        if fault == "full":
+            assert spool.stats().full is True
+        # things work again: the spool first, then InfluxDB
+        if fault == "locked":
+            other.execute("ROLLBACK")
+        else:
+            with spool._lock:
+                spool._db.execute("PRAGMA max_page_count=1073741823")
+        await wait_until(lambda: service.stats.spool_ok and service.stats.points_spooled > 0, 15)
+        proxy.mode = "pass"
+        await wait_until(
+            lambda: (
+                spool.stats().depth == 0
+                and count_of(client, 'SELECT count("current") FROM "pmp"') == sent
+            ),
+            20,
+        )
+        assert count_of(client, 'SELECT count("seq") FROM "device_health"') == sent
+        assert not task.done()
+    finally:
+        other.close()
+        await stop(task, link_task)
