@@ -48,7 +48,7 @@ from pathlib import Path
 from facility.errors import FacilityError, StorageError
 from facility.mqtt import AckToken, BrokerSettings, Message, MqttLink
 from facility.payload import TOPIC_PREFIX, DeviceMessage, PayloadError, decode
-from facility.spool import Spool, SpoolStats
+from facility.spool import Spool, SpoolError, SpoolStats
 from facility.types import ASSET_NO_RE, SITE_CODE_RE, Asset
 from gateway.influx import (
     InfluxAuthError,
@@ -148,6 +148,10 @@ class GatewayStats:
     write_failures: Counter[str] = field(default_factory=Counter)
     hook_errors: int = 0
     influx_up: bool = True
+    # the spool refused a put/ack/read (disk full, file locked...), by SpoolError.kind; while
+    # it does, batches that need it stay unacknowledged (the broker keeps their messages)
+    spool_failures: Counter[str] = field(default_factory=Counter)
+    spool_ok: bool = True
     write_seconds: Histogram = field(default_factory=Histogram)
     delay_seconds: Histogram = field(default_factory=Histogram)
 
@@ -551,15 +555,22 @@ class GatewayService:
     # -- write (event loop + threads) --------------------------------------------------------
 
     async def _writer(self, client: InfluxClient) -> None:
+        delay = self.probe_interval_s[0]
         while True:
             batch = await self._ready.get()
-            if batch.lines:
-                await self._store(client, batch)
+            # a batch neither InfluxDB nor the spool took is retried, never acknowledged
+            # meanwhile: the broker holds its messages (and redelivers them if we die); the
+            # unacknowledged messages (receive_maximum) hold the broker back meanwhile
+            while batch.lines and not await self._store(client, batch):
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.probe_interval_s[1])
+            delay = self.probe_interval_s[0]
             if self.link is not None:
                 self.link.ack(batch.tokens)
 
-    async def _store(self, client: InfluxClient, batch: _Batch) -> None:
-        """Write a live batch, or spool it if InfluxDB is down (or known to be)."""
+    async def _store(self, client: InfluxClient, batch: _Batch) -> bool:
+        """Write a live batch, or spool it if InfluxDB is down (or known to be). False if
+        neither took it (the spool is full or locked): keep it and try again."""
         stats = self.stats
         if stats.influx_up:
             started = time.monotonic()
@@ -574,13 +585,38 @@ class GatewayService:
                 stats.batches_written += 1
                 stats.points_written += batch.points
                 self._account(outcome)
-                return
+                return True
         assert self.spool is not None
-        # a spool that cannot be written is fatal: nothing may be acknowledged after it
-        await asyncio.to_thread(self.spool.put, batch.spool_key(), b"".join(batch.lines))
+        try:
+            await asyncio.to_thread(self.spool.put, batch.spool_key(), b"".join(batch.lines))
+        except SpoolError as exc:
+            self._spool_failed(exc, "spooling a batch")
+            self._replay_wake.set()  # the replayer probes InfluxDB meanwhile
+            return False
+        self._spool_back()
         stats.batches_spooled += 1
         stats.points_spooled += batch.points
         self._replay_wake.set()
+        return True
+
+    def _spool_failed(self, exc: SpoolError, doing: str) -> None:
+        """Count; log once when the spool starts failing (not on every retry)."""
+        self.stats.spool_failures[exc.kind] += 1
+        if self.stats.spool_ok:
+            self.stats.spool_ok = False
+            log.error(
+                "spool %s failing (kind=%s) while %s: batches wait unacknowledged in the "
+                "broker until it works again: %s",
+                self.spool_path,
+                exc.kind,
+                doing,
+                exc,
+            )
+
+    def _spool_back(self) -> None:
+        if not self.stats.spool_ok:
+            self.stats.spool_ok = True
+            log.info("spool %s works again", self.spool_path)
 
     def _went_down(self, exc: FacilityError) -> None:
         kind = "auth" if isinstance(exc, InfluxAuthError) else "unavailable"
@@ -592,9 +628,46 @@ class GatewayService:
         self._replay_wake.set()
 
     def _account(self, outcome: WriteOutcome) -> None:
-        self.stats.expired_lines += outcome.expired
         for rejected in outcome.rejected:
             self._rejected(rejected)
+        if outcome.expired:
+            self._expired(outcome.expired)
+
+    def _expired(self, expired: Sequence[Rejected]) -> None:
+        """Lines InfluxDB dropped as older than its retention policy: counted, recorded per
+        device in ``ingest_events`` (kind ``influx_expired``), one dead letter per device."""
+        self.stats.expired_lines += len(expired)
+        by_asset: dict[str, list[Rejected]] = {}
+        for item in expired:
+            series = item.line.split(b" ", 1)[0].decode("utf-8", errors="replace")
+            asset = re.search(r"asset_no=([A-Z0-9-]+)", series)
+            by_asset.setdefault(asset.group(1) if asset else "", []).append(item)
+        kind = "influx_expired"
+        for asset_no, items in sorted(by_asset.items()):
+            key = (kind, asset_no)
+            count, _ = self._batch.dead.get(key, (0, ""))
+            self._batch.dead[key] = (count + len(items), items[0].reason[:200])
+            self._publish_dead_letter(
+                {
+                    "gateway": self.gateway_id,
+                    "kind": kind,
+                    "reason": items[0].reason,
+                    "topic": f"influxdb/{asset_no}",
+                    "received_ms": int(time.time() * 1000),
+                    "lines": len(items),
+                    "payload": items[0].line.decode("utf-8", errors="replace"),
+                }
+            )
+        if kind not in self._logged_kinds:
+            self._logged_kinds.add(kind)
+            log.warning(
+                "%d line(s) of %d device(s) older than the retention policy, dropped by "
+                "InfluxDB (recorded in ingest_events; more are counted, not logged): %s",
+                len(expired),
+                len(by_asset),
+                expired[0].line[:200],
+            )
+        self._arm_timer()
 
     def _rejected(self, rejected: Rejected) -> None:
         self.stats.rejected_lines += 1
@@ -615,7 +688,13 @@ class GatewayService:
         delay = self.probe_interval_s[0]
         run = _ReplayRun()
         while True:
-            records = await asyncio.to_thread(spool.peek, 1)
+            try:
+                records = await asyncio.to_thread(spool.peek, 1)
+            except SpoolError as exc:
+                self._spool_failed(exc, "reading the spool")
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.probe_interval_s[1])
+                continue
             if not records:
                 if run.records:
                     await self._replay_finished(client, run)
@@ -646,10 +725,19 @@ class GatewayService:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.probe_interval_s[1])
                 continue
-            delay = self.probe_interval_s[0]
             if not self.stats.influx_up:
                 self._came_back()
-            await asyncio.to_thread(spool.ack, [record.id])
+            try:
+                await asyncio.to_thread(spool.ack, [record.id])
+            except SpoolError as exc:
+                # deleting needs disk space too: the record stays and is written again
+                # (idempotent) once the spool works; counted only then
+                self._spool_failed(exc, "acknowledging a replayed batch")
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.probe_interval_s[1])
+                continue
+            self._spool_back()
+            delay = self.probe_interval_s[0]
             self._account(outcome)
             self.stats.points_written += points
             self.stats.points_replayed += points
