@@ -24,14 +24,21 @@ from collectors.metrics import CollectorMetrics, registry_for
 from collectors.poller import DevicePoller
 from collectors.publisher import SpooledPublisher
 from collectors.registry import CollectorOptions
+from collectors.sentlog import SentLog
 from device_profiles.models import DeviceProfile
 from facility.errors import FacilityError
 from facility.mqtt import BrokerSettings, Message, MqttLink
 from facility.payload import TOPIC_PREFIX
+from facility.resend import request_topic
 from facility.spool import Spool
 from facility.types import Asset
 
 log = logging.getLogger(__name__)
+
+
+def _handover(loop: asyncio.AbstractEventLoop, publisher: SpooledPublisher, payload: bytes) -> None:
+    """paho's thread → the event loop (resend requests are served there)."""
+    loop.call_soon_threadsafe(publisher.on_resend_request, payload)
 
 
 def status_topic(collector_id: str) -> str:
@@ -49,6 +56,9 @@ class CollectorService:
     collector_id: str = "collector-1"
     spool_max_bytes: int = 256 * 2**20
     spool_max_age_s: float = 72 * 3600
+    # what was sent is kept this long for the historian's resend requests (gap filling)
+    resend_window_s: float = 1800.0
+    resend_max_bytes: int = 128 * 2**20
     seed: int | None = None
     options: CollectorOptions | None = None
     metrics_host: str = "127.0.0.1"
@@ -66,18 +76,28 @@ class CollectorService:
         spool = Spool(
             self.spool_path, max_bytes=self.spool_max_bytes, max_age_s=self.spool_max_age_s
         )
+        sent_log = SentLog(
+            self.spool_path.with_name(self.spool_path.name + ".sent"),
+            window_s=self.resend_window_s,
+            max_bytes=self.resend_max_bytes,
+        )
         topic = status_topic(self.collector_id)
+        sites = sorted({a.site for a in self.assets})
+        loop = asyncio.get_running_loop()
         link = MqttLink(
             self.broker,
             client_id=self.collector_id,
             birth=Message(topic, json.dumps({"state": "online"}).encode(), retain=True),
             will=Message(topic, json.dumps({"state": "offline"}).encode(), retain=True),
+            subscriptions=[(request_topic(site), 1) for site in sites],
+            on_message=lambda _topic, payload: _handover(loop, publisher, payload),
         )
-        publisher = SpooledPublisher(link, spool)
+        publisher = SpooledPublisher(link, spool, sent_log=sent_log)
         self.publisher = publisher
         self.link = link
         async with contextlib.AsyncExitStack() as stack:
             stack.callback(spool.close)
+            stack.callback(sent_log.close)
             if self.metrics_port is not None:
                 metrics = CollectorMetrics(lambda: self.pollers, spool.stats)
                 server, thread = start_http_server(
@@ -88,7 +108,13 @@ class CollectorService:
                 stack.callback(server.server_close)
                 stack.callback(server.shutdown)
             async with asyncio.TaskGroup() as group:
-                fleet = Fleet(publisher.submit, self.options or CollectorOptions(), rng, group)
+                fleet = Fleet(
+                    publisher.submit,
+                    self.options or CollectorOptions(),
+                    rng,
+                    group,
+                    sequence=publisher.next_seq,
+                )
                 self.fleet = fleet
                 try:
                     group.create_task(link.run())

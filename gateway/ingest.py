@@ -48,8 +48,10 @@ from pathlib import Path
 from facility.errors import FacilityError, StorageError
 from facility.mqtt import AckToken, BrokerSettings, Message, MqttLink
 from facility.payload import TOPIC_PREFIX, DeviceMessage, PayloadError, decode
+from facility.resend import REPORT_WILDCARD
 from facility.spool import Spool, SpoolError, SpoolStats
 from facility.types import ASSET_NO_RE, SITE_CODE_RE, Asset
+from gateway.gapfill import GapFiller
 from gateway.influx import (
     InfluxAuthError,
     InfluxClient,
@@ -67,6 +69,9 @@ MessageHook = Callable[[DeviceMessage], None]
 POINT_NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 DEAD_LETTER_PAYLOAD_MAX = 64 * 1024
 LATENCY_BUCKETS_S = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+
+
+REPORT_PREFIX = REPORT_WILDCARD.removesuffix("+")
 
 
 def subscription_topic(share_group: str) -> str:
@@ -278,6 +283,10 @@ class GatewayService:
         probe_interval_s: tuple[float, float] = (0.5, 5.0),
         metrics_host: str = "127.0.0.1",
         metrics_port: int | None = None,
+        gap_audit: bool = True,
+        gap_audit_interval_s: float = 30.0,
+        gap_lookback_s: float = 900.0,
+        gap_settle_s: float = 20.0,
     ) -> None:
         self.broker = broker
         self.influx = influx
@@ -315,6 +324,12 @@ class GatewayService:
         self._failing_hooks: set[int] = set()
         self._spool_dropped_reported = 0
         self._pending_publishes: set[asyncio.Future[None]] = set()
+        # end-to-end gap filling (gateway.gapfill): None when this gateway does not audit
+        self.gap_audit = gap_audit
+        self.gap_audit_interval_s = gap_audit_interval_s
+        self.gap_lookback_s = gap_lookback_s
+        self.gap_settle_s = gap_settle_s
+        self.gapfill: GapFiller | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -334,7 +349,10 @@ class GatewayService:
             client_id=self.gateway_id,
             birth=Message(topic, json.dumps({"state": "online"}).encode(), retain=True),
             will=Message(topic, json.dumps({"state": "offline"}).encode(), retain=True),
-            subscriptions=[(subscription_topic(self.share_group), 1)],
+            subscriptions=[
+                (subscription_topic(self.share_group), 1),
+                (f"$share/{self.share_group}/{REPORT_WILDCARD}", 1),
+            ],
             session_expiry_s=self.session_expiry_s,
             manual_ack=True,
             on_delivery=self._on_delivery,
@@ -387,6 +405,17 @@ class GatewayService:
             group.create_task(self._writer(live))
             group.create_task(self._replayer(replay))
             group.create_task(self._housekeeping(replay))
+            if self.gap_audit:
+                self.gapfill = GapFiller(
+                    replay,
+                    link.publish,
+                    gateway_id=self.gateway_id,
+                    retention_policy=live.retention_policy,
+                    interval_s=self.gap_audit_interval_s,
+                    lookback_s=self.gap_lookback_s,
+                    settle_s=self.gap_settle_s,
+                )
+                group.create_task(self.gapfill.run())
             if self.setup_on_start:
                 group.create_task(self._setup(self.influx.client()))
             else:
@@ -433,7 +462,8 @@ class GatewayService:
         try:
             parts = topic.split("/")
             if len(parts) != 4 or not SITE_CODE_RE.match(parts[2]):
-                item = _RawItem(token, topic=topic)  # deadletter/, status/, alarms/...
+                # deadletter/, status/, alarms/..., and the collectors' resend reports
+                item = _RawItem(token, topic=topic, payload=payload)
             else:
                 message = decode(topic, payload)
                 check_message(message, self.known_assets)
@@ -461,7 +491,10 @@ class GatewayService:
             batch.tokens.append(item.token)
             message = item.message
             if message is None:
-                if item.error is None:
+                if item.error is None and item.topic.startswith(REPORT_PREFIX):
+                    if self.gapfill is not None:
+                        self.gapfill.on_report(item.payload)
+                elif item.error is None:
                     stats.ignored += 1
                 else:
                     self._dead_letter(item.error, item.topic, item.payload)

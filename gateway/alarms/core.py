@@ -115,6 +115,7 @@ class _Asset:
     watched: tuple[str, ...]  # points of its process alarms (quality alarm)
     rule_points: frozenset[str]
     last_seen: datetime | None = None
+    last_collected: datetime | None = None  # newest poll evaluated
     mode_values: dict[str, PointValue] = field(default_factory=dict)
 
 
@@ -124,6 +125,7 @@ class CoreStats:
     unknown_assets: int = 0
     evaluations: int = 0
     records: int = 0
+    late: int = 0  # polls older than one already evaluated (resends, crossings): skipped
 
 
 class AlarmCore:
@@ -231,6 +233,12 @@ class AlarmCore:
         if asset is None:
             self.stats.unknown_assets += 1
             return []
+        if asset.last_collected is not None and message.collected_ts < asset.last_collected:
+            # a poll resent to fill the history (or crossing a newer one on reconnect): the
+            # alarms already reflect newer data; evaluating it would re-raise what cleared
+            self.stats.late += 1
+            return []
+        asset.last_collected = message.collected_ts
         seen = min(message.collected_ts, now)
         if asset.last_seen is None or seen > asset.last_seen:
             asset.last_seen = seen
