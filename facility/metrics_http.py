@@ -50,6 +50,7 @@ _REASONS = {
     404: "Not Found",
     405: "Method Not Allowed",
     431: "Request Header Fields Too Large",
+    500: "Internal Server Error",
 }
 
 
@@ -93,6 +94,7 @@ class MetricsServer:
         self.refused = 0  # connections closed at once: max_connections were being answered
         self.evictions = 0  # idle connections closed to make room for a new one
         self.scrapes = 0
+        self.failures = 0  # scrapes answered 500 because the collection raised
         self.collect_in_thread = False
         self._server: asyncio.Server | None = None
         self._handlers: set[asyncio.Task[None]] = set()
@@ -236,9 +238,19 @@ class MetricsServer:
         if path != "/metrics":
             await self._respond(writer, 404, b"not found: try /metrics\n", head_only=head_only)
             return keep_alive
-        body, content_type, encoding = await self._collect(
-            headers.get("accept", ""), headers.get("accept-encoding", "")
-        )
+        try:
+            body, content_type, encoding = await self._collect(
+                headers.get("accept", ""), headers.get("accept-encoding", "")
+            )
+        except Exception as exc:
+            # a collector that raised (e.g. a counter dict changed size while a worker thread
+            # read it): this scrape fails, the next one is tried afresh
+            self.failures += 1
+            if self.failures == 1:
+                log.exception("metrics %s: collection failed (logged once, counted)", self.url)
+            body = f"collection failed: {type(exc).__name__}\n".encode()
+            await self._respond(writer, 500, body, head_only=head_only, close=True)
+            return False
         self.scrapes += 1
         await self._respond(
             writer,

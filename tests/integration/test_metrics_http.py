@@ -15,6 +15,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 import urllib.error
 import urllib.request
 from collections.abc import AsyncIterator, Iterator
@@ -242,3 +243,32 @@ def test_cli_var_dir_that_cannot_be_written_is_one_line(section: str, tmp_path: 
     assert lines[0].startswith(f"error: {var_dir}")
     assert "not a directory" in lines[0]
     assert "FACILITY_PATHS__VAR_DIR" in lines[0]
+
+
+class _Slow(_Counting):
+    def collect(self) -> Iterator[Metric]:
+        time.sleep(0.02)  # a spool statistic waiting for a busy database
+        yield from super().collect()
+
+
+class _FailsOnce(_Counting):
+    def collect(self) -> Iterator[Metric]:
+        if self.collections == 0:
+            self.collections += 1
+            raise RuntimeError("dictionary changed size during iteration")
+        yield from super().collect()
+
+
+async def test_slow_collection_moves_to_a_worker_thread_and_a_failed_one_is_a_500() -> None:
+    async with MetricsServer(_Counting()) as quick, MetricsServer(_Slow()) as slow:
+        for _ in range(2):
+            assert (await asyncio.to_thread(_get, quick.url))[0] == 200
+            assert (await asyncio.to_thread(_get, slow.url))[0] == 200
+        assert not quick.collect_in_thread
+        assert slow.collect_in_thread
+    async with MetricsServer(_FailsOnce()) as server:
+        status, _, body = await asyncio.to_thread(_get, server.url)
+        assert (status, body) == (500, b"collection failed: RuntimeError\n")
+        status, _, body = await asyncio.to_thread(_get, server.url)
+        assert status == 200
+        assert server.failures == 1
