@@ -72,6 +72,8 @@ MetricsFactory = Callable[
 ]
 POINT_NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 DEAD_LETTER_PAYLOAD_MAX = 64 * 1024
+# the broker keeps our session this long after we go (config: [gateway] session_expiry_s)
+SESSION_EXPIRY_S = 600
 LATENCY_BUCKETS_S = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
 
@@ -275,7 +277,7 @@ class GatewayService:
         replay_points_per_s: int = 100_000,
         retention: RetentionPlan | None = None,
         setup_on_start: bool = True,
-        session_expiry_s: int = 7 * 24 * 3600,
+        session_expiry_s: int = SESSION_EXPIRY_S,
         receive_maximum: int = 10_000,
         probe_interval_s: tuple[float, float] = (0.5, 5.0),
         metrics_host: str = "127.0.0.1",

@@ -82,6 +82,7 @@ def run(ctx: click.Context, ledgers: tuple[Path, ...], any_asset: bool) -> None:
         spool_max_bytes=int(config.spool_max_mb * 2**20),
         spool_max_age_s=config.spool_max_age_h * 3600,
         replay_points_per_s=config.replay_points_per_s,
+        session_expiry_s=config.session_expiry_s,
         retention=RetentionPlan.from_config(settings.influxdb),
         metrics_port=config.metrics_port,
         metrics_source=GatewayMetrics,
