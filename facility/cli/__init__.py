@@ -18,7 +18,7 @@ from typing import Any
 import click
 
 from facility.config import load_settings
-from facility.errors import FacilityError
+from facility.errors import FacilityError, StorageError
 
 # name -> (module, help). One line per command group, the way plugins register.
 GROUPS: dict[str, tuple[str, str]] = {
@@ -42,6 +42,8 @@ GROUPS: dict[str, tuple[str, str]] = {
 
 # what main() needs to word an error after click's context is gone
 _state: dict[str, Path] = {}
+# what SQLite says when a database or spool file cannot be created or written
+_SQLITE_CANNOT_WRITE = ("unable to open database file", "attempt to write a readonly database")
 
 
 class LazyGroup(click.Group):
@@ -118,6 +120,9 @@ def user_error(exc: BaseException) -> str | None:
     spool and database directories are created under ``[paths] var_dir``); a task group that
     failed only with such errors says each once.
     """
+    if isinstance(exc, StorageError) and any(m in str(exc) for m in _SQLITE_CANNOT_WRITE):
+        # SQLite says only "unable to open database file": say what it needs
+        return f"{exc} (its directory must exist and be writable by this user{_var_hint()})"
     if isinstance(exc, FacilityError):
         return str(exc)
     if isinstance(exc, OSError) and exc.filename is not None:
@@ -147,6 +152,13 @@ def path_error(exc: OSError, var_dir: Path | None) -> str:
             "$FACILITY_PATHS__VAR_DIR: it must be a directory this user can write)"
         )
     return message
+
+
+def _var_hint() -> str:
+    var_dir = _state.get("var_dir")
+    if var_dir is None:
+        return ""
+    return f"; runtime data lives under [paths] var_dir = {var_dir}, $FACILITY_PATHS__VAR_DIR"
 
 
 if __name__ == "__main__":
