@@ -16,8 +16,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from prometheus_client import start_http_server
-
 from collectors.base import Collector
 from collectors.fleet import Fleet, definitions
 from collectors.metrics import CollectorMetrics, registry_for
@@ -27,6 +25,7 @@ from collectors.registry import CollectorOptions
 from collectors.sentlog import SentLog
 from device_profiles.models import DeviceProfile
 from facility.errors import FacilityError
+from facility.metrics_http import MetricsServer
 from facility.mqtt import BrokerSettings, Message, MqttLink
 from facility.payload import TOPIC_PREFIX
 from facility.resend import request_topic
@@ -99,14 +98,16 @@ class CollectorService:
             stack.callback(spool.close)
             stack.callback(sent_log.close)
             if self.metrics_port is not None:
+                # served from this loop: no thread per scrape connection (facility.metrics_http)
                 metrics = CollectorMetrics(lambda: self.pollers, spool.stats)
-                server, thread = start_http_server(
-                    self.metrics_port, self.metrics_host, registry=registry_for(metrics)
+                server = MetricsServer(
+                    registry_for(metrics),
+                    host=self.metrics_host,
+                    port=self.metrics_port,
+                    section="collector",
                 )
-                self.metrics_url = f"http://{self.metrics_host}:{server.server_port}/metrics"
-                stack.callback(thread.join, 5)
-                stack.callback(server.server_close)
-                stack.callback(server.shutdown)
+                await stack.enter_async_context(server)
+                self.metrics_url = server.url
             async with asyncio.TaskGroup() as group:
                 fleet = Fleet(
                     publisher.submit,

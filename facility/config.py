@@ -125,6 +125,11 @@ class GatewayConfig(_Section):
     spool_max_age_h: float = Field(default=168, ge=0)
     replay_points_per_s: int = Field(default=100_000, ge=1)
     metrics_port: int = Field(default=9109, ge=0, le=65535)
+    # How long the broker keeps this gateway's session (subscription + queued readings) after
+    # it goes away: long enough for a restart or an upgrade, short enough that an abandoned
+    # session cannot grow the broker for days. Longer outages are filled end to end from the
+    # collectors (docs/historian.md). The id above must stay the same across restarts.
+    session_expiry_s: int = Field(default=600, ge=1, le=7 * 24 * 3600)
 
 
 class AlarmsConfig(_Section):

@@ -46,6 +46,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from facility.errors import FacilityError, StorageError
+from facility.metrics_http import MetricsServer, MetricsSource
 from facility.mqtt import AckToken, BrokerSettings, Message, MqttLink
 from facility.payload import TOPIC_PREFIX, DeviceMessage, PayloadError, decode
 from facility.resend import REPORT_WILDCARD
@@ -66,8 +67,15 @@ from gateway.retention import RetentionPlan, backfill, setup
 log = logging.getLogger(__name__)
 
 MessageHook = Callable[[DeviceMessage], None]
+# builds the /metrics source from the gateway's counters: gateway.metrics.GatewayMetrics,
+# given by the wiring so that this module does not import the one that reads it
+MetricsFactory = Callable[
+    [Callable[[], "GatewayStats"], Callable[[], SpoolStats | None]], MetricsSource
+]
 POINT_NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 DEAD_LETTER_PAYLOAD_MAX = 64 * 1024
+# the broker keeps our session this long after we go (config: [gateway] session_expiry_s)
+SESSION_EXPIRY_S = 600
 LATENCY_BUCKETS_S = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
 
@@ -278,11 +286,12 @@ class GatewayService:
         replay_points_per_s: int = 100_000,
         retention: RetentionPlan | None = None,
         setup_on_start: bool = True,
-        session_expiry_s: int = 7 * 24 * 3600,
+        session_expiry_s: int = SESSION_EXPIRY_S,
         receive_maximum: int = 10_000,
         probe_interval_s: tuple[float, float] = (0.5, 5.0),
         metrics_host: str = "127.0.0.1",
         metrics_port: int | None = None,
+        metrics_source: MetricsFactory | None = None,
         gap_audit: bool = True,
         gap_audit_interval_s: float = 30.0,
         gap_lookback_s: float = 900.0,
@@ -307,6 +316,9 @@ class GatewayService:
         self.probe_interval_s = probe_interval_s
         self.metrics_host = metrics_host
         self.metrics_port = metrics_port  # None: no /metrics; 0: any free port
+        if metrics_port is not None and metrics_source is None:
+            raise ValueError("metrics_port needs metrics_source (gateway.metrics.GatewayMetrics)")
+        self.metrics_source = metrics_source
         self.metrics_url: str | None = None
         self.stats = GatewayStats()
         self.encoder = LineEncoder(asset_tags)
@@ -367,7 +379,7 @@ class GatewayService:
         try:
             async with contextlib.AsyncExitStack() as stack:
                 if self.metrics_port is not None:
-                    self._serve_metrics(stack)
+                    await self._serve_metrics(stack)
                 await self._run_tasks(link, live, replay, ready)
         finally:
             if self._batch_timer is not None:
@@ -378,20 +390,18 @@ class GatewayService:
             replay.close()
             spool.close()
 
-    def _serve_metrics(self, stack: contextlib.AsyncExitStack) -> None:
-        from prometheus_client import start_http_server
-
-        from gateway.metrics import GatewayMetrics, registry_for
-
-        metrics = GatewayMetrics(lambda: self.stats, self._spool_stats)
+    async def _serve_metrics(self, stack: contextlib.AsyncExitStack) -> None:
+        # served from this loop: no thread per scrape connection (facility.metrics_http)
         assert self.metrics_port is not None
-        server, thread = start_http_server(
-            self.metrics_port, self.metrics_host, registry=registry_for(metrics)
+        assert self.metrics_source is not None
+        server = MetricsServer(
+            self.metrics_source(lambda: self.stats, self._spool_stats),
+            host=self.metrics_host,
+            port=self.metrics_port,
+            section="gateway",
         )
-        self.metrics_url = f"http://{self.metrics_host}:{server.server_port}/metrics"
-        stack.callback(thread.join, 5)
-        stack.callback(server.server_close)
-        stack.callback(server.shutdown)
+        await stack.enter_async_context(server)
+        self.metrics_url = server.url
 
     async def _run_tasks(
         self,
