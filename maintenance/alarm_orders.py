@@ -24,8 +24,6 @@ from maintenance.wo_store import WorkOrderStore
 
 log = logging.getLogger(__name__)
 
-_RANK = {Priority.CRITICAL: 0, Priority.HIGH: 1, Priority.MEDIUM: 2, Priority.LOW: 3}
-
 
 class AlarmOrders:
     def __init__(
@@ -86,7 +84,7 @@ class AlarmOrders:
                 if record.asset_no is None:
                     continue
                 definition = self._definition(record.asset_no, record.alarm)
-                if definition is None or _RANK[definition.priority] > _RANK[self.min_priority]:
+                if definition is None or not definition.priority.at_least(self.min_priority):
                     continue
                 self.orders.raise_from_alarm(
                     record.asset_no, definition, at=record.at, value=record.value
