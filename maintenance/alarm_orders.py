@@ -6,6 +6,10 @@ alarm — one open order per asset and condition; a repeat attaches to it, with 
 watching the alarm's point. The cursor is a small file so a restart neither misses raises
 nor attaches the same raise twice. On the very first run the cursor starts at the end of the
 journal: alarms raised before the scheduler ever ran are not turned into orders.
+
+The journal is the alarm engine's (gateway): what this module needs of it is the small
+``RaiseJournal`` protocol below, implemented over the alarm store by
+``gateway.telemetry.StoreRaises`` — maintenance never imports gateway (docs/decisions/004).
 """
 
 from __future__ import annotations
@@ -18,8 +22,7 @@ from pathlib import Path
 
 from device_profiles.models import AlarmDefinition, DeviceProfile, Priority
 from facility.errors import FacilityError
-from gateway.alarms.state import EventKind
-from gateway.alarms.store import AlarmStore
+from maintenance.telemetry import RaiseJournal
 from maintenance.wo_store import WorkOrderStore
 
 log = logging.getLogger(__name__)
@@ -28,7 +31,7 @@ log = logging.getLogger(__name__)
 class AlarmOrders:
     def __init__(
         self,
-        alarms: AlarmStore,
+        alarms: RaiseJournal,
         orders: WorkOrderStore,
         profiles: Mapping[str, DeviceProfile],
         asset_profiles: Callable[[], Mapping[str, str]],
@@ -50,9 +53,7 @@ class AlarmOrders:
         try:
             return int(json.loads(self.cursor_path.read_text())["after_id"])
         except FileNotFoundError:
-            last = 0
-            for record in self.alarms.iter_journal(events=[EventKind.RAISE]):
-                last = record.id or last
+            last = self.alarms.last_raise_id()
             self._save(last)
             return last
         except (ValueError, KeyError, TypeError) as exc:
@@ -75,11 +76,8 @@ class AlarmOrders:
         cursor = self._cursor()
         done = 0
         while True:
-            records = self.alarms.journal(
-                events=[EventKind.RAISE], after_id=cursor, limit=self.batch
-            )
+            records = self.alarms.raises(after_id=cursor, limit=self.batch)
             for record in records:
-                assert record.id is not None
                 cursor = record.id
                 if record.asset_no is None:
                     continue
