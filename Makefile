@@ -27,6 +27,8 @@ check: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
+	$(PY) tools/import_graph.py --check
 
 format: $(STAMP)
 	$(VENV)/bin/ruff format .

@@ -29,8 +29,7 @@ from maintenance.pm_plans import load_overrides
 from maintenance.telemetry import (
     AlarmStateConditions,
     FirstKnownMeters,
-    InfluxMeters,
-    InfluxSeries,
+    PlantTelemetry,
     SeriesSource,
     SqlMeters,
 )
@@ -140,26 +139,32 @@ class PmScheduler:
 
 
 def historian(settings: Settings) -> History:
-    """The historian API over the configured InfluxDB (v1-compatible /query)."""
-    from gateway.history import History
-    from gateway.influx import InfluxClient
-    from gateway.retention import RetentionPlan
+    """Compatibility shim, removed when the CLI moves into the parts (issue 15 part B):
+    facility/cli/wo.py imports it from here; it is ``gateway.telemetry.historian``."""
+    from gateway.telemetry import historian as gateway_historian
 
-    config = settings.influxdb
-    client = InfluxClient(
-        config.url,
-        config.database,
-        username=config.username,
-        password=config.password,
-        token=config.token,
-        timeout=config.timeout_s,
-    )
-    return History(client, RetentionPlan.from_config(config), tz=settings.site.timezone)
+    return gateway_historian(settings)
 
 
-def build(settings: Settings, *, notifier: Notifier | None = None) -> PmScheduler:
-    """Generator, work-order store and telemetry sources as the configuration says."""
+def build(
+    settings: Settings,
+    *,
+    notifier: Notifier | None = None,
+    telemetry: PlantTelemetry | None = None,
+) -> PmScheduler:
+    """Generator, work-order store and telemetry sources as the configuration says.
+
+    ``telemetry`` is the plant as the level above implements it
+    (``gateway.telemetry.plant_telemetry(settings)``); the wiring passes it.
+    """
     from device_profiles import load_library
+
+    if telemetry is None:
+        # Compatibility shim, removed when the CLI moves into the parts (issue 15 part B):
+        # facility/cli/pm.py calls build(settings) without telemetry today.
+        from gateway.telemetry import plant_telemetry
+
+        telemetry = plant_telemetry(settings)
 
     config = settings.maintenance
     url = settings.database_url
@@ -170,8 +175,7 @@ def build(settings: Settings, *, notifier: Notifier | None = None) -> PmSchedule
 
         notifier = wo_notify.from_settings(settings)
     db = Database(url)
-    history = historian(settings)
-    meters = FirstKnownMeters(InfluxMeters(history), SqlMeters(db))
+    meters = FirstKnownMeters(telemetry.meters, SqlMeters(db))
     store = WorkOrderStore(
         url,
         sla=sla,
@@ -189,8 +193,7 @@ def build(settings: Settings, *, notifier: Notifier | None = None) -> PmSchedule
         notifier=None,  # technicians hear of an order when it is assigned to them
         migrate=False,
     )
-    from device_profiles.models import Priority as AlarmPriority
-    from gateway.alarms.store import AlarmStore
+    from facility.types import Priority
     from maintenance.alarm_orders import AlarmOrders
     from maintenance.store import LedgerStore
 
@@ -198,20 +201,19 @@ def build(settings: Settings, *, notifier: Notifier | None = None) -> PmSchedule
         with LedgerStore(url, migrate=False) as ledger:
             return {a.asset_no: a.profile for a in ledger.assets() if a.profile}
 
-    alarms = AlarmStore(url, migrate=False)
     alarm_orders = AlarmOrders(
-        alarms,
+        telemetry.raises,
         store,
         load_library(),
         asset_profiles,
         settings.paths.var_dir / "pm" / "alarm-cursor.json",
-        min_priority=AlarmPriority(config.corrective_min_priority),
+        min_priority=Priority(config.corrective_min_priority),
     )
     return PmScheduler(
         generator,
         config.generate_every_min,
         store=store,
-        series=InfluxSeries(history),
-        closers=[db.close, history.client.close, alarms.close],
+        series=telemetry.series,
+        closers=[db.close, *telemetry.closers],
         alarm_orders=alarm_orders,
     )
