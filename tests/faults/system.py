@@ -181,7 +181,9 @@ class System:
             collect += ["--site", site]
         self._add("collectors", collect)
         self._add("gateway", ["gateway", "run"])
-        self._add("alarms", ["alarms", "run"])
+        # the engine watches the simulated sites only: an estate with no collector would
+        # rightly be comm_loss on every device, which is not what a row measures
+        self._add("alarms", ["alarms", "run", *[a for s in self.sites for a in ("--site", s)]])
         self._add("maintenance", ["pm", "run"])
         self._add("dashboard", ["dashboard", "run", "--port", str(self.dashboard_port)])
         for name, part in self.parts.items():
