@@ -1,19 +1,21 @@
 """The collector process: every device of the chosen sites polled and published to MQTT.
 
 Wires the parts: ledger assets + profiles → collectors (registry) → one DevicePoller per
-device → SpooledPublisher → MqttLink. Status of the process itself (birth ``online`` /
-will ``offline``, spool depth and drops) is on ``facility/v1/status/collector/<id>``.
+device → SpooledPublisher → MqttLink. Status of the process itself is its heartbeat
+(``facility.heartbeat``) on ``facility/v1/status/collector/<id>``, retained, every
+``heartbeat_s``: polls and publishes so far, spool depth, and the devices it serves — so
+the alarm engine's watchdog sees a collector that is alive but stuck (will: ``offline``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 from prometheus_client import start_http_server
@@ -26,8 +28,16 @@ from collectors.publisher import SpooledPublisher
 from collectors.registry import CollectorOptions
 from device_profiles.models import DeviceProfile
 from facility.errors import FacilityError
-from facility.mqtt import BrokerSettings, Message, MqttLink
-from facility.payload import TOPIC_PREFIX
+from facility.heartbeat import (
+    Heartbeat,
+    ServiceKind,
+    ServiceState,
+    birth_and_will,
+    make_heartbeat,
+    publish_heartbeats,
+)
+from facility.mqtt import BrokerSettings, MqttLink
+from facility.payload import TOPIC_PREFIX, DeviceMessage
 from facility.spool import Spool
 from facility.types import Asset
 
@@ -57,8 +67,14 @@ class CollectorService:
     # re-read (assets, profiles) every reload_every_s: hot reload of ledger and profiles
     reload: Callable[[], tuple[list[Asset], dict[str, DeviceProfile]]] | None = None
     reload_every_s: float = 10.0
+    heartbeat_s: float = 5.0
     fleet: Fleet | None = field(default=None, init=False)
     reloads: int = field(default=0, init=False)  # reloads that changed something
+    # progress, for the heartbeat: they must move while the collector works
+    polls_total: int = field(default=0, init=False)
+    last_poll_ts: datetime | None = field(default=None, init=False)
+    last_publish_ts: datetime | None = field(default=None, init=False)
+    _published_seen: int = field(default=0, init=False)
 
     async def run(self, ready: asyncio.Event | None = None) -> None:
         """Run until cancelled."""
@@ -66,13 +82,10 @@ class CollectorService:
         spool = Spool(
             self.spool_path, max_bytes=self.spool_max_bytes, max_age_s=self.spool_max_age_s
         )
-        topic = status_topic(self.collector_id)
-        link = MqttLink(
-            self.broker,
-            client_id=self.collector_id,
-            birth=Message(topic, json.dumps({"state": "online"}).encode(), retain=True),
-            will=Message(topic, json.dumps({"state": "offline"}).encode(), retain=True),
+        birth, will = birth_and_will(
+            make_heartbeat(ServiceKind.COLLECTOR, self.collector_id, interval_s=self.heartbeat_s)
         )
+        link = MqttLink(self.broker, client_id=self.collector_id, birth=birth, will=will)
         publisher = SpooledPublisher(link, spool)
         self.publisher = publisher
         self.link = link
@@ -88,7 +101,14 @@ class CollectorService:
                 stack.callback(server.server_close)
                 stack.callback(server.shutdown)
             async with asyncio.TaskGroup() as group:
-                fleet = Fleet(publisher.submit, self.options or CollectorOptions(), rng, group)
+                submit = publisher.submit
+
+                def counted(message: DeviceMessage) -> None:
+                    submit(message)
+                    self.polls_total += 1
+                    self.last_poll_ts = message.collected_ts
+
+                fleet = Fleet(counted, self.options or CollectorOptions(), rng, group)
                 self.fleet = fleet
                 try:
                     group.create_task(link.run())
@@ -101,6 +121,9 @@ class CollectorService:
                         len(fleet.collectors),
                         self.broker.host,
                         self.broker.port,
+                    )
+                    group.create_task(
+                        publish_heartbeats(link, self.heartbeat, interval_s=self.heartbeat_s)
                     )
                     if ready is not None:
                         ready.set()
@@ -125,6 +148,41 @@ class CollectorService:
             plan = await fleet.apply(definitions(assets, profiles))
             if not plan.empty:
                 self.reloads += 1
+
+    def heartbeat(self) -> Heartbeat:
+        """Alive, and how far the work has got (read by the alarm engine's watchdog)."""
+        publisher = getattr(self, "publisher", None)
+        published = publisher.sent if publisher is not None else 0
+        now = datetime.now(UTC)
+        if published != self._published_seen:
+            self._published_seen = published
+            self.last_publish_ts = now
+        state, detail, depth, full = ServiceState.ONLINE, "", 0, None
+        if publisher is not None:
+            stats = publisher.stats()
+            depth = stats.depth
+            full = stats.bytes >= 0.95 * self.spool_max_bytes
+            if full:
+                state, detail = ServiceState.DEGRADED, "spool full: oldest messages dropped"
+        running = self.fleet.running if self.fleet is not None else {}
+        return make_heartbeat(
+            ServiceKind.COLLECTOR,
+            self.collector_id,
+            state=state,
+            ts=now,
+            interval_s=self.heartbeat_s,
+            counters={
+                "polls_total": self.polls_total,
+                "published_total": published,
+                "spool_depth": depth,
+                "devices": len(running),
+            },
+            times={"last_poll_ts": self.last_poll_ts, "last_publish_ts": self.last_publish_ts},
+            sites=tuple(sorted({r.definition[0].site for r in running.values()})),
+            asset_nos=tuple(sorted(running)),
+            spool_full=full,
+            detail=detail,
+        )
 
     @property
     def pollers(self) -> list[DevicePoller]:

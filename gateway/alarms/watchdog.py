@@ -25,7 +25,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
+from device_profiles.models import AlarmText, Priority, Text
 from facility.heartbeat import Heartbeat, ServiceKind, ServiceState
+from gateway.alarms.definitions import AlarmSpec, Check
+from gateway.alarms.state import AlarmRules
 
 ServiceKey = tuple[ServiceKind, str]
 
@@ -170,3 +173,81 @@ class Watchdog:
 
 def not_ok(verdicts: Iterable[Verdict]) -> list[Verdict]:
     return [v for v in verdicts if not v.ok]
+
+
+# -- the system alarm of a service ---------------------------------------------------------------
+
+SYSTEM_SITE = "SYS"  # the position of system alarms (journal, console, topics)
+SYSTEM_ALARM = "service"
+KIND_CODES: Mapping[ServiceKind, str] = {
+    ServiceKind.COLLECTOR: "COL",
+    ServiceKind.GATEWAY: "GW",
+    ServiceKind.ALARMS: "ALM",
+    ServiceKind.SCHEDULER: "SCH",
+    ServiceKind.DASHBOARD: "DSH",
+}
+_KINDS_BY_CODE = {code: kind for kind, code in KIND_CODES.items()}
+_LABELS: Mapping[ServiceKind, tuple[str, str]] = {
+    ServiceKind.COLLECTOR: ("Collector", "采集服务"),
+    ServiceKind.GATEWAY: ("Gateway", "网关服务"),
+    ServiceKind.ALARMS: ("Alarm engine", "报警服务"),
+    ServiceKind.SCHEDULER: ("PM scheduler", "维保调度服务"),
+    ServiceKind.DASHBOARD: ("Dashboard", "监控看板"),
+}
+
+
+def system_asset_no(key: ServiceKey) -> str:
+    """``SYS-COL-collector-1``: the asset number the system alarm of a service is filed under."""
+    return f"{SYSTEM_SITE}-{KIND_CODES[key[0]]}-{key[1]}"
+
+
+def system_alarm_id(key: ServiceKey) -> str:
+    return f"{system_asset_no(key)}/{SYSTEM_ALARM}"
+
+
+def service_of(alarm_id: str) -> ServiceKey | None:
+    """The service of a system alarm id (None for any other alarm)."""
+    asset_no, _, name = alarm_id.partition("/")
+    parts = asset_no.split("-", 2)
+    if name != SYSTEM_ALARM or len(parts) != 3 or parts[0] != SYSTEM_SITE:
+        return None
+    kind = _KINDS_BY_CODE.get(parts[1])
+    return (kind, parts[2]) if kind is not None else None
+
+
+def system_spec(key: ServiceKey) -> AlarmSpec:
+    """The one alarm of one service: priority high, no delays (the watchdog has its own)."""
+    en, zh = _LABELS[key[0]]
+    return AlarmSpec(
+        alarm_id=system_alarm_id(key),
+        site=SYSTEM_SITE,
+        asset_no=system_asset_no(key),
+        device_class=SYSTEM_SITE,
+        name=SYSTEM_ALARM,
+        check=Check.SERVICE,
+        point=None,
+        limit=None,
+        states=frozenset(),
+        deadband=0.0,
+        priority=Priority.HIGH,
+        label=Text(
+            en=f"{en} {key[1]} silent, stalled or offline",
+            zh=f"{zh} {key[1]} 无心跳、停滞或离线",
+        ),
+        text=AlarmText(
+            cause=Text(
+                en="The service stopped sending heartbeats, or its work counters stopped moving",
+                zh="服务停止发送心跳，或其工作计数不再增长",
+            ),
+            consequence=Text(
+                en="Data of the devices it serves is not current; their own alarms are held",
+                zh="其所服务设备的数据不再更新，这些设备的通讯报警被抑制",
+            ),
+            action=Text(
+                en="Check the service's log and process; restart it if it does not recover",
+                zh="检查该服务的日志和进程，如未自行恢复请重启",
+            ),
+        ),
+        rules=AlarmRules(),
+        source="watchdog",
+    )
