@@ -29,10 +29,12 @@ keeps the link's birth message up to date so a reconnect re-announces the latest
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import math
 import re
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -40,7 +42,7 @@ from enum import StrEnum
 from typing import Any, TypeVar
 
 from facility.errors import FacilityError, ProtocolError
-from facility.mqtt import Message, MqttLink
+from facility.mqtt import BrokerSettings, Message, MqttLink
 from facility.payload import TOPIC_PREFIX, epoch_ms, from_epoch_ms
 from facility.types import ASSET_NO_RE
 
@@ -337,3 +339,57 @@ async def publish_heartbeats(
                     log.info("heartbeat topic=%s acknowledged again", message.topic)
                     failing = False
         await asyncio.sleep(interval_s)
+
+
+class HeartbeatThread:
+    """The heartbeat of a process without an event loop of its own (the PM scheduler runs on
+    APScheduler threads): an ``MqttLink`` with birth/will and :func:`publish_heartbeats` in a
+    daemon thread. ``stop()`` says ``offline`` and joins the thread."""
+
+    def __init__(
+        self,
+        broker: BrokerSettings,
+        current: Callable[[], Heartbeat],
+        *,
+        interval_s: float = DEFAULT_INTERVAL_S,
+    ) -> None:
+        self.broker = broker
+        self.current = current
+        self.interval_s = interval_s
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._started = threading.Event()
+
+    def start(self) -> HeartbeatThread:
+        self._thread = threading.Thread(target=self._run, name="heartbeat", daemon=True)
+        self._thread.start()
+        self._started.wait(5)
+        return self
+
+    def _run(self) -> None:
+        with contextlib.suppress(asyncio.CancelledError):  # stop() cancels the main task
+            asyncio.run(self._main())
+
+    async def _main(self) -> None:
+        first = self.current()
+        birth, will = birth_and_will(first)
+        link = MqttLink(self.broker, f"{first.kind}-{first.service_id}", birth=birth, will=will)
+        self._loop = asyncio.get_running_loop()
+        self._task = asyncio.current_task()
+        self._started.set()
+        run = asyncio.create_task(link.run())
+        try:
+            await publish_heartbeats(link, self.current, interval_s=self.interval_s)
+        finally:
+            run.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await run
+
+    def stop(self) -> None:
+        loop, task = self._loop, self._task
+        if loop is not None and task is not None and not loop.is_closed():
+            with contextlib.suppress(RuntimeError):  # already finished
+                loop.call_soon_threadsafe(task.cancel)
+        if self._thread is not None:
+            self._thread.join(10)
