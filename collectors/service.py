@@ -192,10 +192,14 @@ class CollectorService:
         state, detail, depth, full = ServiceState.ONLINE, "", 0, None
         if publisher is not None:
             stats = publisher.stats()
-            depth = stats.depth
+            depth = stats.depth + publisher.queued  # polls in memory are not yet on disk
             full = stats.bytes >= 0.95 * self.spool_max_bytes
             if full:
                 state, detail = ServiceState.DEGRADED, "spool full: oldest messages dropped"
+            if publisher.spool_error is not None:
+                full = True
+                state = ServiceState.DEGRADED
+                detail = f"spool refuses writes, polls wait in memory: {publisher.spool_error}"
         running = self.fleet.running if self.fleet is not None else {}
         return make_heartbeat(
             ServiceKind.COLLECTOR,
