@@ -11,8 +11,8 @@ meets it, and then as one clear error, never a dead thread.
     bus reading message       1,000,000 bytes, depth 8     ~3 KB, depth 3
     alarm command message     65,536 bytes, depth 4,       ~300 bytes, depth 1
                               2,000 characters a field
-    device profile (YAML)     1,000,000 bytes, depth 32,   ~7 KB, depth 6, no aliases
-                              100 aliases
+    device profile (YAML)     1,000,000 bytes, depth 32,   ~7 KB, depth 5, no aliases,
+                              100 aliases, 100,000 values  ~1,000 values
     ledger import file        20 MB, 100,000 rows,         ~16 KB, ~60 rows, cells ≤ 60
                               4,000 characters a cell
 
@@ -40,8 +40,11 @@ COMMAND_MAX_FOR_S = 366 * 86_400  # a shelve longer than a year is a typo (each 
 # --- device profiles (YAML) ----------------------------------------------------------------
 
 PROFILE_MAX_BYTES = 1_000_000
-PROFILE_MAX_DEPTH = 32  # points[i].modbus.range is 4 deep
-PROFILE_MAX_ALIASES = 100  # anchors may be shared a little; a billion-laughs needs ~100 k
+PROFILE_MAX_DEPTH = 32  # mappings/lists inside each other; points[i].modbus.range is 5
+PROFILE_MAX_ALIASES = 100  # *alias uses per file; anchors may be shared a little
+# values (scalars + collections) once aliases are expanded: the "billion laughs" document
+# uses only 72 aliases, but they expand to 10^9 values
+PROFILE_MAX_VALUES = 100_000
 
 # --- ledger imports (CSV / XLSX) -------------------------------------------------------------
 
