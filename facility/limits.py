@@ -14,7 +14,8 @@ meets it, and then as one clear error, never a dead thread.
     device profile (YAML)     1,000,000 bytes, depth 32,   ~7 KB, depth 5, no aliases,
                               100 aliases, 100,000 values  ~1,000 values
     ledger import file        20 MB, 100,000 rows,         ~16 KB, ~60 rows, cells ≤ 60
-                              4,000 characters a cell
+                              100 columns, 4,000           characters, 22 columns
+                              characters a cell
 
 Changing a limit here changes it everywhere; docs/profiles.md and docs/ledger.md quote them.
 """
@@ -51,6 +52,7 @@ PROFILE_MAX_VALUES = 100_000
 LEDGER_MAX_FILE_BYTES = 20 * 2**20
 LEDGER_MAX_ROWS = 100_000
 LEDGER_MAX_CELL_CHARS = 4_000
+LEDGER_MAX_COLUMNS = 100  # the ledger has 22 columns
 
 
 class JsonLimitError(ProtocolError):
