@@ -254,9 +254,21 @@ def _structure_issue(
     return None
 
 
-def _yaml_issue(exc: yaml.YAMLError, file: str) -> Issue:
+def _yaml_issue(exc: yaml.YAMLError, file: str, text: str = "") -> Issue:
+    if isinstance(exc, yaml.reader.ReaderError):  # a control character: not text at all
+        character = exc.character if isinstance(exc.character, str) else chr(exc.character)
+        line = text.count("\n", 0, exc.position) + 1 if text else None
+        column = exc.position - (text.rfind("\n", 0, exc.position) + 1) if text else None
+        at = f" (column {column + 1})" if column is not None else ""
+        return Issue(
+            file,
+            line,
+            "",
+            f"not valid YAML{at}: control character #x{ord(character):04x} is not allowed; "
+            "expected printable text",
+        )
     if not isinstance(exc, yaml.MarkedYAMLError) or exc.problem_mark is None:
-        return Issue(file, None, "", f"not valid YAML: {exc}")
+        return Issue(file, None, "", "not valid YAML: " + " ".join(str(exc).split()))
     mark = exc.problem_mark
     problem = exc.problem or "cannot be read"
     if exc.context:
@@ -657,7 +669,7 @@ def parse_profile(text: str, file: str) -> tuple[DeviceProfile | None, list[Issu
         except yaml.YAMLError:
             beyond = _structure_issue(text, file, yaml.SafeLoader)
     except yaml.YAMLError as exc:
-        return None, [_yaml_issue(exc, file)]
+        return None, [_yaml_issue(exc, file, text)]
     if beyond is not None:
         return None, [beyond]
     try:
@@ -666,7 +678,7 @@ def parse_profile(text: str, file: str) -> tuple[DeviceProfile | None, list[Issu
         except yaml.YAMLError:
             data, lines, found = _compose(text, yaml.SafeLoader)
     except yaml.YAMLError as exc:
-        return None, [_yaml_issue(exc, file)]
+        return None, [_yaml_issue(exc, file, text)]
     if data is None:
         return None, [Issue(file, None, "", "empty file; expected a device profile")]
     if not isinstance(data, dict):
