@@ -11,6 +11,7 @@ meets it, and then as one clear error, never a dead thread.
     bus reading message       1,000,000 bytes, depth 8     ~3 KB, depth 3
     alarm command message     65,536 bytes, depth 4,       ~300 bytes, depth 1
                               2,000 characters a field
+    JSON over HTTP            1,000,000 bytes, depth 16    webhook answers, sim control
     device profile (YAML)     1,000,000 bytes, depth 32,   ~7 KB, depth 5, no aliases,
                               100 aliases, 100,000 values  ~1,000 values
     ledger import file        20 MB, 100,000 rows,         ~16 KB, ~60 rows, cells ≤ 60
@@ -37,6 +38,10 @@ COMMAND_MAX_BYTES = 65_536
 COMMAND_MAX_DEPTH = 4  # a command is one flat object
 COMMAND_MAX_TEXT = 2_000  # characters of a user, comment, reason, alarm id or request id
 COMMAND_MAX_FOR_S = 366 * 86_400  # a shelve longer than a year is a typo (each alarm has less)
+
+# small JSON documents over HTTP: webhook answers, simulator control requests
+HTTP_JSON_MAX_BYTES = 1_000_000
+HTTP_JSON_MAX_DEPTH = 16
 
 # --- device profiles (YAML) ----------------------------------------------------------------
 
