@@ -15,7 +15,7 @@ import contextlib
 import logging
 import random
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
@@ -90,13 +90,17 @@ class Fleet:
     group: asyncio.TaskGroup
     collectors: dict[str, Collector] = field(default_factory=dict)
     running: dict[str, _Running] = field(default_factory=dict)
+    # per-device sequence numbers that continue across reloads (the publisher's)
+    sequence: Callable[[str], int] | None = None
 
     @property
     def pollers(self) -> list[DevicePoller]:
         return [r.poller for r in self.running.values()]
 
     def _start(self, device: DeviceCollector, definition: Definition) -> None:
-        poller = DevicePoller(device, self.sink, rng=random.Random(self.rng.random()))
+        poller = DevicePoller(
+            device, self.sink, rng=random.Random(self.rng.random()), sequence=self.sequence
+        )
         task = self.group.create_task(poller.run(), name=f"poll {definition[0].asset_no}")
         self.running[definition[0].asset_no] = _Running(definition, poller, task)
 

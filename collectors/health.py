@@ -14,6 +14,8 @@ import random
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from facility.backoff import backoff_s, ceiling_s
+
 
 class BreakerState(StrEnum):
     CLOSED = "closed"  # healthy: poll on schedule
@@ -33,7 +35,7 @@ class DeviceHealth:
     backoff_min_s: float = 1.0
     backoff_max_s: float = 60.0
     open_after: int = 3
-    jitter: float = 0.3
+    jitter: bool = True  # False: the undrawn ceiling (deterministic tests)
     rng: random.Random = field(default_factory=random.Random)
     state: BreakerState = BreakerState.CLOSED
     consecutive_failures: int = 0
@@ -58,8 +60,11 @@ class DeviceHealth:
         """Delay after the current run of consecutive failures (0 when healthy)."""
         if self.consecutive_failures == 0:
             return 0.0
-        base = min(self.backoff_min_s * 2.0 ** (self.consecutive_failures - 1), self.backoff_max_s)
-        return base * (1 - self.jitter + 2 * self.jitter * self.rng.random())
+        if not self.jitter:
+            return ceiling_s(self.consecutive_failures, self.backoff_min_s, self.backoff_max_s)
+        return backoff_s(
+            self.consecutive_failures, self.backoff_min_s, self.backoff_max_s, self.rng
+        )
 
     def success(self, now: float, rtt_ms: float) -> Transition:
         self.polls += 1

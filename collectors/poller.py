@@ -38,12 +38,15 @@ class DevicePoller:
         *,
         rng: random.Random | None = None,
         health: DeviceHealth | None = None,
+        sequence: Callable[[str], int] | None = None,
     ) -> None:
         self.device = device
         self.sink = sink
         self.rng = rng or random.Random()
         self.health = health or DeviceHealth(rng=self.rng)
         self.seq = 0
+        # the publisher's per-device counter survives restarts and reloads; alone, from 1
+        self.sequence = sequence
         periods = device.profile.poll_periods_s
         used = {p.poll for p in device.profile.points}
         self.periods = {c: periods[c] for c in PollClass if c in used and c in periods}
@@ -97,7 +100,7 @@ class DevicePoller:
                 )
         else:
             collected = self._skipped(due)
-        self.seq += 1
+        self.seq = self.sequence(asset.asset_no) if self.sequence is not None else self.seq + 1
         self.sink(
             DeviceMessage(
                 site=asset.site,

@@ -1,22 +1,22 @@
 """The collector process: every device of the chosen sites polled and published to MQTT.
 
 Wires the parts: ledger assets + profiles → collectors (registry) → one DevicePoller per
-device → SpooledPublisher → MqttLink. Status of the process itself (birth ``online`` /
-will ``offline``, spool depth and drops) is on ``facility/v1/status/collector/<id>``.
+device → SpooledPublisher → MqttLink. Status of the process itself is its heartbeat
+(``facility.heartbeat``) on ``facility/v1/status/collector/<id>``, retained, every
+``heartbeat_s``: polls and publishes so far, spool depth, and the devices it serves — so
+the alarm engine's watchdog sees a collector that is alive but stuck (will: ``offline``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
-
-from prometheus_client import start_http_server
 
 from collectors.base import Collector
 from collectors.fleet import Fleet, definitions
@@ -24,14 +24,30 @@ from collectors.metrics import CollectorMetrics, registry_for
 from collectors.poller import DevicePoller
 from collectors.publisher import SpooledPublisher
 from collectors.registry import CollectorOptions
+from collectors.sentlog import SentLog
 from device_profiles.models import DeviceProfile
 from facility.errors import FacilityError
-from facility.mqtt import BrokerSettings, Message, MqttLink
-from facility.payload import TOPIC_PREFIX
+from facility.heartbeat import (
+    Heartbeat,
+    ServiceKind,
+    ServiceState,
+    birth_and_will,
+    make_heartbeat,
+    publish_heartbeats,
+)
+from facility.metrics_http import MetricsServer
+from facility.mqtt import BrokerSettings, MqttLink
+from facility.payload import TOPIC_PREFIX, DeviceMessage
+from facility.resend import request_topic
 from facility.spool import Spool
 from facility.types import Asset
 
 log = logging.getLogger(__name__)
+
+
+def _handover(loop: asyncio.AbstractEventLoop, publisher: SpooledPublisher, payload: bytes) -> None:
+    """paho's thread → the event loop (resend requests are served there)."""
+    loop.call_soon_threadsafe(publisher.on_resend_request, payload)
 
 
 def status_topic(collector_id: str) -> str:
@@ -49,6 +65,9 @@ class CollectorService:
     collector_id: str = "collector-1"
     spool_max_bytes: int = 256 * 2**20
     spool_max_age_s: float = 72 * 3600
+    # what was sent is kept this long for the historian's resend requests (gap filling)
+    resend_window_s: float = 1800.0
+    resend_max_bytes: int = 128 * 2**20
     seed: int | None = None
     options: CollectorOptions | None = None
     metrics_host: str = "127.0.0.1"
@@ -57,9 +76,15 @@ class CollectorService:
     # re-read (assets, profiles) every reload_every_s: hot reload of ledger and profiles
     reload: Callable[[], tuple[list[Asset], dict[str, DeviceProfile]]] | None = None
     reload_every_s: float = 10.0
+    heartbeat_s: float = 5.0
     fleet: Fleet | None = field(default=None, init=False)
     reloads: int = field(default=0, init=False)  # reloads that changed something
     reload_failures: int = field(default=0, init=False)  # reloads refused (bad ledger/profile)
+    # progress, for the heartbeat: they must move while the collector works
+    polls_total: int = field(default=0, init=False)
+    last_poll_ts: datetime | None = field(default=None, init=False)
+    last_publish_ts: datetime | None = field(default=None, init=False)
+    _published_seen: int = field(default=0, init=False)
 
     async def run(self, ready: asyncio.Event | None = None) -> None:
         """Run until cancelled."""
@@ -67,29 +92,56 @@ class CollectorService:
         spool = Spool(
             self.spool_path, max_bytes=self.spool_max_bytes, max_age_s=self.spool_max_age_s
         )
-        topic = status_topic(self.collector_id)
+        sent_log = SentLog(
+            self.spool_path.with_name(self.spool_path.name + ".sent"),
+            window_s=self.resend_window_s,
+            max_bytes=self.resend_max_bytes,
+        )
+        birth, will = birth_and_will(
+            make_heartbeat(ServiceKind.COLLECTOR, self.collector_id, interval_s=self.heartbeat_s)
+        )
+        sites = sorted({a.site for a in self.assets})
+        loop = asyncio.get_running_loop()
         link = MqttLink(
             self.broker,
             client_id=self.collector_id,
-            birth=Message(topic, json.dumps({"state": "online"}).encode(), retain=True),
-            will=Message(topic, json.dumps({"state": "offline"}).encode(), retain=True),
+            birth=birth,
+            will=will,
+            subscriptions=[(request_topic(site), 1) for site in sites],
+            on_message=lambda _topic, payload: _handover(loop, publisher, payload),
         )
-        publisher = SpooledPublisher(link, spool)
+        publisher = SpooledPublisher(link, spool, sent_log=sent_log)
         self.publisher = publisher
         self.link = link
         async with contextlib.AsyncExitStack() as stack:
             stack.callback(spool.close)
+            stack.callback(sent_log.close)
             if self.metrics_port is not None:
+                # served from this loop: no thread per scrape connection (facility.metrics_http)
                 metrics = CollectorMetrics(lambda: self.pollers, spool.stats)
-                server, thread = start_http_server(
-                    self.metrics_port, self.metrics_host, registry=registry_for(metrics)
+                server = MetricsServer(
+                    registry_for(metrics),
+                    host=self.metrics_host,
+                    port=self.metrics_port,
+                    section="collector",
                 )
-                self.metrics_url = f"http://{self.metrics_host}:{server.server_port}/metrics"
-                stack.callback(thread.join, 5)
-                stack.callback(server.server_close)
-                stack.callback(server.shutdown)
+                await stack.enter_async_context(server)
+                self.metrics_url = server.url
             async with asyncio.TaskGroup() as group:
-                fleet = Fleet(publisher.submit, self.options or CollectorOptions(), rng, group)
+                submit = publisher.submit
+
+                def counted(message: DeviceMessage) -> None:
+                    submit(message)
+                    self.polls_total += 1
+                    self.last_poll_ts = message.collected_ts
+
+                fleet = Fleet(
+                    counted,
+                    self.options or CollectorOptions(),
+                    rng,
+                    group,
+                    sequence=publisher.next_seq,
+                )
                 self.fleet = fleet
                 try:
                     group.create_task(link.run())
@@ -102,6 +154,9 @@ class CollectorService:
                         len(fleet.collectors),
                         self.broker.host,
                         self.broker.port,
+                    )
+                    group.create_task(
+                        publish_heartbeats(link, self.heartbeat, interval_s=self.heartbeat_s)
                     )
                     if ready is not None:
                         ready.set()
@@ -141,6 +196,45 @@ class CollectorService:
             plan = await fleet.apply(definitions(assets, profiles))
             if not plan.empty:
                 self.reloads += 1
+
+    def heartbeat(self) -> Heartbeat:
+        """Alive, and how far the work has got (read by the alarm engine's watchdog)."""
+        publisher = getattr(self, "publisher", None)
+        published = publisher.sent if publisher is not None else 0
+        now = datetime.now(UTC)
+        if published != self._published_seen:
+            self._published_seen = published
+            self.last_publish_ts = now
+        state, detail, depth, full = ServiceState.ONLINE, "", 0, None
+        if publisher is not None:
+            stats = publisher.stats()
+            depth = stats.depth + publisher.queued  # polls in memory are not yet on disk
+            full = stats.bytes >= 0.95 * self.spool_max_bytes
+            if full:
+                state, detail = ServiceState.DEGRADED, "spool full: oldest messages dropped"
+            if publisher.spool_error is not None:
+                full = True
+                state = ServiceState.DEGRADED
+                detail = f"spool refuses writes, polls wait in memory: {publisher.spool_error}"
+        running = self.fleet.running if self.fleet is not None else {}
+        return make_heartbeat(
+            ServiceKind.COLLECTOR,
+            self.collector_id,
+            state=state,
+            ts=now,
+            interval_s=self.heartbeat_s,
+            counters={
+                "polls_total": self.polls_total,
+                "published_total": published,
+                "spool_depth": depth,
+                "devices": len(running),
+            },
+            times={"last_poll_ts": self.last_poll_ts, "last_publish_ts": self.last_publish_ts},
+            sites=tuple(sorted({r.definition[0].site for r in running.values()})),
+            asset_nos=tuple(sorted(running)),
+            spool_full=full,
+            detail=detail,
+        )
 
     @property
     def pollers(self) -> list[DevicePoller]:

@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from pydantic_core import PydanticCustomError
 
 from facility.types import DeviceClass
+from facility.types import Priority as Priority  # one priority type, re-exported for profiles
 
 SCHEMA_VERSION = 1
 
@@ -405,13 +406,6 @@ class AlarmKind(StrEnum):
     STATE = "state"  # active while the point equals one of `states`
     ROC = "roc"  # rate of change above `limit` per minute
     COMM = "comm"  # communication loss / stale value (no point)
-
-
-class Priority(StrEnum):
-    CRITICAL = "critical"
-    HIGH = "high"
-    MEDIUM = "medium"
-    LOW = "low"
 
 
 class AlarmText(_Frozen):

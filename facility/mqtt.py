@@ -10,6 +10,15 @@ set, so the bus always says whether this process is alive.
 ``publish`` returns a future resolved when the broker acknowledges (PUBACK for QoS 1) —
 paho's own ``publish()`` returns when the message is queued, not delivered (PITFALLS).
 Futures of a connection that drops fail with CommError so callers re-send from their spool.
+paho's network thread can deliver the PUBACK before ``client.publish()`` has returned the mid
+to us: such an early acknowledgement is kept (``_early``) and settles the future as soon as it
+is registered — losing it once froze the collector after 23 minutes. Every future also has a
+deadline: a broker that leaves a message unacknowledged for ``ack_timeout_s`` is treated as a
+broken connection (torn down, reconnected, its futures failed so callers re-send).
+
+Callbacks run on paho's network thread; an exception escaping one would kill that thread and
+leave a live process with a dead ear. Every callback is guarded: the error is logged (once
+per kind, with its traceback), counted in ``stats.callback_errors``, and the thread goes on.
 
 Receiving with ``manual_ack=True`` (the gateway): ``on_delivery(topic, payload, token)`` is
 called instead of ``on_message`` and the broker gets its PUBACK only when the caller passes the
@@ -22,6 +31,7 @@ earlier connection are ignored by ``ack()``: the broker redelivers those message
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import ssl
@@ -94,6 +104,8 @@ class LinkStats:
     published: int = 0
     received: int = 0
     last_error: str = ""
+    callback_errors: int = 0
+    ack_timeouts: int = 0
     extra: dict[str, int] = field(default_factory=dict)
 
 
@@ -116,6 +128,7 @@ class MqttLink:
         manual_ack: bool = False,
         on_delivery: DeliveryHandler | None = None,
         receive_maximum: int | None = None,
+        ack_timeout_s: float = 30.0,
     ) -> None:
         self.broker = broker
         self.client_id = client_id
@@ -130,13 +143,16 @@ class MqttLink:
         self.manual_ack = manual_ack
         self.on_delivery = on_delivery
         self.receive_maximum = receive_maximum
+        self.ack_timeout_s = ack_timeout_s
         self._generation = 0  # connection number, for AckTokens
         self.stats = LinkStats()
         self.connected = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._client: paho.Client | None = None
-        self._pending: dict[int, asyncio.Future[None]] = {}
+        self._pending: dict[int, tuple[asyncio.Future[None], float]] = {}
+        # acknowledgements that arrived before publish() registered their mid
         self._early: dict[int, CommError | None] = {}
+        self._logged_callback_errors: set[str] = set()
         self._lock = threading.Lock()
         self._lost = asyncio.Event()
         self._stopping = False
@@ -153,7 +169,7 @@ class MqttLink:
                 try:
                     await self._connect_once()
                     delay = self.backoff_min_s
-                    await self._lost.wait()
+                    await self._watch_acks()
                 except CommError as exc:
                     self.stats.last_error = str(exc)
                     if not self._down_logged:
@@ -202,13 +218,14 @@ class MqttLink:
             loop.call_soon_threadsafe(_settle, connected, CommError(f"disconnected: {reason}"))
 
         def on_publish(c: paho.Client, _u: Any, mid: int, reason: ReasonCode, _p: Any) -> None:
+            error = CommError(f"broker refused publish: {reason}") if reason.is_failure else None
             with self._lock:
-                future = self._pending.pop(mid, None)
-            if future is not None:
-                error = (
-                    CommError(f"broker refused publish: {reason}") if reason.is_failure else None
-                )
-                loop.call_soon_threadsafe(_settle, future, error)
+                entry = self._pending.pop(mid, None)
+                if entry is None:
+                    # publish() has not registered this mid yet: keep the ack for it
+                    self._early[mid] = error
+                    return
+            loop.call_soon_threadsafe(_settle, entry[0], error)
 
         def on_message(c: paho.Client, _u: Any, msg: paho.MQTTMessage) -> None:
             self.stats.received += 1
@@ -217,10 +234,10 @@ class MqttLink:
             elif self.on_message is not None:
                 self.on_message(msg.topic, bytes(msg.payload))
 
-        client.on_connect = _guarded(loop, on_connect)
-        client.on_disconnect = _guarded(loop, on_disconnect)
-        client.on_publish = _guarded(loop, on_publish)
-        client.on_message = _guarded(loop, on_message)
+        client.on_connect = self._guarded(loop, on_connect)
+        client.on_disconnect = self._guarded(loop, on_disconnect)
+        client.on_publish = self._guarded(loop, on_publish)
+        client.on_message = self._guarded(loop, on_message)
         properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
         if self.session_expiry_s:
             properties.SessionExpiryInterval = self.session_expiry_s
@@ -247,13 +264,37 @@ class MqttLink:
             raise CommError("no CONNACK within 10 s") from None
         for topic, qos in self.subscriptions:
             client.subscribe(topic, qos)
-        if self.birth is not None:
-            client.publish(self.birth.topic, self.birth.payload, self.birth.qos, self.birth.retain)
         self.stats.connects += 1
+        self.connected.set()
+        if self.birth is not None:
+            # through publish() so its acknowledgement is consumed like any other
+            birth = self.publish(
+                self.birth.topic, self.birth.payload, self.birth.qos, self.birth.retain
+            )
+            birth.add_done_callback(_retrieve)
         if self._down_logged or self.stats.connects > 1:
             log.info("mqtt broker=%s:%s connected", self.broker.host, self.broker.port)
         self._down_logged = False
-        self.connected.set()
+
+    async def _watch_acks(self) -> None:
+        """Wait for the connection to be lost; meanwhile fail it if the broker leaves a
+        publish unacknowledged beyond the deadline (a silent broker, a half-open socket)."""
+        assert self._loop is not None
+        period = max(0.05, min(1.0, self.ack_timeout_s / 4))
+        while not self._lost.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._lost.wait(), period)
+            oldest = self._oldest_pending()
+            if oldest is not None and self._loop.time() - oldest > self.ack_timeout_s:
+                self.stats.ack_timeouts += 1
+                self._on_lost(f"no acknowledgement from the broker within {self.ack_timeout_s:g} s")
+
+    def _oldest_pending(self) -> float | None:
+        with self._lock:
+            if not self._pending:
+                return None
+            # dicts keep insertion order: the first entry is the oldest publish
+            return next(iter(self._pending.values()))[1]
 
     def _on_lost(self, why: str) -> None:
         if self.connected.is_set():
@@ -272,7 +313,7 @@ class MqttLink:
         with self._lock:
             pending, self._pending = self._pending, {}
             self._early.clear()
-        for future in pending.values():
+        for future, _sent in pending.values():
             _settle(future, CommError(why))
 
     async def _close(self) -> None:
@@ -310,7 +351,7 @@ class MqttLink:
                 if info.mid in self._early:
                     _settle(future, self._early.pop(info.mid))
                 else:
-                    self._pending[info.mid] = future
+                    self._pending[info.mid] = (future, self._loop.time())
         self.stats.published += 1
         return future
 
@@ -327,24 +368,38 @@ class MqttLink:
                 sent += 1
         return sent
 
+    def _guarded(self, loop: asyncio.AbstractEventLoop, callback: Callable[..., None]) -> Any:
+        """A paho callback that never kills paho's network thread.
 
-def _guarded(loop: asyncio.AbstractEventLoop, callback: Callable[..., None]) -> Any:
-    """A paho callback that stays quiet once its owner's event loop is closed.
+        paho's network thread can deliver one last packet while the owning process shuts
+        down; handing it to a closed loop raises RuntimeError — quiet then (nothing is lost:
+        QoS 1 messages not acknowledged are redelivered). Any other exception is a bug in a
+        handler: logged once per kind with its traceback, counted, and the thread goes on.
+        """
 
-    paho's network thread can deliver one last packet while the owning process shuts down;
-    handing it to a closed loop raises RuntimeError in paho's thread, which would kill the
-    thread noisily. Nothing is lost: QoS 1 messages not acknowledged are redelivered.
-    """
+        def wrapper(*args: Any) -> None:
+            try:
+                callback(*args)
+            except Exception as exc:
+                if isinstance(exc, RuntimeError) and loop.is_closed():
+                    return
+                self.stats.callback_errors += 1
+                kind = f"{callback.__name__}:{type(exc).__name__}"
+                if kind not in self._logged_callback_errors:
+                    self._logged_callback_errors.add(kind)
+                    log.exception(
+                        "mqtt client_id=%s: %s failed (counted, the connection goes on)",
+                        self.client_id,
+                        callback.__name__,
+                    )
 
-    def wrapper(*args: Any) -> None:
-        try:
-            callback(*args)
-        except RuntimeError:
-            if loop.is_closed():
-                return
-            raise
+        return wrapper
 
-    return wrapper
+
+def _retrieve(future: asyncio.Future[None]) -> None:
+    """Done callback of a future nobody awaits (birth): mark its error as seen."""
+    if not future.cancelled():
+        future.exception()
 
 
 def _settle(future: asyncio.Future[None], error: BaseException | None) -> None:

@@ -453,8 +453,13 @@ class MosquittoServer(_ServerProcess):
     """Debian's ``mosquitto`` (2.0): one MQTT listener on loopback, persistence under data_dir.
 
     ``max_queued_messages`` is raised from mosquitto's default of 1000, which silently drops
-    QoS 1 messages for a subscriber that lags behind (PITFALLS.md); production brokers need the
-    same setting. Anonymous clients are allowed because the listener is loopback-only.
+    QoS 1 messages for a subscriber that lags behind (PITFALLS.md); ``max_queued_bytes`` bounds
+    what one client's queue may hold (an offline gateway session queues ~128 KB/s under the
+    demo estates' load: 256 MiB is over half an hour of it, against the gateway's 10-minute
+    session expiry), and ``persistent_client_expiration`` removes sessions of clients that
+    never come back and asked for no expiry of their own. Production brokers need the same
+    bounds (docs/historian.md). Anonymous clients are allowed because the listener is
+    loopback-only.
     """
 
     name = "mosquitto"
@@ -467,12 +472,16 @@ class MosquittoServer(_ServerProcess):
         port: int = 0,
         *,
         max_queued_messages: int = 1_000_000,
+        max_queued_bytes: int = 256 * 2**20,
         max_inflight_messages: int = 100,
+        persistent_client_expiration: str = "1d",
         autosave_interval: int = 10,
         startup_timeout: float = 30.0,
     ) -> None:
         super().__init__(data_dir, port, startup_timeout=startup_timeout)
         self.max_queued_messages = max_queued_messages
+        self.max_queued_bytes = max_queued_bytes
+        self.persistent_client_expiration = persistent_client_expiration
         self.max_inflight_messages = max_inflight_messages
         self.autosave_interval = autosave_interval
 
@@ -498,8 +507,12 @@ persistence true
 persistence_location {self.data_dir}
 # Saved at exit and every N s: a SIGKILL loses at most N s of retained/queued state.
 autosave_interval {self.autosave_interval}
-# Default 1000 silently drops QoS 1 messages for a lagging subscriber.
+# Default 1000 silently drops QoS 1 messages for a lagging subscriber. Per client, and
+# both bounds hold: an abandoned persistent session cannot grow the broker without limit.
 max_queued_messages {self.max_queued_messages}
+max_queued_bytes {self.max_queued_bytes}
+# Sessions of clients that never come back (and set no expiry of their own) end after this.
+persistent_client_expiration {self.persistent_client_expiration}
 max_inflight_messages {self.max_inflight_messages}
 log_dest stderr
 log_type error

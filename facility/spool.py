@@ -9,11 +9,21 @@ Bounds: ``max_bytes`` and ``max_age_s``. When a put would exceed them, the OLDES
 are dropped (the newest state is worth more to a monitoring centre than the oldest) and
 counted in a persistent ``dropped`` counter that the owner publishes.
 
+Failures: a disk that is full (SQLite rolls its transaction back by itself — an explicit
+``ROLLBACK`` then fails, PITFALLS.md), a file another process holds locked, an I/O error.
+Every one comes out as ``SpoolError`` with a ``kind`` (``full``, ``locked``, ``io``,
+``corrupt``, ``readonly``, ``error``), never as a raw ``sqlite3`` error, and leaves the spool as
+it was before the call: a failed ``put`` stored nothing, a failed ``ack`` removed nothing (the
+records are simply sent again later; consumers are idempotent). ``stats()`` never raises: it
+says ``full``/``error_kind`` and counts ``write_errors`` so the owner can publish the
+condition; the next successful write clears it.
+
 Thread-safe: paho-mqtt calls back from its network thread.
 """
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import threading
 import time
@@ -22,6 +32,28 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from facility.errors import StorageError
+
+# SQLite primary result codes (the low byte of an extended code), by what they mean to us
+_KIND_BY_CODE = {
+    13: "full",  # SQLITE_FULL: disk full, or max_page_count reached
+    5: "locked",  # SQLITE_BUSY: another connection holds the lock beyond busy_timeout
+    6: "locked",  # SQLITE_LOCKED
+    10: "io",  # SQLITE_IOERR
+    11: "corrupt",  # SQLITE_CORRUPT
+    26: "corrupt",  # SQLITE_NOTADB
+    8: "readonly",  # SQLITE_READONLY
+    14: "io",  # SQLITE_CANTOPEN
+}
+# the same, by message, for errors that carry no code (Python < 3.11 or raised by the module)
+_KIND_BY_TEXT = (
+    ("database or disk is full", "full"),
+    ("database is locked", "locked"),
+    ("database table is locked", "locked"),
+    ("disk i/o error", "io"),
+    ("malformed", "corrupt"),
+    ("not a database", "corrupt"),
+    ("readonly database", "readonly"),
+)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS records (
@@ -35,6 +67,30 @@ CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NU
 INSERT OR IGNORE INTO counters VALUES ('dropped', 0);
 INSERT OR IGNORE INTO counters VALUES ('bytes', 0);
 """
+
+
+class SpoolError(StorageError):
+    """The spool could not do what was asked; nothing was half-done.
+
+    ``kind``: ``full`` (disk or size limit), ``locked`` (another process holds the file
+    beyond the busy timeout), ``io``, ``corrupt``, ``readonly`` or ``error``.
+    """
+
+    def __init__(self, message: str, kind: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+def error_kind(exc: sqlite3.Error) -> str:
+    """What a SQLite error means for a spool (see ``SpoolError.kind``)."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    if isinstance(code, int) and (code & 0xFF) in _KIND_BY_CODE:
+        return _KIND_BY_CODE[code & 0xFF]
+    text = str(exc).lower()
+    for fragment, kind in _KIND_BY_TEXT:
+        if fragment in text:
+            return kind
+    return "error"
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,19 +107,39 @@ class SpoolStats:
     bytes: int
     oldest_age_s: float
     dropped: int
+    full: bool = False  # the last write failed for lack of space (cleared by the next success)
+    error_kind: str = ""  # SpoolError.kind of the last failed write/read; "" once one succeeds
+    write_errors: int = 0  # failed puts and acks since this process opened the spool
 
 
 class Spool:
     """A bounded FIFO of records in one SQLite file."""
 
-    def __init__(self, path: Path, *, max_bytes: int = 256 * 2**20, max_age_s: float = 0) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        max_bytes: int = 256 * 2**20,
+        max_age_s: float = 0,
+        busy_timeout_s: float = 1.0,
+    ) -> None:
+        """``busy_timeout_s``: how long a write waits for a lock another process holds before
+        it fails with kind ``locked`` (the caller blocks that long: keep it short)."""
         self.path = path
         self.max_bytes = max_bytes
         self.max_age_s = max_age_s
-        path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
+        self._error_kind = ""
+        self._write_errors = 0
+        self._last_stats = SpoolStats(0, 0, 0.0, 0)
         try:
-            self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise SpoolError(f"spool {path}: cannot create its folder: {exc}", "io") from exc
+        try:
+            self._db = sqlite3.connect(
+                path, check_same_thread=False, isolation_level=None, timeout=busy_timeout_s
+            )
             self._db.execute("PRAGMA journal_mode=WAL")
             # NORMAL in WAL mode: a power cut may lose the last transactions, a process crash
             # loses nothing — the right trade for a buffer that is written hundreds of times/s.
@@ -71,7 +147,8 @@ class Spool:
             self._db.executescript(_SCHEMA)
             self._bytes = int(self._counter("bytes"))
         except sqlite3.Error as exc:
-            raise StorageError(f"spool {path}: cannot open: {exc}") from exc
+            kind = error_kind(exc)
+            raise SpoolError(f"spool {path}: cannot open ({kind}): {exc}", kind) from exc
 
     def _counter(self, name: str) -> int:
         row = self._db.execute("SELECT value FROM counters WHERE name=?", (name,)).fetchone()
@@ -89,6 +166,7 @@ class Spool:
             return
         added = sum(r[2] for r in rows)
         with self._lock:
+            bytes_before = self._bytes
             try:
                 self._db.execute("BEGIN IMMEDIATE")
                 self._db.executemany(
@@ -99,8 +177,24 @@ class Spool:
                 self._db.execute("UPDATE counters SET value=? WHERE name='bytes'", (self._bytes,))
                 self._db.execute("COMMIT")
             except sqlite3.Error as exc:
+                self._bytes = bytes_before
+                raise self._failed("write", len(rows), exc) from exc
+            self._error_kind = ""
+
+    def _failed(self, what: str, count: int, exc: sqlite3.Error) -> SpoolError:
+        """Undo what is left of the transaction and say what happened (lock held)."""
+        if self._db.in_transaction:
+            # on SQLITE_FULL SQLite has already rolled back: ROLLBACK would then raise
+            # "cannot rollback - no transaction is active" (PITFALLS.md)
+            # if even that fails the connection stays usable: the next BEGIN tells
+            with contextlib.suppress(sqlite3.Error):
                 self._db.execute("ROLLBACK")
-                raise StorageError(f"spool {self.path}: write failed: {exc}") from exc
+        kind = error_kind(exc)
+        self._error_kind = kind
+        self._write_errors += 1
+        return SpoolError(
+            f"spool {self.path}: {what} of {count} record(s) failed ({kind}): {exc}", kind
+        )
 
     def _enforce_bounds(self, now: float) -> None:
         dropped = 0
@@ -136,9 +230,13 @@ class Spool:
     def peek(self, limit: int = 500) -> list[Record]:
         """The oldest ``limit`` records, in order, without removing them."""
         with self._lock:
-            rows = self._db.execute(
-                "SELECT id, key, body, created FROM records ORDER BY id LIMIT ?", (limit,)
-            ).fetchall()
+            try:
+                rows = self._db.execute(
+                    "SELECT id, key, body, created FROM records ORDER BY id LIMIT ?", (limit,)
+                ).fetchall()
+            except sqlite3.Error as exc:
+                kind = error_kind(exc)
+                raise SpoolError(f"spool {self.path}: read failed ({kind}): {exc}", kind) from exc
         return [Record(int(r[0]), str(r[1]), bytes(r[2]), float(r[3])) for r in rows]
 
     def ack(self, ids: Iterable[int]) -> None:
@@ -158,21 +256,44 @@ class Spool:
                     ).fetchone()
                     freed += int(row[0])
                     self._db.execute(f"DELETE FROM records WHERE id IN ({marks})", chunk)
-                self._bytes -= freed
-                self._db.execute("UPDATE counters SET value=? WHERE name='bytes'", (self._bytes,))
+                self._db.execute(
+                    "UPDATE counters SET value=? WHERE name='bytes'", (self._bytes - freed,)
+                )
                 self._db.execute("COMMIT")
             except sqlite3.Error as exc:
-                self._db.execute("ROLLBACK")
-                raise StorageError(f"spool {self.path}: ack failed: {exc}") from exc
+                # deleting needs space too (WAL frames): on a full disk the records stay
+                # and are sent again later
+                raise self._failed("ack", len(id_list), exc) from exc
+            self._bytes -= freed
+            self._error_kind = ""
 
     def stats(self) -> SpoolStats:
+        """Depth, bytes, age, drops and the failure state. Never raises: if the file cannot
+        be read now, the last figures are returned with ``error_kind`` set."""
         with self._lock:
-            depth, oldest = self._db.execute(
-                "SELECT COUNT(*), MIN(created) FROM records"
-            ).fetchone()
-            dropped = self._counter("dropped")
-        age = time.time() - float(oldest) if oldest is not None else 0.0
-        return SpoolStats(int(depth), self._bytes, age, dropped)
+            try:
+                depth, oldest = self._db.execute(
+                    "SELECT COUNT(*), MIN(created) FROM records"
+                ).fetchone()
+                dropped = self._counter("dropped")
+            except sqlite3.Error as exc:
+                last = self._last_stats
+                kind = self._error_kind or error_kind(exc)
+                return SpoolStats(
+                    last.depth,
+                    self._bytes,
+                    last.oldest_age_s,
+                    last.dropped,
+                    kind == "full",
+                    kind,
+                    self._write_errors,
+                )
+            age = time.time() - float(oldest) if oldest is not None else 0.0
+            kind = self._error_kind
+            self._last_stats = SpoolStats(
+                int(depth), self._bytes, age, dropped, kind == "full", kind, self._write_errors
+            )
+            return self._last_stats
 
     def close(self) -> None:
         with self._lock:

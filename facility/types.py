@@ -95,6 +95,36 @@ class AssetStatus(StrEnum):
     RETIRED = "retired"
 
 
+class Priority(StrEnum):
+    """How urgent an alarm or a work order is, most urgent first (ISA-18.2 style)."""
+
+    CRITICAL = "critical"
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+
+    @property
+    def rank(self) -> int:
+        """0 for the most urgent; sort by it to list the urgent first."""
+        return PRIORITY_ORDER.index(self.value)
+
+    def at_least(self, other: Priority) -> bool:
+        """Is this as urgent as ``other``, or more?"""
+        return self.rank <= other.rank
+
+
+# The one order of priorities, most urgent first (plain strings: SQL checks, config, sorting).
+PRIORITY_ORDER: tuple[str, ...] = ("critical", "high", "medium", "low")
+
+
+def priority_rank(priority: str) -> int:
+    """Sort key for a priority given as text; unknown ones sort after the known."""
+    try:
+        return PRIORITY_ORDER.index(priority)
+    except ValueError:
+        return len(PRIORITY_ORDER)
+
+
 class Criticality(StrEnum):
     """How much the estate suffers when the asset fails (drives priorities and SLAs)."""
 

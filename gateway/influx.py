@@ -18,11 +18,32 @@ HTTP answers are mapped into the project's exception tree here:
 server's message names the line (parse errors) or the field (type conflicts); lines it cannot
 attribute are found by halving. Re-sending a line that was already written is harmless —
 writes are idempotent (same series and timestamp overwrite).
+
+What counts as a successful write. A proxy or a broken server answering ``200`` with a page
+of its own must not pass for InfluxDB having stored the batch (PITFALLS.md: 1,119 of 3,311
+readings were lost that way). The servers answer:
+
+    1.x /write               204, empty body, ``X-Influxdb-Version`` (1.6.7 measured here)
+    2.x /write (v1 compat)   204, empty body, ``X-Influxdb-Version`` (documented)
+    3.x /write (v1 compat)   204, empty body (Core/Enterprise/Cloud, documented)
+
+so a write succeeded on ``204``, or on another 2xx only with an empty body AND the
+``X-Influxdb-Version`` header (a server that answers 200, e.g. behind a rewriting gateway).
+Any other 2xx is ``InfluxUnavailable`` ("answered 200 with a body that is not InfluxDB's"):
+the caller keeps the batch (spool) and retries.
+
+Partial writes: "points beyond retention policy dropped=N" (1.x: HTTP 400; 2.x: 422 or 400;
+3.x: 400) — the OTHER points of the batch ARE written. ``write_split`` finds which lines were
+dropped: InfluxDB drops exactly the points older than now minus the RP's duration, so they
+are the N oldest lines; one more request confirms it (all N dropped again), else halving
+finds them. They come back in ``WriteOutcome.expired`` with the reason — a permanent
+rejection, never retried.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import http.client
 import json
 import logging
@@ -82,7 +103,9 @@ class WriteOutcome:
 
     written: int = 0
     rejected: list[Rejected] = field(default_factory=list)
-    expired: int = 0  # "points beyond retention policy": older than the RP keeps
+    # "points beyond retention policy": older than the RP keeps; InfluxDB dropped them and
+    # will drop them again (permanent, not retried)
+    expired: list[Rejected] = field(default_factory=list)
     requests: int = 0
 
 
@@ -99,6 +122,10 @@ _INVALID_FIELD_RE = re.compile(
 )
 _DROPPED_RE = re.compile(r"dropped=(\d+)")
 _EXPIRED = "points beyond retention policy"
+EXPIRED_REASON = (
+    "points beyond retention policy: older than the retention policy keeps "
+    "(dropped by InfluxDB, not retried)"
+)
 
 
 def _unescape(text: str) -> str:
@@ -206,8 +233,10 @@ class InfluxClient:
 
     def _error(self, status: int, body: bytes, what: str) -> StorageError:
         try:
-            detail = str(json.loads(body).get("error", ""))
-        except (ValueError, AttributeError):
+            answer = json.loads(body)
+            # 1.x: {"error": ...}; 2.x/3.x: {"code": ..., "message": ...}
+            detail = str(answer.get("error") or answer.get("message") or "")
+        except (ValueError, AttributeError, RecursionError):
             detail = body[:300].decode(errors="replace").strip()
         message = f"InfluxDB {self.url} {what}: HTTP {status}: {detail}"
         if status in (401, 403):
@@ -221,11 +250,24 @@ class InfluxClient:
     # -- API ---------------------------------------------------------------------------------
 
     def ping(self) -> str:
-        """The server's version; InfluxUnavailable if it does not answer."""
+        """The server's version; InfluxUnavailable if it does not answer, or if what answers
+        is not InfluxDB (a 200 from a proxy must not say "InfluxDB is back")."""
         status, body, version = self._request("GET", "/ping", None, dict(self._headers))
         if status not in (200, 204):
             raise self._error(status, body, "ping")
-        return version or "unknown"
+        if version:
+            return version
+        if status == 200:  # 3.x may answer 200 with {"version": ...}
+            with contextlib.suppress(ValueError, AttributeError, RecursionError):
+                answer = json.loads(body[:4096])
+                if isinstance(answer, dict) and answer.get("version"):
+                    return str(answer["version"])
+        if status == 204 and not body:
+            return "unknown"
+        raise InfluxUnavailable(
+            f"InfluxDB {self.url} ping: answered {status} without X-Influxdb-Version: "
+            f"not InfluxDB ({_excerpt(body)})"
+        )
 
     def write(self, lines: bytes, *, retention_policy: str | None = None) -> None:
         """Write line protocol (millisecond timestamps). Raises InfluxUnavailable,
@@ -235,9 +277,20 @@ class InfluxClient:
         if rp:
             params["rp"] = rp
         headers = {**self._headers, "Content-Type": "text/plain; charset=utf-8"}
-        status, body, _ = self._request("POST", "/write?" + urlencode(params), lines, headers)
-        if status != 204 and status != 200:
-            raise self._error(status, body, "write")
+        status, body, version = self._request("POST", "/write?" + urlencode(params), lines, headers)
+        if status == 204:
+            return
+        if 200 <= status < 300:
+            if not body.strip() and version:
+                return  # an InfluxDB that answers 200 (see the module docstring)
+            # a proxy or broken server: nothing says the batch was stored; keep it
+            what = (
+                f"a body that is not InfluxDB's: {_excerpt(body)}"
+                if body.strip()
+                else ("an empty body and no X-Influxdb-Version header: not InfluxDB")
+            )
+            raise InfluxUnavailable(f"InfluxDB {self.url} write: answered {status} with {what}")
+        raise self._error(status, body, "write")
 
     def write_split(
         self, lines: Sequence[bytes], *, retention_policy: str | None = None
@@ -264,11 +317,10 @@ class InfluxClient:
                 and "field type conflict" not in message
                 and ("unable to parse" not in message)
             ):
-                # whatever was not too old went in; the rest is older than the RP keeps
+                # whatever was not too old went in; find which lines were too old
                 dropped = _DROPPED_RE.search(message)
                 count = int(dropped.group(1)) if dropped else 0
-                outcome.expired += count
-                outcome.written += len(lines) - count
+                self._expired_part(lines, count, outcome, rp, depth)
                 return
             bad = locate_rejected(lines, message)
             if bad:
@@ -287,6 +339,40 @@ class InfluxClient:
             self._write_part(lines[middle:], outcome, rp, depth + 1)
             return
         outcome.written += len(lines)
+
+    def _expired_part(
+        self, lines: list[bytes], count: int, outcome: WriteOutcome, rp: str | None, depth: int
+    ) -> None:
+        """``lines`` were written except ``count`` of them, beyond the retention policy."""
+        if count >= len(lines):
+            outcome.expired.extend(Rejected(line, EXPIRED_REASON) for line in lines)
+            return
+        if count > 0:
+            # InfluxDB drops the points older than now - RP duration: the `count` oldest
+            # lines (equal timestamps fall on the same side). Confirm with one request that
+            # writes nothing if right: all of them dropped again.
+            order = sorted(range(len(lines)), key=lambda i: _timestamp(lines[i]))
+            oldest = [lines[i] for i in order[:count]]
+            if _timestamp(oldest[-1]) < _timestamp(lines[order[count]]):
+                outcome.requests += 1
+                try:
+                    self.write(b"".join(oldest), retention_policy=rp)
+                except InfluxRejected as exc:
+                    again = _DROPPED_RE.search(str(exc))
+                    if _EXPIRED in str(exc) and again and int(again.group(1)) == count:
+                        outcome.expired.extend(Rejected(line, EXPIRED_REASON) for line in oldest)
+                        outcome.written += len(lines) - count
+                        return
+                else:
+                    outcome.written += len(lines)  # the RP changed meanwhile: all are in
+                    return
+        if len(lines) == 1 or depth > 64:
+            outcome.expired.extend(Rejected(line, EXPIRED_REASON) for line in lines)
+            return
+        # halve: each half is written again (idempotent) and tells its own dropped count
+        middle = len(lines) // 2
+        self._write_part(lines[:middle], outcome, rp, depth + 1)
+        self._write_part(lines[middle:], outcome, rp, depth + 1)
 
     def query(self, q: str, *, epoch: str = "ms") -> list[list[QuerySeries]]:
         """Run InfluxQL (one or more ``;``-separated statements); per statement, its series.
@@ -337,6 +423,20 @@ def quote_ident(name: str) -> str:
 def quote_string(text: str) -> str:
     """An InfluxQL string literal in single quotes."""
     return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _excerpt(body: bytes) -> str:
+    """The start of an unexpected answer, printable, for the log."""
+    return repr(body[:120].decode("utf-8", errors="replace"))
+
+
+def _timestamp(line: bytes) -> float:
+    """The timestamp of one line (its last token); +inf without one (the server's now)."""
+    tail = line.rstrip(b"\n").rsplit(b" ", 1)[-1]
+    try:
+        return float(int(tail))
+    except ValueError:
+        return float("inf")
 
 
 def _reason(message: str) -> str:

@@ -43,13 +43,24 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 from facility.errors import FacilityError, StorageError
-from facility.mqtt import AckToken, BrokerSettings, Message, MqttLink
+from facility.heartbeat import (
+    Heartbeat,
+    ServiceKind,
+    birth_and_will,
+    make_heartbeat,
+    publish_heartbeats,
+)
+from facility.metrics_http import MetricsServer, MetricsSource
+from facility.mqtt import AckToken, BrokerSettings, MqttLink
 from facility.payload import TOPIC_PREFIX, DeviceMessage, PayloadError, decode
-from facility.spool import Spool, SpoolStats
+from facility.resend import REPORT_WILDCARD
+from facility.spool import Spool, SpoolError, SpoolStats
 from facility.types import ASSET_NO_RE, SITE_CODE_RE, Asset
+from gateway.gapfill import GapFiller
 from gateway.influx import (
     InfluxAuthError,
     InfluxClient,
@@ -64,9 +75,19 @@ from gateway.retention import RetentionPlan, backfill, setup
 log = logging.getLogger(__name__)
 
 MessageHook = Callable[[DeviceMessage], None]
+# builds the /metrics source from the gateway's counters: gateway.metrics.GatewayMetrics,
+# given by the wiring so that this module does not import the one that reads it
+MetricsFactory = Callable[
+    [Callable[[], "GatewayStats"], Callable[[], SpoolStats | None]], MetricsSource
+]
 POINT_NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 DEAD_LETTER_PAYLOAD_MAX = 64 * 1024
+# the broker keeps our session this long after we go (config: [gateway] session_expiry_s)
+SESSION_EXPIRY_S = 600
 LATENCY_BUCKETS_S = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+
+
+REPORT_PREFIX = REPORT_WILDCARD.removesuffix("+")
 
 
 def subscription_topic(share_group: str) -> str:
@@ -148,6 +169,10 @@ class GatewayStats:
     write_failures: Counter[str] = field(default_factory=Counter)
     hook_errors: int = 0
     influx_up: bool = True
+    # the spool refused a put/ack/read (disk full, file locked...), by SpoolError.kind; while
+    # it does, batches that need it stay unacknowledged (the broker keeps their messages)
+    spool_failures: Counter[str] = field(default_factory=Counter)
+    spool_ok: bool = True
     write_seconds: Histogram = field(default_factory=Histogram)
     delay_seconds: Histogram = field(default_factory=Histogram)
 
@@ -269,11 +294,16 @@ class GatewayService:
         replay_points_per_s: int = 100_000,
         retention: RetentionPlan | None = None,
         setup_on_start: bool = True,
-        session_expiry_s: int = 7 * 24 * 3600,
+        session_expiry_s: int = SESSION_EXPIRY_S,
         receive_maximum: int = 10_000,
         probe_interval_s: tuple[float, float] = (0.5, 5.0),
         metrics_host: str = "127.0.0.1",
         metrics_port: int | None = None,
+        metrics_source: MetricsFactory | None = None,
+        gap_audit: bool = True,
+        gap_audit_interval_s: float = 30.0,
+        gap_lookback_s: float = 900.0,
+        gap_settle_s: float = 20.0,
     ) -> None:
         self.broker = broker
         self.influx = influx
@@ -294,6 +324,9 @@ class GatewayService:
         self.probe_interval_s = probe_interval_s
         self.metrics_host = metrics_host
         self.metrics_port = metrics_port  # None: no /metrics; 0: any free port
+        if metrics_port is not None and metrics_source is None:
+            raise ValueError("metrics_port needs metrics_source (gateway.metrics.GatewayMetrics)")
+        self.metrics_source = metrics_source
         self.metrics_url: str | None = None
         self.stats = GatewayStats()
         self.encoder = LineEncoder(asset_tags)
@@ -311,6 +344,12 @@ class GatewayService:
         self._failing_hooks: set[int] = set()
         self._spool_dropped_reported = 0
         self._pending_publishes: set[asyncio.Future[None]] = set()
+        # end-to-end gap filling (gateway.gapfill): None when this gateway does not audit
+        self.gap_audit = gap_audit
+        self.gap_audit_interval_s = gap_audit_interval_s
+        self.gap_lookback_s = gap_lookback_s
+        self.gap_settle_s = gap_settle_s
+        self.gapfill: GapFiller | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -324,13 +363,16 @@ class GatewayService:
         )
         self.spool = spool
         self._spool_dropped_reported = spool.stats().dropped
-        topic = status_topic(self.gateway_id)
+        birth, will = birth_and_will(self.heartbeat())
         link = MqttLink(
             self.broker,
             client_id=self.gateway_id,
-            birth=Message(topic, json.dumps({"state": "online"}).encode(), retain=True),
-            will=Message(topic, json.dumps({"state": "offline"}).encode(), retain=True),
-            subscriptions=[(subscription_topic(self.share_group), 1)],
+            birth=birth,
+            will=will,
+            subscriptions=[
+                (subscription_topic(self.share_group), 1),
+                (f"$share/{self.share_group}/{REPORT_WILDCARD}", 1),
+            ],
             session_expiry_s=self.session_expiry_s,
             manual_ack=True,
             on_delivery=self._on_delivery,
@@ -345,7 +387,7 @@ class GatewayService:
         try:
             async with contextlib.AsyncExitStack() as stack:
                 if self.metrics_port is not None:
-                    self._serve_metrics(stack)
+                    await self._serve_metrics(stack)
                 await self._run_tasks(link, live, replay, ready)
         finally:
             if self._batch_timer is not None:
@@ -356,20 +398,18 @@ class GatewayService:
             replay.close()
             spool.close()
 
-    def _serve_metrics(self, stack: contextlib.AsyncExitStack) -> None:
-        from prometheus_client import start_http_server
-
-        from gateway.metrics import GatewayMetrics, registry_for
-
-        metrics = GatewayMetrics(lambda: self.stats, self._spool_stats)
+    async def _serve_metrics(self, stack: contextlib.AsyncExitStack) -> None:
+        # served from this loop: no thread per scrape connection (facility.metrics_http)
         assert self.metrics_port is not None
-        server, thread = start_http_server(
-            self.metrics_port, self.metrics_host, registry=registry_for(metrics)
+        assert self.metrics_source is not None
+        server = MetricsServer(
+            self.metrics_source(lambda: self.stats, self._spool_stats),
+            host=self.metrics_host,
+            port=self.metrics_port,
+            section="gateway",
         )
-        self.metrics_url = f"http://{self.metrics_host}:{server.server_port}/metrics"
-        stack.callback(thread.join, 5)
-        stack.callback(server.server_close)
-        stack.callback(server.shutdown)
+        await stack.enter_async_context(server)
+        self.metrics_url = server.url
 
     async def _run_tasks(
         self,
@@ -383,6 +423,18 @@ class GatewayService:
             group.create_task(self._writer(live))
             group.create_task(self._replayer(replay))
             group.create_task(self._housekeeping(replay))
+            if self.gap_audit:
+                self.gapfill = GapFiller(
+                    replay,
+                    link.publish,
+                    gateway_id=self.gateway_id,
+                    retention_policy=live.retention_policy,
+                    interval_s=self.gap_audit_interval_s,
+                    lookback_s=self.gap_lookback_s,
+                    settle_s=self.gap_settle_s,
+                )
+                group.create_task(self.gapfill.run())
+            group.create_task(publish_heartbeats(link, self.heartbeat, interval_s=self.heartbeat_s))
             if self.setup_on_start:
                 group.create_task(self._setup(self.influx.client()))
             else:
@@ -429,7 +481,8 @@ class GatewayService:
         try:
             parts = topic.split("/")
             if len(parts) != 4 or not SITE_CODE_RE.match(parts[2]):
-                item = _RawItem(token, topic=topic)  # deadletter/, status/, alarms/...
+                # deadletter/, status/, alarms/..., and the collectors' resend reports
+                item = _RawItem(token, topic=topic, payload=payload)
             else:
                 message = decode(topic, payload)
                 check_message(message, self.known_assets)
@@ -457,7 +510,10 @@ class GatewayService:
             batch.tokens.append(item.token)
             message = item.message
             if message is None:
-                if item.error is None:
+                if item.error is None and item.topic.startswith(REPORT_PREFIX):
+                    if self.gapfill is not None:
+                        self.gapfill.on_report(item.payload)
+                elif item.error is None:
                     stats.ignored += 1
                 else:
                     self._dead_letter(item.error, item.topic, item.payload)
@@ -551,15 +607,22 @@ class GatewayService:
     # -- write (event loop + threads) --------------------------------------------------------
 
     async def _writer(self, client: InfluxClient) -> None:
+        delay = self.probe_interval_s[0]
         while True:
             batch = await self._ready.get()
-            if batch.lines:
-                await self._store(client, batch)
+            # a batch neither InfluxDB nor the spool took is retried, never acknowledged
+            # meanwhile: the broker holds its messages (and redelivers them if we die); the
+            # unacknowledged messages (receive_maximum) hold the broker back meanwhile
+            while batch.lines and not await self._store(client, batch):
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.probe_interval_s[1])
+            delay = self.probe_interval_s[0]
             if self.link is not None:
                 self.link.ack(batch.tokens)
 
-    async def _store(self, client: InfluxClient, batch: _Batch) -> None:
-        """Write a live batch, or spool it if InfluxDB is down (or known to be)."""
+    async def _store(self, client: InfluxClient, batch: _Batch) -> bool:
+        """Write a live batch, or spool it if InfluxDB is down (or known to be). False if
+        neither took it (the spool is full or locked): keep it and try again."""
         stats = self.stats
         if stats.influx_up:
             started = time.monotonic()
@@ -574,13 +637,38 @@ class GatewayService:
                 stats.batches_written += 1
                 stats.points_written += batch.points
                 self._account(outcome)
-                return
+                return True
         assert self.spool is not None
-        # a spool that cannot be written is fatal: nothing may be acknowledged after it
-        await asyncio.to_thread(self.spool.put, batch.spool_key(), b"".join(batch.lines))
+        try:
+            await asyncio.to_thread(self.spool.put, batch.spool_key(), b"".join(batch.lines))
+        except SpoolError as exc:
+            self._spool_failed(exc, "spooling a batch")
+            self._replay_wake.set()  # the replayer probes InfluxDB meanwhile
+            return False
+        self._spool_back()
         stats.batches_spooled += 1
         stats.points_spooled += batch.points
         self._replay_wake.set()
+        return True
+
+    def _spool_failed(self, exc: SpoolError, doing: str) -> None:
+        """Count; log once when the spool starts failing (not on every retry)."""
+        self.stats.spool_failures[exc.kind] += 1
+        if self.stats.spool_ok:
+            self.stats.spool_ok = False
+            log.error(
+                "spool %s failing (kind=%s) while %s: batches wait unacknowledged in the "
+                "broker until it works again: %s",
+                self.spool_path,
+                exc.kind,
+                doing,
+                exc,
+            )
+
+    def _spool_back(self) -> None:
+        if not self.stats.spool_ok:
+            self.stats.spool_ok = True
+            log.info("spool %s works again", self.spool_path)
 
     def _went_down(self, exc: FacilityError) -> None:
         kind = "auth" if isinstance(exc, InfluxAuthError) else "unavailable"
@@ -592,9 +680,46 @@ class GatewayService:
         self._replay_wake.set()
 
     def _account(self, outcome: WriteOutcome) -> None:
-        self.stats.expired_lines += outcome.expired
         for rejected in outcome.rejected:
             self._rejected(rejected)
+        if outcome.expired:
+            self._expired(outcome.expired)
+
+    def _expired(self, expired: Sequence[Rejected]) -> None:
+        """Lines InfluxDB dropped as older than its retention policy: counted, recorded per
+        device in ``ingest_events`` (kind ``influx_expired``), one dead letter per device."""
+        self.stats.expired_lines += len(expired)
+        by_asset: dict[str, list[Rejected]] = {}
+        for item in expired:
+            series = item.line.split(b" ", 1)[0].decode("utf-8", errors="replace")
+            asset = re.search(r"asset_no=([A-Z0-9-]+)", series)
+            by_asset.setdefault(asset.group(1) if asset else "", []).append(item)
+        kind = "influx_expired"
+        for asset_no, items in sorted(by_asset.items()):
+            key = (kind, asset_no)
+            count, _ = self._batch.dead.get(key, (0, ""))
+            self._batch.dead[key] = (count + len(items), items[0].reason[:200])
+            self._publish_dead_letter(
+                {
+                    "gateway": self.gateway_id,
+                    "kind": kind,
+                    "reason": items[0].reason,
+                    "topic": f"influxdb/{asset_no}",
+                    "received_ms": int(time.time() * 1000),
+                    "lines": len(items),
+                    "payload": items[0].line.decode("utf-8", errors="replace"),
+                }
+            )
+        if kind not in self._logged_kinds:
+            self._logged_kinds.add(kind)
+            log.warning(
+                "%d line(s) of %d device(s) older than the retention policy, dropped by "
+                "InfluxDB (recorded in ingest_events; more are counted, not logged): %s",
+                len(expired),
+                len(by_asset),
+                expired[0].line[:200],
+            )
+        self._arm_timer()
 
     def _rejected(self, rejected: Rejected) -> None:
         self.stats.rejected_lines += 1
@@ -615,7 +740,13 @@ class GatewayService:
         delay = self.probe_interval_s[0]
         run = _ReplayRun()
         while True:
-            records = await asyncio.to_thread(spool.peek, 1)
+            try:
+                records = await asyncio.to_thread(spool.peek, 1)
+            except SpoolError as exc:
+                self._spool_failed(exc, "reading the spool")
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.probe_interval_s[1])
+                continue
             if not records:
                 if run.records:
                     await self._replay_finished(client, run)
@@ -646,10 +777,19 @@ class GatewayService:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.probe_interval_s[1])
                 continue
-            delay = self.probe_interval_s[0]
             if not self.stats.influx_up:
                 self._came_back()
-            await asyncio.to_thread(spool.ack, [record.id])
+            try:
+                await asyncio.to_thread(spool.ack, [record.id])
+            except SpoolError as exc:
+                # deleting needs disk space too: the record stays and is written again
+                # (idempotent) once the spool works; counted only then
+                self._spool_failed(exc, "acknowledging a replayed batch")
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.probe_interval_s[1])
+                continue
+            self._spool_back()
+            delay = self.probe_interval_s[0]
             self._account(outcome)
             self.stats.points_written += points
             self.stats.points_replayed += points
@@ -706,6 +846,32 @@ class GatewayService:
                     continue
                 log.warning("spool dropped %d batch(es) beyond its bounds (recorded)", count)
                 self._spool_dropped_reported = dropped
+
+    # The heartbeat on status_topic(gateway_id) (facility.heartbeat): points written must
+    # move while the spool holds points, or the watchdog calls the gateway stalled.
+    heartbeat_s: float = 5.0
+    _written_seen: int = 0
+    _last_write_ts: datetime | None = None
+
+    def heartbeat(self) -> Heartbeat:
+        """Alive, and how far the work has got (read by the alarm engine's watchdog)."""
+        now = datetime.now(UTC)
+        if self.stats.points_written != self._written_seen:
+            self._written_seen = self.stats.points_written
+            self._last_write_ts = now
+        spool = self._spool_stats()
+        return make_heartbeat(
+            ServiceKind.GATEWAY,
+            self.gateway_id,
+            ts=now,
+            interval_s=self.heartbeat_s,
+            counters={
+                "messages_in": self.stats.messages_in,
+                "points_written": self.stats.points_written,
+                "spool_depth": spool.depth if spool is not None else 0,
+            },
+            times={"last_write_ts": self._last_write_ts},
+        )
 
     def _spool_stats(self) -> SpoolStats | None:
         return self.spool.stats() if self.spool is not None else None

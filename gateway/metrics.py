@@ -78,6 +78,15 @@ class GatewayMetrics(Collector):
         yield failures
         yield CounterMetricFamily(f"{p}_hook_errors", "Exceptions in hooks", stats.hook_errors)
         yield GaugeMetricFamily(f"{p}_influx_up", "InfluxDB accepting writes", int(stats.influx_up))
+        spool_failures = CounterMetricFamily(
+            f"{p}_spool_failures",
+            "Spool puts/acks/reads refused (full, locked, io...); batches wait unacknowledged",
+            labels=["kind"],
+        )
+        for kind, count in sorted(stats.spool_failures.items()):
+            spool_failures.add_metric([kind], count)
+        yield spool_failures
+        yield GaugeMetricFamily(f"{p}_spool_ok", "Spool accepting writes", int(stats.spool_ok))
         yield _histogram(
             f"{p}_batch_write_seconds", "Time to write one live batch", stats.write_seconds
         )
@@ -95,6 +104,11 @@ class GatewayMetrics(Collector):
             )
             yield CounterMetricFamily(
                 f"{p}_spool_dropped", "Batches dropped beyond the bounds", spool.dropped
+            )
+            yield GaugeMetricFamily(
+                f"{p}_spool_full",
+                "The spool's last write failed for lack of space",
+                int(spool.full),
             )
 
 

@@ -6,6 +6,10 @@ alarm — one open order per asset and condition; a repeat attaches to it, with 
 watching the alarm's point. The cursor is a small file so a restart neither misses raises
 nor attaches the same raise twice. On the very first run the cursor starts at the end of the
 journal: alarms raised before the scheduler ever ran are not turned into orders.
+
+The journal is the alarm engine's (gateway): what this module needs of it is the small
+``RaiseJournal`` protocol below, implemented over the alarm store by
+``gateway.telemetry.StoreRaises`` — maintenance never imports gateway (docs/decisions/004).
 """
 
 from __future__ import annotations
@@ -18,19 +22,16 @@ from pathlib import Path
 
 from device_profiles.models import AlarmDefinition, DeviceProfile, Priority
 from facility.errors import FacilityError
-from gateway.alarms.state import EventKind
-from gateway.alarms.store import AlarmStore
+from maintenance.telemetry import RaiseJournal
 from maintenance.wo_store import WorkOrderStore
 
 log = logging.getLogger(__name__)
-
-_RANK = {Priority.CRITICAL: 0, Priority.HIGH: 1, Priority.MEDIUM: 2, Priority.LOW: 3}
 
 
 class AlarmOrders:
     def __init__(
         self,
-        alarms: AlarmStore,
+        alarms: RaiseJournal,
         orders: WorkOrderStore,
         profiles: Mapping[str, DeviceProfile],
         asset_profiles: Callable[[], Mapping[str, str]],
@@ -52,9 +53,7 @@ class AlarmOrders:
         try:
             return int(json.loads(self.cursor_path.read_text())["after_id"])
         except FileNotFoundError:
-            last = 0
-            for record in self.alarms.iter_journal(events=[EventKind.RAISE]):
-                last = record.id or last
+            last = self.alarms.last_raise_id()
             self._save(last)
             return last
         except (ValueError, KeyError, TypeError) as exc:
@@ -77,16 +76,13 @@ class AlarmOrders:
         cursor = self._cursor()
         done = 0
         while True:
-            records = self.alarms.journal(
-                events=[EventKind.RAISE], after_id=cursor, limit=self.batch
-            )
+            records = self.alarms.raises(after_id=cursor, limit=self.batch)
             for record in records:
-                assert record.id is not None
                 cursor = record.id
                 if record.asset_no is None:
                     continue
                 definition = self._definition(record.asset_no, record.alarm)
-                if definition is None or _RANK[definition.priority] > _RANK[self.min_priority]:
+                if definition is None or not definition.priority.at_least(self.min_priority):
                     continue
                 self.orders.raise_from_alarm(
                     record.asset_no, definition, at=record.at, value=record.value

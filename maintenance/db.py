@@ -17,7 +17,7 @@ import logging
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Self, TypeVar
 
 from alembic import command
 from alembic.config import Config
@@ -215,6 +215,19 @@ class Database:
         self._engine = make_engine(url)
         self._writer = self._engine.execution_options(**{_BEGIN_OPTION: "BEGIN IMMEDIATE"})
 
+    @classmethod
+    def open(cls, url: str, *, migrate: bool = True) -> Database:
+        """The database at ``url``; with ``migrate``, upgraded to head first (and closed
+        again when that fails, so a failed start leaks no engine)."""
+        db = cls(url)
+        if migrate:
+            try:
+                db.upgrade()
+            except BaseException:
+                db.close()
+                raise
+        return db
+
     @property
     def dialect(self) -> str:
         return self._engine.dialect.name
@@ -243,6 +256,22 @@ class Database:
         self._engine.dispose()
 
     def __enter__(self) -> Database:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+
+class DatabaseUser:
+    """Mixin for a store that owns one ``Database`` (``self._db``): close it, or use ``with``."""
+
+    _db: Database
+
+    def close(self) -> None:
+        """Release the database's connections."""
+        self._db.close()
+
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *_exc: object) -> None:

@@ -29,7 +29,7 @@ from zoneinfo import ZoneInfo
 
 from device_profiles.models import DeviceProfile, PmPlan, TriggerKind
 from facility.types import AssetStatus, Criticality
-from maintenance.db import ConflictError, Database, Tx
+from maintenance.db import ConflictError, Database, DatabaseUser, Tx
 from maintenance.pm_plans import (
     NO_OVERRIDES,
     EffectivePlan,
@@ -118,7 +118,7 @@ class PassReport:
         )
 
 
-class Generator:
+class Generator(DatabaseUser):
     """Generates PM work orders into the database at ``url``."""
 
     def __init__(
@@ -145,28 +145,13 @@ class Generator:
         self.sla = sla
         self.notifier = notifier
         self.worker = worker or worker_id()
-        self._db = Database(url)
+        self._db = Database.open(url, migrate=migrate)
         self._plans: dict[str, PmPlan] = {}  # by definition hash
         self._definitions: dict[int, str] = {}  # id(PmPlan) -> canonical JSON
         self._keep: list[PmPlan] = []
         self._synced: tuple[object, ...] | None = None  # ledger fingerprint at the last sync
         # plan id -> (its inputs, next release) when it last had nothing to do
         self._quiet: dict[int, tuple[tuple[object, ...], datetime | None]] = {}
-        if migrate:
-            try:
-                self._db.upgrade()
-            except BaseException:
-                self._db.close()
-                raise
-
-    def close(self) -> None:
-        self._db.close()
-
-    def __enter__(self) -> Generator:
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.close()
 
     # --- plans -----------------------------------------------------------------------------
 

@@ -23,14 +23,15 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from facility.config import Settings
 from facility.errors import FacilityError
+from facility.heartbeat import Heartbeat, HeartbeatThread, ServiceKind, make_heartbeat
+from facility.mqtt import BrokerSettings
 from maintenance.db import Database
 from maintenance.generator import Generator, PassReport
 from maintenance.pm_plans import load_overrides
 from maintenance.telemetry import (
     AlarmStateConditions,
     FirstKnownMeters,
-    InfluxMeters,
-    InfluxSeries,
+    PlantTelemetry,
     SeriesSource,
     SqlMeters,
 )
@@ -59,6 +60,9 @@ class PmScheduler:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         closers: Sequence[Callable[[], None]] = (),
         alarm_orders: AlarmOrders | None = None,
+        broker: BrokerSettings | None = None,
+        service_id: str = "scheduler-1",
+        heartbeat_s: float = 5.0,
     ) -> None:
         if every_min <= 0:
             raise ValueError("every_min must be > 0")
@@ -74,6 +78,14 @@ class PmScheduler:
         self._scheduler = BackgroundScheduler(timezone=UTC)
         self._closers = list(closers)
         self.alarm_orders = alarm_orders
+        self.service_id = service_id
+        self.last_pass: datetime | None = None
+        # its heartbeat (facility.heartbeat): passes must move every every_min
+        self._heartbeat = (
+            HeartbeatThread(broker, self.heartbeat, interval_s=heartbeat_s)
+            if broker is not None
+            else None
+        )
 
     def tick(self) -> PassReport | None:
         """One pass and the proof-of-fix checks; errors are logged, never raised (the next
@@ -87,6 +99,7 @@ class PmScheduler:
                 log.error("pm pass failed: %s (next try in %g min)", exc, self.every_min)
                 return None
             self.passes += 1
+            self.last_pass = now
             self.last_report = report
             if self.alarm_orders is not None:
                 try:
@@ -115,6 +128,8 @@ class PmScheduler:
             replace_existing=True,
         )
         self._scheduler.start()
+        if self._heartbeat is not None:
+            self._heartbeat.start()
         log.info(
             "pm scheduler started every=%gmin worker=%s", self.every_min, self.generator.worker
         )
@@ -125,6 +140,19 @@ class PmScheduler:
         if self._scheduler.running:
             self._scheduler.shutdown(wait=wait)
             log.info("pm scheduler stopped after %d passes", self.passes)
+        if self._heartbeat is not None:
+            self._heartbeat.stop()
+
+    def heartbeat(self) -> Heartbeat:
+        """Alive, and how many passes so far (read by the alarm engine's watchdog)."""
+        return make_heartbeat(
+            ServiceKind.SCHEDULER,
+            self.service_id,
+            interval_s=self._heartbeat.interval_s if self._heartbeat else 5.0,
+            counters={"passes": self.passes},
+            times={"last_pass_ts": self.last_pass},
+            work_every_s=self.every_min * 60,
+        )
 
     def close(self) -> None:
         """Stop, and release the generator, the store and the sources."""
@@ -140,26 +168,32 @@ class PmScheduler:
 
 
 def historian(settings: Settings) -> History:
-    """The historian API over the configured InfluxDB (v1-compatible /query)."""
-    from gateway.history import History
-    from gateway.influx import InfluxClient
-    from gateway.retention import RetentionPlan
+    """Compatibility shim, removed when the CLI moves into the parts (issue 15 part B):
+    facility/cli/wo.py imports it from here; it is ``gateway.telemetry.historian``."""
+    from gateway.telemetry import historian as gateway_historian
 
-    config = settings.influxdb
-    client = InfluxClient(
-        config.url,
-        config.database,
-        username=config.username,
-        password=config.password,
-        token=config.token,
-        timeout=config.timeout_s,
-    )
-    return History(client, RetentionPlan.from_config(config), tz=settings.site.timezone)
+    return gateway_historian(settings)
 
 
-def build(settings: Settings, *, notifier: Notifier | None = None) -> PmScheduler:
-    """Generator, work-order store and telemetry sources as the configuration says."""
+def build(
+    settings: Settings,
+    *,
+    notifier: Notifier | None = None,
+    telemetry: PlantTelemetry | None = None,
+) -> PmScheduler:
+    """Generator, work-order store and telemetry sources as the configuration says.
+
+    ``telemetry`` is the plant as the level above implements it
+    (``gateway.telemetry.plant_telemetry(settings)``); the wiring passes it.
+    """
     from device_profiles import load_library
+
+    if telemetry is None:
+        # Compatibility shim, removed when the CLI moves into the parts (issue 15 part B):
+        # facility/cli/pm.py calls build(settings) without telemetry today.
+        from gateway.telemetry import plant_telemetry
+
+        telemetry = plant_telemetry(settings)
 
     config = settings.maintenance
     url = settings.database_url
@@ -170,8 +204,7 @@ def build(settings: Settings, *, notifier: Notifier | None = None) -> PmSchedule
 
         notifier = wo_notify.from_settings(settings)
     db = Database(url)
-    history = historian(settings)
-    meters = FirstKnownMeters(InfluxMeters(history), SqlMeters(db))
+    meters = FirstKnownMeters(telemetry.meters, SqlMeters(db))
     store = WorkOrderStore(
         url,
         sla=sla,
@@ -189,8 +222,7 @@ def build(settings: Settings, *, notifier: Notifier | None = None) -> PmSchedule
         notifier=None,  # technicians hear of an order when it is assigned to them
         migrate=False,
     )
-    from device_profiles.models import Priority as AlarmPriority
-    from gateway.alarms.store import AlarmStore
+    from facility.types import Priority
     from maintenance.alarm_orders import AlarmOrders
     from maintenance.store import LedgerStore
 
@@ -198,20 +230,23 @@ def build(settings: Settings, *, notifier: Notifier | None = None) -> PmSchedule
         with LedgerStore(url, migrate=False) as ledger:
             return {a.asset_no: a.profile for a in ledger.assets() if a.profile}
 
-    alarms = AlarmStore(url, migrate=False)
     alarm_orders = AlarmOrders(
-        alarms,
+        telemetry.raises,
         store,
         load_library(),
         asset_profiles,
         settings.paths.var_dir / "pm" / "alarm-cursor.json",
-        min_priority=AlarmPriority(config.corrective_min_priority),
+        min_priority=Priority(config.corrective_min_priority),
     )
     return PmScheduler(
         generator,
         config.generate_every_min,
         store=store,
-        series=InfluxSeries(history),
-        closers=[db.close, history.client.close, alarms.close],
+        series=telemetry.series,
+        closers=[db.close, *telemetry.closers],
         alarm_orders=alarm_orders,
+        broker=BrokerSettings.from_url(
+            settings.mqtt.url, password=settings.mqtt.password, ca_file=settings.mqtt.ca_file
+        ),
+        heartbeat_s=settings.alarms.heartbeat_s,
     )

@@ -31,7 +31,7 @@ from facility.types import (
     OpcuaEndpoint,
 )
 from maintenance import ledger_files
-from maintenance.db import ConflictError, Database, Tx
+from maintenance.db import ConflictError, Database, DatabaseUser, Tx
 from maintenance.ledger import (
     Action,
     ImportReport,
@@ -167,7 +167,7 @@ def _parents_first(assets: Sequence[Asset]) -> list[Asset]:
     return ordered
 
 
-class LedgerStore:
+class LedgerStore(DatabaseUser):
     """The ledger of numbered assets in the database at ``url`` (SQLite or PostgreSQL)."""
 
     def __init__(
@@ -179,22 +179,7 @@ class LedgerStore:
     ) -> None:
         self.url = url
         self._profiles = profiles
-        self._db = Database(url)
-        if migrate:
-            try:
-                self._db.upgrade()
-            except BaseException:
-                self._db.close()
-                raise
-
-    def close(self) -> None:
-        self._db.close()
-
-    def __enter__(self) -> LedgerStore:
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.close()
+        self._db = Database.open(url, migrate=migrate)
 
     @property
     def profiles(self) -> Mapping[str, ProfileRef]:

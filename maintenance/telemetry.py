@@ -4,20 +4,27 @@ Three small protocols, each with a historian- or journal-backed implementation a
 needs nothing but the SQL database (manual entry, tests):
 
 - ``MeterSource``: a counter's current reading (run hours, starts, pumped volume, burn hours)
-  — ``InfluxMeters`` reads the historian's last value (``gateway.history``), ``SqlMeters``
+  — ``gateway.telemetry.InfluxMeters`` reads the historian's last value, ``SqlMeters``
   the latest reading typed in, read off a checklist, or recorded at a completion.
 - ``ConditionSource``: the active alarms of assets and since when — ``AlarmStateConditions``
   reads the alarm engine's ``alarm_state`` table; ``StaticConditions`` is a fixed mapping.
 - ``SeriesSource``: a point's readings over a time range, for proof of fix —
-  ``InfluxSeries`` reads the historian; ``StaticSeries`` is a fixed list.
+  ``gateway.telemetry.InfluxSeries`` reads the historian; ``StaticSeries`` is a fixed list.
+- ``RaiseJournal``: the alarm journal's raise entries, for corrective orders —
+  ``gateway.telemetry.StoreRaises`` reads the alarm store.
+
+These protocols are maintenance's side of the floor: the historian- and alarm-store-backed
+implementations live above, in ``gateway.telemetry``, which builds a ``PlantTelemetry`` for
+the wiring (the CLI) to pass down. Maintenance never imports gateway (docs/decisions/004).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from facility.errors import StorageError
 from maintenance.alarm_schema import state_query
@@ -58,11 +65,45 @@ class SeriesSource(Protocol):
     ) -> list[Sample]: ...
 
 
+@dataclass(frozen=True)
+class AlarmRaise:
+    """One ``raise`` entry of the alarm journal, as much as corrective orders need."""
+
+    id: int  # journal row id: the cursor
+    at: datetime
+    asset_no: str | None
+    alarm: str
+    value: object = None
+
+
+class RaiseJournal(Protocol):
+    """The alarm journal's raise entries, oldest first."""
+
+    def raises(self, *, after_id: int | None, limit: int) -> Sequence[AlarmRaise]:
+        """At most ``limit`` raises with a journal id above ``after_id`` (None: from the start)."""
+        ...
+
+    def last_raise_id(self) -> int:
+        """The id of the newest raise; 0 when there is none."""
+        ...
+
+
+@dataclass
+class PlantTelemetry:
+    """The plant as the PM scheduler reads it, built by the level above maintenance."""
+
+    meters: MeterSource  # the historian's counters (SQL readings are added below them)
+    series: SeriesSource  # proof of fix
+    raises: RaiseJournal  # corrective orders from alarms
+    closers: Sequence[Callable[[], None]] = field(default_factory=list)
+
+
 def _utc(moment: datetime) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
-def _number(value: object) -> float | None:
+def as_number(value: object) -> float | None:
+    """A reading's value as a number (booleans as 0/1); None for text or nothing."""
     if isinstance(value, bool):
         return float(value)
     if isinstance(value, int | float):
@@ -148,90 +189,6 @@ class StaticSeries:
         return [s for s in self.series.get((asset_no, point), []) if start <= s.at <= end]
 
 
-# --- the historian ------------------------------------------------------------------------
-
-
-def _ms(moment: datetime) -> int:
-    return int(moment.timestamp() * 1000)
-
-
-class InfluxMeters:
-    """Counter readings from the historian: the last stored value of each counter point.
-
-    One query per device class and point for ``read_many`` (``GROUP BY asset_no``), so a
-    pass over every pump costs a few queries, not one per pump.
-    """
-
-    def __init__(self, history: object) -> None:
-        from gateway.history import History
-
-        assert isinstance(history, History)
-        self._history = history
-
-    def read(self, asset_no: str, point: str) -> float | None:
-        latest = self._history.latest(asset_no).get(point)
-        return _number(latest.value) if latest is not None else None
-
-    def read_many(self, keys: Collection[MeterKey]) -> dict[MeterKey, float]:
-        from gateway.influx import quote_ident, quote_string
-        from gateway.lineproto import measurement_for
-
-        wanted = set(keys)
-        by_query: dict[tuple[str, str], set[str]] = {}
-        for asset_no, point in wanted:
-            by_query.setdefault((measurement_for(asset_no), point), set()).add(asset_no)
-        found: dict[MeterKey, float] = {}
-        rp = self._history.plan.raw_rp
-        for (measurement, point), assets in sorted(by_query.items()):
-            names = " OR ".join(f"asset_no = {quote_string(a)}" for a in sorted(assets))
-            q = (
-                f"SELECT last({quote_ident(point)}) FROM {quote_ident(rp)}."
-                f"{quote_ident(measurement)} WHERE {names} GROUP BY asset_no"
-            )
-            try:
-                result = self._history.client.query_one(q)
-            except StorageError as exc:
-                log.warning(
-                    "meters measurement=%s point=%s unreadable: %s", measurement, point, exc
-                )
-                continue
-            for series in result:
-                asset_no = series.tags.get("asset_no", "")
-                if series.values and (asset_no, point) in wanted:
-                    value = _number(series.values[0][1])
-                    if value is not None:
-                        found[(asset_no, point)] = value
-        return found
-
-
-class InfluxSeries:
-    """A point's raw readings from the historian (bad-quality readings as None)."""
-
-    def __init__(self, history: object, max_points: int = 5000) -> None:
-        from gateway.history import History
-
-        assert isinstance(history, History)
-        self._history = history
-        self._max_points = max_points
-
-    def samples(self, asset_no: str, point: str, start: datetime, end: datetime) -> list[Sample]:
-        series = self._history.series(
-            asset_no,
-            point,
-            _ms(start),
-            _ms(end) + 1,
-            max_points=self._max_points,
-            now_ms=_ms(end),
-        )
-        return [
-            Sample(
-                datetime.fromtimestamp(p.ts_ms / 1000, UTC),
-                _number(p.value) if p.quality in (None, "good") else None,
-            )
-            for p in series.points
-        ]
-
-
 class FirstKnownMeters:
     """Each counter from the first source that knows it (the historian, then SQL)."""
 
@@ -255,3 +212,13 @@ class FirstKnownMeters:
             found.update(got)
             missing -= set(got)
         return found
+
+
+def __getattr__(name: str) -> Any:
+    # Compatibility shim, removed when the CLI moves into the parts (issue 15 part B):
+    # facility/cli/wo.py still imports InfluxSeries from here.
+    if name in ("InfluxMeters", "InfluxSeries"):
+        from gateway import telemetry
+
+        return getattr(telemetry, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -3,7 +3,7 @@
 A notice (created, assigned, reopened, verified, ...) goes to every configured channel:
 
 - a group-robot or generic webhook (WeCom, DingTalk or plain JSON), with the payload shapes
-  and the sender of ``gateway.alarms.notify``;
+  and the sender of ``facility.channels`` (shared with the alarm notifier);
 - MQTT: ``facility/v1/workorders/<site>`` (QoS 1), where a phone app or the dashboard
   subscribes; the message carries the assignee so each technician's client filters its own.
 
@@ -19,10 +19,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from facility.channels import Message, dingtalk_payload, post_json, wecom_payload
 from facility.errors import FacilityError
 from facility.mqtt import BrokerSettings, publish_once
 from facility.payload import TOPIC_PREFIX
-from gateway.alarms.notify import Message, dingtalk_payload, post_json, wecom_payload
 from maintenance.wo_store import LogNotifier, Notice, Notifier
 
 log = logging.getLogger(__name__)

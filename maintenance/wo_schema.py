@@ -37,6 +37,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
+from facility.types import PRIORITY_ORDER
 from maintenance.schema import AssetRow, Base
 
 RowT = TypeVar("RowT", bound=Base)
@@ -55,7 +56,7 @@ WO_STATES = (
     "closed",
     "cancelled",
 )
-PRIORITIES = ("critical", "high", "medium", "low")
+PRIORITIES = PRIORITY_ORDER
 CHECKLIST_KINDS = ("pass_fail", "number", "meter", "text", "photo")
 FAILURE_CODE_KINDS = ("problem", "cause", "remedy")
 METER_SOURCES = ("manual", "checklist", "historian", "completion")

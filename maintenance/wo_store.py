@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 from device_profiles.models import AlarmDefinition, ChecklistKind, PmPlan, Priority
 from facility.errors import ConfigError
 from facility.types import Criticality
-from maintenance.db import ConflictError, Database, Tx
+from maintenance.db import ConflictError, Database, DatabaseUser, Tx
 from maintenance.kpi import OccurrenceRecord, OrderRecord
 from maintenance.pm_rules import CYCLE_KINDS
 from maintenance.schema import AssetRow, SiteRow
@@ -309,7 +309,7 @@ class RaiseResult:
     reopened: bool = False
 
 
-class WorkOrderStore:
+class WorkOrderStore(DatabaseUser):
     """Work orders in the database at ``url`` (SQLite or PostgreSQL)."""
 
     def __init__(
@@ -329,26 +329,11 @@ class WorkOrderStore:
         self.notifier: Notifier = notifier or LogNotifier()
         self.meters = meters
         self.clock = clock
-        self._db = Database(url)
-        if migrate:
-            try:
-                self._db.upgrade()
-            except BaseException:
-                self._db.close()
-                raise
+        self._db = Database.open(url, migrate=migrate)
 
     @property
     def db(self) -> Database:
         return self._db
-
-    def close(self) -> None:
-        self._db.close()
-
-    def __enter__(self) -> WorkOrderStore:
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.close()
 
     def _at(self, at: datetime | None) -> datetime:
         return utc(at) if at is not None else self.clock()

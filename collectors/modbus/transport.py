@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import time
 
 from pymodbus.client import AsyncModbusTcpClient
@@ -22,6 +21,7 @@ from pymodbus.exceptions import ConnectionException, ModbusException, ModbusIOEx
 from pymodbus.pdu import ExceptionResponse, ModbusPDU
 
 from device_profiles.models import Table
+from facility.backoff import backoff_s
 from facility.errors import CommError, DeviceBusyError, ProtocolError
 
 log = logging.getLogger(__name__)
@@ -117,8 +117,8 @@ class ModbusConnection:
         if not ok:
             client.close()
             self._failures += 1
-            delay = min(self.backoff_min_s * 2.0 ** (self._failures - 1), self.backoff_max_s)
-            self._next_connect = time.monotonic() + delay * random.uniform(0.7, 1.3)
+            delay = backoff_s(self._failures, self.backoff_min_s, self.backoff_max_s)
+            self._next_connect = time.monotonic() + delay
             raise ModbusCommError(f"cannot connect to {self.name}", "refused")
         if self._failures or self.requests:
             self.reconnects += 1

@@ -38,6 +38,7 @@ from collectors.opcua.model import (
 from collectors.opcua.security import OpcuaSecurity
 from collectors.opcua.session import MonitorRequest, NodeRequest, OpcuaSession
 from device_profiles.models import DeviceProfile, OpcuaDefaults, Point, PollClass
+from facility.backoff import backoff_s
 from facility.errors import FacilityError
 from facility.types import Asset, OpcuaEndpoint, Quality, Reading
 
@@ -464,8 +465,7 @@ class OpcuaCollector:
         await asyncio.shield(session.close())
 
     def _backoff(self, failures: int) -> float:
-        base = min(self.backoff_min_s * 2.0 ** max(failures - 1, 0), self.backoff_max_s)
-        return base * self.rng.uniform(0.7, 1.3)
+        return backoff_s(max(failures, 1), self.backoff_min_s, self.backoff_max_s, self.rng)
 
     def _went_down(self, code: str, message: str) -> None:
         self._down_code, self._down_message = code, message

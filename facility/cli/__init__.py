@@ -8,6 +8,7 @@ clear message and exit non-zero; a traceback is never the user-facing answer.
 
 from __future__ import annotations
 
+import errno
 import importlib
 import logging
 import sys
@@ -17,7 +18,7 @@ from typing import Any
 import click
 
 from facility.config import load_settings
-from facility.errors import FacilityError
+from facility.errors import FacilityError, StorageError
 
 # name -> (module, help). One line per command group, the way plugins register.
 GROUPS: dict[str, tuple[str, str]] = {
@@ -37,6 +38,12 @@ GROUPS: dict[str, tuple[str, str]] = {
         "The Dash dashboard: live status, alarms, work orders, history, KPIs.",
     ),
 }
+
+
+# what main() needs to word an error after click's context is gone
+_state: dict[str, Path] = {}
+# what SQLite says when a database or spool file cannot be created or written
+_SQLITE_CANNOT_WRITE = ("unable to open database file", "attempt to write a readonly database")
 
 
 class LazyGroup(click.Group):
@@ -85,21 +92,73 @@ def cli(ctx: click.Context, config_path: Path | None, verbose: bool) -> None:
         for noisy in ("alembic", "asyncua", "pymodbus"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
     ctx.obj = load_settings(config_path)
+    _state["var_dir"] = ctx.obj.paths.var_dir
 
 
 def main(argv: list[str] | None = None) -> Any:
     """Entry point: run the CLI, turning project errors into one message and exit code 2."""
     try:
         return cli.main(args=argv, prog_name="facility", standalone_mode=False)
-    except FacilityError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(2)
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         sys.exit(1)
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)
+    except (FacilityError, OSError, BaseExceptionGroup) as exc:
+        message = user_error(exc)
+        if message is None:
+            raise  # a bug: its traceback is the useful answer
+        click.echo(f"error: {message}", err=True)
+        sys.exit(2)
+
+
+def user_error(exc: BaseException) -> str | None:
+    """The message for an error the user can act on, or None if it is a bug.
+
+    Project errors say themselves; a file-system error names its path and what is needed (the
+    spool and database directories are created under ``[paths] var_dir``); a task group that
+    failed only with such errors says each once.
+    """
+    if isinstance(exc, StorageError) and any(m in str(exc) for m in _SQLITE_CANNOT_WRITE):
+        # SQLite says only "unable to open database file": say what it needs
+        return f"{exc} (its directory must exist and be writable by this user{_var_hint()})"
+    if isinstance(exc, FacilityError):
+        return str(exc)
+    if isinstance(exc, OSError) and exc.filename is not None:
+        return path_error(exc, _state.get("var_dir"))
+    if isinstance(exc, BaseExceptionGroup):
+        messages = [user_error(e) for e in exc.exceptions]
+        if messages and all(m is not None for m in messages):
+            return "\n".join(dict.fromkeys(m for m in messages if m is not None))
+    return None
+
+
+def path_error(exc: OSError, var_dir: Path | None) -> str:
+    """One line for a file that cannot be created, opened or written."""
+    path = Path(exc.filename)
+    if isinstance(exc, PermissionError):
+        what = "permission denied: this user needs write access to it"
+    elif isinstance(exc, NotADirectoryError | FileExistsError):
+        what = "cannot be created: part of the path is a file, not a directory"
+    elif exc.errno == errno.EROFS:
+        what = "read-only file system: it needs a writable one"
+    else:
+        what = (exc.strerror or str(exc)).lower()
+    message = f"{path}: {what}"
+    if var_dir is not None and path.is_relative_to(var_dir):
+        message += (
+            f" (runtime data lives under [paths] var_dir = {var_dir}, "
+            "$FACILITY_PATHS__VAR_DIR: it must be a directory this user can write)"
+        )
+    return message
+
+
+def _var_hint() -> str:
+    var_dir = _state.get("var_dir")
+    if var_dir is None:
+        return ""
+    return f"; runtime data lives under [paths] var_dir = {var_dir}, $FACILITY_PATHS__VAR_DIR"
 
 
 if __name__ == "__main__":

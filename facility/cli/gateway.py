@@ -60,6 +60,7 @@ def run(ctx: click.Context, ledgers: tuple[Path, ...], any_asset: bool) -> None:
     from facility.cli.common import load_assets
     from facility.mqtt import BrokerSettings
     from gateway.ingest import GatewayService, ledger_tags, subscription_topic
+    from gateway.metrics import GatewayMetrics
     from gateway.retention import RetentionPlan
 
     settings = _settings(ctx)
@@ -81,8 +82,10 @@ def run(ctx: click.Context, ledgers: tuple[Path, ...], any_asset: bool) -> None:
         spool_max_bytes=int(config.spool_max_mb * 2**20),
         spool_max_age_s=config.spool_max_age_h * 3600,
         replay_points_per_s=config.replay_points_per_s,
+        session_expiry_s=config.session_expiry_s,
         retention=RetentionPlan.from_config(settings.influxdb),
         metrics_port=config.metrics_port,
+        metrics_source=GatewayMetrics,
     )
 
     async def main() -> None:

@@ -36,11 +36,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
+from facility.types import PRIORITY_ORDER
 from gateway.alarms.floods import flood_intervals
 from gateway.alarms.journal import AlarmRecord
 from gateway.alarms.state import EventKind
-
-PRIORITY_ORDER = ("critical", "high", "medium", "low")
 
 
 @dataclass(frozen=True)

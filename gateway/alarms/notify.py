@@ -14,6 +14,9 @@ not sent one by one — one flood notice is; alarms that join an announced incid
 failure stopping many devices) are covered by the incident notice with its first-out.
 Critical alarms are always sent on their own.
 
+This module is the shell; the pure rules and texts are ``gateway.alarms.notify_text``, the
+channels ``facility.channels``, the retry delay ``facility.backoff``.
+
 Sending never blocks alarm evaluation: ``submit()`` only queues. Each channel sends in order
 from its own queue (bounded; the oldest is dropped and counted when it overflows); a failed
 send is retried with exponential backoff and jitter up to ``retry_max`` times; the failure is
@@ -26,396 +29,53 @@ journaled too (``notified``, with the channel), so the journal says who was told
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
-import hashlib
 import heapq
-import hmac
 import json
 import logging
 import os
 import random
-import smtplib
-import ssl
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from email.message import EmailMessage
-from typing import Any, Literal
-from urllib.parse import unquote, urlsplit
-from zoneinfo import ZoneInfo
+from typing import Any
 
-from device_profiles.models import Priority
-from facility.errors import CommError, ConfigError, FacilityError, ProtocolError
-from facility.limits import HTTP_JSON_MAX_BYTES, HTTP_JSON_MAX_DEPTH, JsonLimitError, load_json
-from facility.mqtt import MqttLink
-from gateway.alarms.alarmfile import (
-    Channel,
-    ChannelType,
-    Notifications,
-    NotifyEvent,
-    NotifyRule,
-    parse_hhmm,
+from facility.backoff import backoff_s
+from facility.channels import (
+    SmtpSettings as SmtpSettings,  # re-exported: gateway/alarms/service.py imports it from here
 )
+from facility.channels import (
+    dingtalk_payload,
+    dingtalk_signed_url,
+    post_json,
+    send_email,
+    wecom_payload,
+)
+from facility.errors import ConfigError, FacilityError
+from facility.mqtt import MqttLink
+from facility.types import Priority
+from gateway.alarms.alarmfile import Channel, ChannelType, Notifications, NotifyEvent
 from gateway.alarms.definitions import AlarmSpec
 from gateway.alarms.journal import AlarmRecord
+from gateway.alarms.notify_text import (
+    Purpose,
+    generic_payload,
+    local_time,
+    notify_event,
+    render,
+    rule_matches,
+)
 from gateway.alarms.state import AlarmState, AlarmStatus, EventKind
 
 log = logging.getLogger(__name__)
 
-Purpose = Literal["alarm", "escalation", "flood", "incident"]
 STATUS_TOPIC = "facility/v1/status/alarm-notifier"
 QUEUE_MAX = 1000
 # priorities still sent one by one during a flood or inside an incident
 ALWAYS_SENT = frozenset({Priority.CRITICAL.value})
 FLOOD_HELD = frozenset({Priority.MEDIUM.value, Priority.LOW.value})
-
-_EVENT_OF: dict[EventKind, NotifyEvent] = {
-    EventKind.RAISE: "raise",
-    EventKind.REALARM: "realarm",
-    EventKind.CLEAR: "clear",
-    EventKind.ACK: "ack",
-    EventKind.FLOOD_START: "flood",
-    EventKind.INCIDENT: "incident",
-    # leaving shelved / suppressed / out of service into an active alarm: a new annunciation
-    EventKind.UNSHELVE: "raise",
-    EventKind.SHELVE_EXPIRED: "raise",
-    EventKind.UNSUPPRESS: "raise",
-    EventKind.RETURN_TO_SERVICE: "raise",
-}
-
-_WORDS: dict[str, tuple[str, str]] = {
-    "raise": ("报警", "raised"),
-    "realarm": ("再次报警", "re-alarm"),
-    "clear": ("恢复正常", "returned to normal"),
-    "ack": ("已确认", "acknowledged"),
-    "flood": ("报警泛滥", "alarm flood"),
-    "incident": ("关联事件", "incident"),
-    "escalation": ("超时未确认，升级通知", "not acknowledged in time — escalated"),
-}
-_PRIORITY_ZH = {"critical": "紧急", "high": "高", "medium": "中", "low": "低"}
-
-
-# -- pure: which rules, what text ---------------------------------------------------------------
-
-
-def notify_event(record: AlarmRecord) -> NotifyEvent | None:
-    """The notification event a journal entry is, if any."""
-    event = _EVENT_OF.get(record.kind)
-    if event == "raise" and not record.annunciate:
-        return None  # e.g. unshelve of an alarm that is normal
-    return event
-
-
-def in_window(rule: NotifyRule, local: datetime) -> bool:
-    """The rule's weekdays and hours (local time; a window may wrap midnight)."""
-    if rule.weekdays and local.isoweekday() not in rule.weekdays:
-        return False
-    if rule.hours is None:
-        return True
-    start, end = parse_hhmm(rule.hours[0]), parse_hhmm(rule.hours[1])
-    minute = local.hour * 60 + local.minute
-    if start <= end:
-        return start <= minute < end
-    return minute >= start or minute < end
-
-
-def rule_matches(
-    rule: NotifyRule,
-    event: NotifyEvent,
-    record: AlarmRecord,
-    spec: AlarmSpec | None,
-    local: datetime,
-) -> bool:
-    """Does ``rule`` want to hear about this entry now? (Flood notices have no alarm.)"""
-    if event not in rule.events:
-        return False
-    if rule.sites and record.site not in rule.sites:
-        return False
-    if spec is not None:
-        if not rule.selects(spec.asset_no, spec.site, spec.device_class):
-            return False
-        if rule.priorities and spec.priority not in rule.priorities:
-            return False
-        if rule.alarms and spec.name not in rule.alarms:
-            return False
-    elif rule.assets or rule.classes or rule.alarms:
-        return False  # a site-wide notice (flood) only goes to rules about whole sites
-    return in_window(rule, local)
-
-
-def local_time(moment: datetime, timezone: str) -> datetime:
-    return moment.astimezone(ZoneInfo(timezone))
-
-
-@dataclass(frozen=True)
-class Message:
-    """The rendered text of one notice."""
-
-    title: str
-    markdown: str
-    text: str
-
-
-def render(
-    record: AlarmRecord,
-    spec: AlarmSpec | None,
-    purpose: Purpose,
-    timezone: str,
-    language: str = "both",
-) -> Message:
-    """Title and body (Markdown and plain) in Chinese, English or both."""
-    word = "escalation" if purpose == "escalation" else (notify_event(record) or "raise")
-    zh_word, en_word = _WORDS[word]
-    when = local_time(record.at, timezone).strftime("%Y-%m-%d %H:%M:%S")
-    priority = record.priority or ""
-    zh_lines: list[str] = []
-    en_lines: list[str] = []
-    if purpose == "flood":
-        count = record.detail.get("count", "?")
-        window_min = float(record.detail.get("window_s", 600)) / 60
-        zh_title = f"【{record.site}】{zh_word}：{window_min:g} 分钟内 {count} 条报警"
-        en_title = f"[{record.site}] {en_word}: {count} alarms in {window_min:g} min"
-        zh_lines.append("中低优先级报警暂停逐条通知，请查看报警台。")
-        en_lines.append("Low and medium alarms are not sent one by one; see the alarm console.")
-    else:
-        label_zh = spec.label.zh if spec else record.alarm
-        label_en = spec.label.en if spec else record.alarm
-        zh_title = (
-            f"【{_PRIORITY_ZH.get(priority, priority)}】{record.asset_no} {label_zh} — {zh_word}"
-        )
-        en_title = f"[{priority.upper()}] {record.asset_no} {label_en} — {en_word}"
-        if purpose == "incident":
-            members = record.detail.get("members", [])
-            zh_lines.append(f"首发报警：{record.alarm_id}，共 {len(members)} 条关联报警")
-            en_lines.append(f"First-out: {record.alarm_id}; {len(members)} alarms in it")
-        if record.value is not None and purpose != "incident":
-            zh_lines.append(f"数值：{_value_text(record.value)}")
-            en_lines.append(f"Value: {_value_text(record.value)}")
-        text = spec.text if spec else None
-        if text is not None:
-            zh_lines += [
-                f"原因：{text.cause.zh}",
-                f"后果：{text.consequence.zh}",
-                f"处置：{text.action.zh}",
-            ]
-            en_lines += [
-                f"Cause: {text.cause.en}",
-                f"Consequence: {text.consequence.en}",
-                f"Action: {text.action.en}",
-            ]
-        if record.user:
-            zh_lines.append(f"操作人：{record.user} {record.comment}".rstrip())
-            en_lines.append(f"By: {record.user} {record.comment}".rstrip())
-    zh_lines.append(f"时间：{when}")
-    en_lines.append(f"Time: {when} ({timezone})")
-    if purpose != "flood":
-        zh_lines.append(f"报警编号：{record.alarm_id}")
-        en_lines.append(f"Alarm: {record.alarm_id}")
-    parts: list[tuple[str, list[str]]] = []
-    if language in ("zh", "both"):
-        parts.append((zh_title, zh_lines))
-    if language in ("en", "both"):
-        parts.append((en_title, en_lines))
-    title = " / ".join(t for t, _ in parts)
-    markdown = "\n\n".join(
-        f"**{t}**\n\n" + "\n".join(f"> {line}" for line in ls) for t, ls in parts
-    )
-    text_body = "\n\n".join(t + "\n" + "\n".join(ls) for t, ls in parts)
-    return Message(title, markdown, text_body)
-
-
-def _value_text(value: object) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return str(value)
-
-
-def wecom_payload(message: Message, mention_all: bool = False) -> dict[str, Any]:
-    """The JSON a WeCom group robot accepts (markdown; at most 4096 bytes of content)."""
-    content = _truncate(message.markdown, 4096)
-    if mention_all:
-        # markdown messages cannot @all; a text message can
-        return {
-            "msgtype": "text",
-            "text": {"content": _truncate(message.text, 2048), "mentioned_list": ["@all"]},
-        }
-    return {"msgtype": "markdown", "markdown": {"content": content}}
-
-
-def dingtalk_payload(message: Message, mention_all: bool = False) -> dict[str, Any]:
-    """The JSON a DingTalk group robot accepts (markdown with a title)."""
-    return {
-        "msgtype": "markdown",
-        "markdown": {"title": message.title[:64], "text": _truncate(message.markdown, 5000)},
-        "at": {"isAtAll": mention_all},
-    }
-
-
-def dingtalk_signed_url(url: str, secret: str, timestamp_ms: int) -> str:
-    """A DingTalk robot URL with its ``timestamp`` and HMAC-SHA256 ``sign`` added."""
-    to_sign = f"{timestamp_ms}\n{secret}".encode()
-    digest = hmac.new(secret.encode(), to_sign, hashlib.sha256).digest()
-    sign = urllib.parse.quote_plus(base64.b64encode(digest).decode())
-    joiner = "&" if "?" in url else "?"
-    return f"{url}{joiner}timestamp={timestamp_ms}&sign={sign}"
-
-
-def generic_payload(
-    record: AlarmRecord, spec: AlarmSpec | None, purpose: Purpose, message: Message
-) -> dict[str, Any]:
-    """The project's own JSON document: the journal entry plus the alarm's texts."""
-    alarm: dict[str, Any] | None = None
-    if spec is not None:
-        alarm = {
-            "alarm_id": spec.alarm_id,
-            "site": spec.site,
-            "asset_no": spec.asset_no,
-            "class": spec.device_class,
-            "priority": spec.priority.value,
-            "label": spec.label.model_dump(),
-            "text": spec.text.model_dump() if spec.text else None,
-        }
-    return {
-        "v": 1,
-        "type": purpose,
-        "title": message.title,
-        "text": message.text,
-        "event": record.to_json(),
-        "alarm": alarm,
-    }
-
-
-def _truncate(text: str, max_bytes: int) -> str:
-    data = text.encode()
-    if len(data) <= max_bytes:
-        return text
-    return data[: max_bytes - 3].decode(errors="ignore") + "…"
-
-
-def backoff_s(attempt: int, base_s: float, cap_s: float, rng: random.Random | None = None) -> float:
-    """Delay before retry ``attempt`` (1, 2, ...): exponential, capped, with ±25 % jitter."""
-    delay = min(cap_s, base_s * 2.0 ** (attempt - 1))
-    jitter: float = (rng or random.Random()).random()
-    return delay * (0.75 + 0.5 * jitter)
-
-
-# -- channels ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class SmtpSettings:
-    """An SMTP server from ``smtp://[user@]host:port`` (``smtps://``: TLS, ``smtp+starttls://``)."""
-
-    host: str
-    port: int
-    sender: str
-    username: str | None = None
-    password: str | None = None
-    mode: Literal["plain", "starttls", "tls"] = "plain"
-
-    @classmethod
-    def from_url(cls, url: str, sender: str, password: str | None = None) -> SmtpSettings:
-        parts = urlsplit(url)
-        modes = {"smtp": "plain", "smtp+starttls": "starttls", "smtps": "tls"}
-        if parts.scheme not in modes or not parts.hostname:
-            raise ConfigError(
-                f"smtp_url {url!r}: expected smtp://host:port, smtp+starttls://host:587 or "
-                "smtps://host:465"
-            )
-        mode = modes[parts.scheme]
-        default_port = {"plain": 25, "starttls": 587, "tls": 465}[mode]
-        return cls(
-            host=parts.hostname,
-            port=parts.port or default_port,
-            sender=sender,
-            username=unquote(parts.username) if parts.username else None,
-            password=password,
-            mode=mode,  # type: ignore[arg-type]
-        )
-
-
-def send_email(
-    settings: SmtpSettings, to: Sequence[str], subject: str, body: str, timeout_s: float
-) -> None:
-    """Blocking: one e-mail (run it in a thread). CommError / ConfigError on failure."""
-    message = EmailMessage()
-    message["From"] = settings.sender
-    message["To"] = ", ".join(to)
-    message["Subject"] = subject
-    message.set_content(body)
-    try:
-        smtp: smtplib.SMTP
-        if settings.mode == "tls":
-            context = ssl.create_default_context()
-            smtp = smtplib.SMTP_SSL(
-                settings.host, settings.port, timeout=timeout_s, context=context
-            )
-        else:
-            smtp = smtplib.SMTP(settings.host, settings.port, timeout=timeout_s)
-        with smtp:
-            if settings.mode == "starttls":
-                smtp.starttls(context=ssl.create_default_context())
-            if settings.username:
-                smtp.login(settings.username, settings.password or "")
-            smtp.send_message(message)
-    except smtplib.SMTPAuthenticationError as exc:
-        raise ConfigError(f"smtp {settings.host}:{settings.port}: login refused: {exc}") from None
-    except (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused) as exc:
-        raise ConfigError(f"smtp {settings.host}:{settings.port}: refused: {exc}") from None
-    except (OSError, smtplib.SMTPException) as exc:
-        raise CommError(f"smtp {settings.host}:{settings.port}: {exc}") from None
-
-
-def post_json(url: str, body: Mapping[str, Any], timeout_s: float, robot: bool) -> None:
-    """Blocking: POST a JSON document. ``robot``: also check WeCom/DingTalk's ``errcode``.
-
-    CommError (retry) for network errors, 429 and 5xx; ConfigError (do not retry) for other
-    4xx; ProtocolError (retry) for a robot's non-zero errcode (most often rate limiting).
-    """
-    data = json.dumps(body, ensure_ascii=False).encode()
-    request = urllib.request.Request(
-        url, data=data, method="POST", headers={"Content-Type": "application/json; charset=utf-8"}
-    )
-    where = _safe_url(url)
-    try:
-        with urllib.request.urlopen(request, timeout=timeout_s) as response:
-            answer = response.read(65536)
-    except urllib.error.HTTPError as exc:
-        if exc.code == 429 or exc.code >= 500:
-            raise CommError(f"webhook {where}: HTTP {exc.code}") from None
-        raise ConfigError(f"webhook {where}: HTTP {exc.code} {exc.reason}") from None
-    except (OSError, urllib.error.URLError) as exc:
-        raise CommError(f"webhook {where}: {exc}") from None
-    if robot:
-        try:
-            reply = load_json(
-                answer or b"{}",
-                what="answer",
-                max_bytes=HTTP_JSON_MAX_BYTES,
-                max_depth=HTTP_JSON_MAX_DEPTH,
-            )
-        except JsonLimitError as exc:
-            raise ProtocolError(f"webhook {where}: {exc}") from None
-        code = reply.get("errcode", 0) if isinstance(reply, dict) else 0
-        if code != 0:
-            raise ProtocolError(
-                f"webhook {where}: errcode {code} {reply.get('errmsg', '')}".rstrip(), code
-            )
-
-
-def _safe_url(url: str) -> str:
-    # robot URLs carry their key in the query: never log it
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}{parts.path}"
-
 
 # -- the shell --------------------------------------------------------------------------------
 

@@ -42,6 +42,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from facility.errors import FacilityError, StorageError
+from facility.heartbeat import Heartbeat, ServiceKind, make_heartbeat
 from facility.limits import (
     COMMAND_MAX_BYTES,
     COMMAND_MAX_DEPTH,
@@ -59,6 +60,7 @@ from gateway.alarms.journal import AlarmRecord
 from gateway.alarms.notify import Notifier
 from gateway.alarms.state import AlarmCommandError, AlarmStatus, status_to_json
 from gateway.alarms.store import AlarmStore, CurrentAlarm
+from gateway.alarms.watchdog import ServiceKey, WatchdogSettings
 
 log = logging.getLogger(__name__)
 
@@ -126,6 +128,8 @@ class AlarmEngine:
         flood_threshold: int = 10,
         flood_window_min: float = 10.0,
         timezone: str = "Asia/Shanghai",
+        watchdog: WatchdogSettings | None = None,
+        own_service: ServiceKey | None = None,
     ) -> None:
         self.alarm_set = alarm_set
         self.store = store
@@ -141,6 +145,8 @@ class AlarmEngine:
             flood_threshold=flood_threshold,
             flood_window_s=flood_window_min * 60,
             timezone=timezone,
+            watchdog=watchdog,
+            own_service=own_service,
         )
         self._restored = [a for a in restored if a in alarm_set.specs]
         self.listeners: list[Listener] = []
@@ -154,10 +160,13 @@ class AlarmEngine:
         self._held_events: deque[tuple[str, bytes]] = deque()
         self._publish_wake = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._inbox: deque[DeviceMessage] = deque()
+        # device messages, heartbeats, and services whose retained status was cleared
+        self._inbox: deque[DeviceMessage | Heartbeat | ServiceKey] = deque()
+        self.last_eval: datetime | None = None
         self._inbox_lock = threading.Lock()
         self._inbox_scheduled = False
         if notifier is not None:
+            notifier.specs = self.core.specs  # system alarms appear as services are heard of
             notifier.state_of = self._status_or_none
             notifier.journal = self._journal_notices
 
@@ -169,7 +178,7 @@ class AlarmEngine:
         if records:
             self._queue(records)
 
-    def on_message_threadsafe(self, message: DeviceMessage) -> None:
+    def on_message_threadsafe(self, message: DeviceMessage | Heartbeat | ServiceKey) -> None:
         """Hand over a device message from any thread (e.g. paho's network thread).
 
         Messages are queued and evaluated on the loop in batches: one wake-up of the loop
@@ -181,6 +190,24 @@ class AlarmEngine:
             self._inbox_scheduled = True
         self._loop.call_soon_threadsafe(self._drain_inbox)
 
+    def on_heartbeat_threadsafe(self, item: Heartbeat | ServiceKey) -> None:
+        """Hand over a service's heartbeat (or the key of a service whose retained status
+        was cleared) from any thread; they queue with the device messages, in order."""
+        self.on_message_threadsafe(item)
+
+    def heartbeat(self, service_id: str, interval_s: float) -> Heartbeat:
+        """This engine's own heartbeat: messages evaluated must move while some wait."""
+        with self._inbox_lock:
+            backlog = len(self._inbox)
+        return make_heartbeat(
+            ServiceKind.ALARMS,
+            service_id,
+            interval_s=interval_s,
+            counters={"messages_evaluated": self.core.stats.messages, "backlog": backlog},
+            times={"last_eval_ts": self.last_eval},
+            sites=tuple(self.alarm_set.sites),
+        )
+
     def _drain_inbox(self) -> None:
         while True:
             with self._inbox_lock:
@@ -191,9 +218,19 @@ class AlarmEngine:
                 self._inbox.clear()
             for message in batch:
                 try:
-                    self.on_message(message)
+                    if isinstance(message, DeviceMessage):
+                        self.on_message(message)
+                        continue
+                    if isinstance(message, Heartbeat):
+                        records = self.core.on_heartbeat(message, self.clock())
+                    else:
+                        records = self.core.forget_service(message, self.clock())
+                    if records:
+                        self._queue(records)
                 except Exception:  # one bad message must not stop the engine
-                    log.exception("alarms: evaluating asset_no=%s failed", message.asset_no)
+                    what = message.asset_no if isinstance(message, DeviceMessage) else message
+                    log.exception("alarms: evaluating %s failed", what)
+            self.last_eval = self.clock()
 
     def set_asset_status(self, asset_no: str, status: AssetStatus) -> None:
         """The ledger moved an asset in or out of service (mode rule)."""

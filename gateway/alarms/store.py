@@ -29,7 +29,7 @@ from gateway.alarms.state import (
     status_to_json,
 )
 from maintenance.alarm_schema import AlarmJournalRow, AlarmStateRow, journal_query, state_query
-from maintenance.db import Database
+from maintenance.db import Database, DatabaseUser
 
 EXPORT_BATCH = 5000
 ID_CHUNK = 500
@@ -99,27 +99,12 @@ def _value(value: Any) -> Any:
     return value if value is None or isinstance(value, bool | int | float | str) else str(value)
 
 
-class AlarmStore:
+class AlarmStore(DatabaseUser):
     """The alarm tables of the database at ``url``."""
 
     def __init__(self, url: str, *, migrate: bool = True) -> None:
         self.url = url
-        self._db = Database(url)
-        if migrate:
-            try:
-                self._db.upgrade()
-            except BaseException:
-                self._db.close()
-                raise
-
-    def close(self) -> None:
-        self._db.close()
-
-    def __enter__(self) -> AlarmStore:
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.close()
+        self._db = Database.open(url, migrate=migrate)
 
     # -- writing ------------------------------------------------------------------------------
 

@@ -21,12 +21,13 @@ import pytest
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from device_profiles import load_library
+from facility.channels import SmtpSettings
 from facility.mqtt import BrokerSettings, MqttLink
 from facility.services import MosquittoServer
 from gateway.alarms.alarmfile import parse_alarm_file
 from gateway.alarms.definitions import compile_alarms
 from gateway.alarms.journal import AlarmRecord
-from gateway.alarms.notify import Notifier, SmtpSettings
+from gateway.alarms.notify import Notifier
 from gateway.alarms.state import AlarmState, AlarmStatus, EventKind
 from maintenance.ledger_files import demo_ledger_paths, read_ledger_file
 from tests.support import wait_until

@@ -16,6 +16,7 @@ from facility.services import InfluxServer, MosquittoServer
 from facility.types import Asset, Quality, Reading
 from gateway.influx import InfluxClient
 from gateway.ingest import GatewayService, InfluxTarget
+from gateway.metrics import GatewayMetrics
 from maintenance.ledger_files import demo_ledger_paths, read_ledger_file
 from tests.support import wait_until
 
@@ -90,6 +91,7 @@ def gateway(broker: MosquittoServer, influxd: InfluxServer, spool: Path) -> Gate
         batch_interval_s=0.5,
         replay_points_per_s=50_000,
         metrics_port=0,
+        metrics_source=GatewayMetrics,
     )
 
 

@@ -44,9 +44,10 @@ async def publish(broker: BrokerSettings, topic: str, payload: bytes) -> None:
 
 
 async def test_alarm_engine_survives_brackets_on_device_and_command_topics(
-    mosquitto: MosquittoServer, tmp_path: Path
+    fresh_mosquitto: MosquittoServer, tmp_path: Path
 ) -> None:
-    broker = BrokerSettings.from_url(mosquitto.url)
+    # its own broker: the alarm states it publishes are retained, other tests must not see them
+    broker = BrokerSettings.from_url(fresh_mosquitto.url)
     alarm_set = compile_alarms(pool_asset(), load_library(), None)
     service = AlarmService(
         alarm_set,

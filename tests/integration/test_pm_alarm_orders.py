@@ -15,6 +15,7 @@ from gateway.alarms.core import AlarmCore, Command
 from gateway.alarms.definitions import compile_alarms
 from gateway.alarms.journal import AlarmRecord
 from gateway.alarms.store import AlarmStore, CurrentAlarm
+from gateway.telemetry import StoreRaises
 from maintenance.alarm_orders import AlarmOrders
 from maintenance.ledger_files import demo_ledger_paths, demo_sites, read_ledger_file
 from maintenance.store import LedgerStore
@@ -65,7 +66,7 @@ def feed(core: AlarmCore, store: AlarmStore, message: DeviceMessage) -> None:
 def orders_for(url: str, alarms: AlarmStore, orders: WorkOrderStore, cursor: Path) -> AlarmOrders:
     assets = read_ledger_file(next(p for p in demo_ledger_paths() if p.stem == "HT"))
     by_no = {a.asset_no: a.profile or "" for a in assets}
-    return AlarmOrders(alarms, orders, PROFILES, lambda: by_no, cursor)
+    return AlarmOrders(StoreRaises(alarms), orders, PROFILES, lambda: by_no, cursor)
 
 
 def test_high_priority_raise_becomes_one_order_and_repeats_attach(

@@ -27,10 +27,10 @@ from gateway.history import History
 from gateway.influx import InfluxClient
 from gateway.lineproto import to_ms
 from gateway.retention import RetentionPlan, setup
+from gateway.telemetry import InfluxMeters, InfluxSeries
 from maintenance.generator import Generator
 from maintenance.ledger_files import demo_ledger_paths, demo_sites
 from maintenance.store import LedgerStore
-from maintenance.telemetry import InfluxMeters, InfluxSeries
 from maintenance.wo_store import WorkOrderStore
 from maintenance.workorders import FixVerdict, WoState
 from simulators.physics import FaultKind, create_model

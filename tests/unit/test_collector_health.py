@@ -10,7 +10,7 @@ from collectors.health import BreakerState, DeviceHealth, Transition
 
 
 def health(**kw: float) -> DeviceHealth:
-    return DeviceHealth(rng=random.Random(1), jitter=0.0, **kw)  # type: ignore[arg-type]
+    return DeviceHealth(rng=random.Random(1), jitter=False, **kw)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
@@ -25,12 +25,12 @@ def test_backoff_doubles_up_to_the_cap(failures: int, expected_delay: float) -> 
 
 
 def test_jitter_stays_within_its_band() -> None:
-    h = DeviceHealth(rng=random.Random(7), jitter=0.3)
+    h = DeviceHealth(rng=random.Random(7))
     h.failure(0.0, "timeout", "x")
-    h.failure(0.0, "timeout", "x")  # base 2 s
+    h.failure(0.0, "timeout", "x")  # ceiling 2 s; equal jitter (facility.backoff): 1..2 s
     delays = [h.backoff_s() for _ in range(1000)]
-    assert 1.4 <= min(delays) < 1.5
-    assert 2.5 < max(delays) <= 2.6
+    assert 1.0 <= min(delays) < 1.1
+    assert 1.9 < max(delays) <= 2.0
 
 
 def test_goes_down_once_and_comes_back_once() -> None:

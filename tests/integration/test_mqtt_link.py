@@ -1,0 +1,112 @@
+"""MqttLink against a real mosquitto: acknowledgements are never lost, every wait has a
+deadline, and a failing handler does not kill paho's network thread.
+
+Finding (issue 9): the collector froze after ~23 minutes of ``make demo``. paho's network
+thread delivered a PUBACK before ``client.publish()`` had returned the mid to the link; the
+acknowledgement was dropped and the publisher waited for it for ever.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import time
+from typing import Any
+
+import pytest
+
+from facility.errors import CommError
+from facility.mqtt import BrokerSettings, MqttLink
+from facility.services import MosquittoServer
+from tests.support import wait_until
+
+
+async def _running(link: MqttLink) -> asyncio.Task[None]:
+    task = asyncio.create_task(link.run())
+    await wait_until(link.connected.is_set, 10)
+    return task
+
+
+async def _stop(*tasks: asyncio.Task[None]) -> None:
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def test_puback_before_publish_returns_still_settles(mosquitto: MosquittoServer) -> None:
+    """Make the race certain: paho's publish() returns only after the broker has answered."""
+    link = MqttLink(BrokerSettings.from_url(mosquitto.url), "test-early-ack")
+    task = await _running(link)
+    try:
+        client = link._client
+        assert client is not None
+        real_publish = client.publish
+
+        def slow_return(*args: Any, **kwargs: Any) -> Any:
+            info = real_publish(*args, **kwargs)
+            info.wait_for_publish(5)  # the PUBACK has been handled by paho's thread
+            assert info.is_published()
+            return info
+
+        client.publish = slow_return  # type: ignore[method-assign]
+        futures = [link.publish("test/early", str(i).encode()) for i in range(20)]
+        done, pending = await asyncio.wait(futures, timeout=10)
+        assert not pending, f"{len(pending)} of 20 acknowledgements were lost"
+        assert all(f.exception() is None for f in done)
+        assert not link._early, "early acknowledgements must be consumed, not kept"
+    finally:
+        await _stop(task)
+
+
+async def test_unacknowledged_publish_fails_within_the_deadline(
+    fresh_mosquitto: MosquittoServer,
+) -> None:
+    """A broker that stops answering (SIGSTOP: the socket stays open) must not hang a
+    publisher: the future fails after ``ack_timeout_s`` and the link reconnects by itself."""
+    link = MqttLink(
+        BrokerSettings.from_url(fresh_mosquitto.url),
+        "test-deadline",
+        ack_timeout_s=1.0,
+        backoff_min_s=0.1,
+        backoff_max_s=0.5,
+    )
+    task = await _running(link)
+    pid = fresh_mosquitto.pid
+    assert pid is not None
+    try:
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            future = link.publish("test/deadline", b"x")
+            with pytest.raises(CommError):
+                await asyncio.wait_for(future, 15)
+            assert link.stats.ack_timeouts == 1
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        await wait_until(lambda: link.connected.is_set() and link.stats.connects >= 2, 20)
+        await asyncio.wait_for(link.publish("test/deadline", b"y"), 10)
+    finally:
+        await _stop(task)
+
+
+async def test_failing_handler_leaves_the_link_listening(mosquitto: MosquittoServer) -> None:
+    broker = BrokerSettings.from_url(mosquitto.url)
+    seen: list[bytes] = []
+
+    def handler(topic: str, payload: bytes) -> None:
+        if payload == b"boom":
+            raise RecursionError("maximum recursion depth exceeded")
+        seen.append(payload)
+
+    topic = f"test/handler/{time.monotonic_ns()}"
+    listener = MqttLink(broker, "test-handler", subscriptions=[(topic, 1)], on_message=handler)
+    sender = MqttLink(broker, "test-handler-pub")
+    tasks = [await _running(listener), await _running(sender)]
+    try:
+        await asyncio.sleep(0.2)  # the subscription is made right after CONNACK
+        for payload in (b"boom", b"after"):
+            await asyncio.wait_for(sender.publish(topic, payload), 10)
+        await wait_until(lambda: seen == [b"after"], 10)
+        assert listener.stats.callback_errors == 1
+    finally:
+        await _stop(*tasks)
