@@ -79,6 +79,7 @@ class CollectorService:
     heartbeat_s: float = 5.0
     fleet: Fleet | None = field(default=None, init=False)
     reloads: int = field(default=0, init=False)  # reloads that changed something
+    reload_failures: int = field(default=0, init=False)  # reloads refused (bad ledger/profile)
     # progress, for the heartbeat: they must move while the collector works
     polls_total: int = field(default=0, init=False)
     last_poll_ts: datetime | None = field(default=None, init=False)
@@ -166,16 +167,31 @@ class CollectorService:
                     await asyncio.shield(fleet.close())
 
     async def _watch(self, fleet: Fleet) -> None:
-        """Reload the ledger and profiles periodically; restart only what changed."""
+        """Reload the ledger and profiles periodically; restart only what changed.
+
+        A broken edit (a profile that does not validate, a ledger row in error) must not stop
+        collection: the running definitions stay, the error is logged once (again only when
+        it changes) and once more when a reload succeeds again."""
         assert self.reload is not None
+        failing: str | None = None
         while True:
             await asyncio.sleep(self.reload_every_s)
             try:
                 assets, profiles = await asyncio.to_thread(self.reload)
-            except FacilityError as exc:
-                # a broken edit must not stop collection: keep running what we have
-                log.error("reload failed, keeping the running definitions: %s", exc)
+            except Exception as exc:  # a bug in reloading must not stop the polling either
+                self.reload_failures += 1
+                error = str(exc) if isinstance(exc, FacilityError) else repr(exc)
+                if error != failing:
+                    log.error(
+                        "reload failed, keeping the running definitions: %s",
+                        error,
+                        exc_info=None if isinstance(exc, FacilityError) else exc,
+                    )
+                    failing = error
                 continue
+            if failing is not None:
+                log.info("reload succeeded again (%d failed reloads so far)", self.reload_failures)
+                failing = None
             self.assets, self.profiles = assets, profiles
             plan = await fleet.apply(definitions(assets, profiles))
             if not plan.empty:

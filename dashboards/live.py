@@ -4,7 +4,7 @@ Devices publish retained messages on ``facility/v1/<site>/<asset_no>``, so a das
 starts late sees the whole plant at once. ``LiveFeed`` runs an ``MqttLink`` in a daemon thread
 with its own event loop and keeps ``{asset_no: DeviceState}`` behind a lock; pages read
 ``snapshot()`` (a copy) from request threads. Messages that do not decode are counted and
-logged once per topic, never shown as values.
+logged once per kind, never shown as values; nothing a message holds can stop the feed.
 
 It also hears every service's heartbeat (``facility/v1/status/+/+``) and keeps them in the
 alarm engine's watchdog core (``gateway.alarms.watchdog``): :meth:`LiveFeed.services` says
@@ -20,6 +20,7 @@ import contextlib
 import logging
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -79,8 +80,8 @@ class LiveFeed:
         self.last_message: datetime | None = None
         self._lock = threading.Lock()
         self._devices: dict[str, DeviceState] = {}
-        self._rejected: set[str] = set()
-        self.rejected = 0
+        self.rejected = 0  # messages refused, in all
+        self.rejected_kinds: Counter[str] = Counter()  # by PayloadError kind (or error:<type>)
         self._link: MqttLink | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
@@ -151,9 +152,35 @@ class LiveFeed:
     # -- receiving (paho's network thread) ----------------------------------------------------
 
     def _on_message(self, topic: str, payload: bytes) -> None:
-        if topic.startswith(STATUS_PREFIX + "/"):
-            self._on_status(topic, payload)
-            return
+        # Nothing may escape to paho: an exception would end its network thread and leave the
+        # dashboard "connected" but deaf. Every rejection is counted and logged once per kind.
+        try:
+            if topic.startswith(STATUS_PREFIX + "/"):
+                self._on_status(topic, payload)
+            else:
+                self._receive(topic, payload)
+        except PayloadError as exc:
+            self._reject(exc.kind, topic, str(exc))
+        except Exception as exc:  # a bug: counted and logged (with its traceback) once
+            self._reject(f"error:{type(exc).__name__}", topic, repr(exc), exc)
+
+    def _reject(
+        self, kind: str, topic: str, reason: str, error: BaseException | None = None
+    ) -> None:
+        with self._lock:
+            self.rejected += 1
+            self.rejected_kinds[kind] += 1
+            first = self.rejected_kinds[kind] == 1
+        if first:
+            log.warning(
+                "live message rejected topic=%s (%s; counted, logged once per kind): %s",
+                topic[:200],
+                kind,
+                reason[:300],
+                exc_info=error,
+            )
+
+    def _receive(self, topic: str, payload: bytes) -> None:
         asset_no = topic.rsplit("/", 1)[-1]
         if not ASSET_NO_RE.match(asset_no):
             return  # other traffic under the prefix (alarm commands, work-order notices)
@@ -161,16 +188,7 @@ class LiveFeed:
             with self._lock:  # a cleared retained message: the device is gone
                 self._devices.pop(asset_no, None)
             return
-        try:
-            message = decode(topic, payload)
-        except PayloadError as exc:
-            with self._lock:
-                self.rejected += 1
-                first = topic not in self._rejected
-                self._rejected.add(topic)
-            if first:
-                log.warning("live message rejected topic=%s: %s", topic, exc)
-            return
+        message = decode(topic, payload)
         points = {
             r.point: {"v": r.value, "u": r.unit, "q": r.quality.value} for r in message.readings
         }
@@ -202,12 +220,7 @@ class LiveFeed:
         try:
             heartbeat = decode_heartbeat(topic, payload)
         except HeartbeatError as exc:
-            with self._lock:
-                self.rejected += 1
-                first = topic not in self._rejected
-                self._rejected.add(topic)
-            if first:
-                log.warning("status message rejected topic=%s: %s", topic, exc)
+            self._reject("bad_heartbeat", topic, str(exc))
             return
         if heartbeat.key == (ServiceKind.DASHBOARD, self.service_id):
             return  # a dashboard does not judge itself

@@ -43,6 +43,14 @@ from typing import Any
 
 from facility.errors import FacilityError, StorageError
 from facility.heartbeat import Heartbeat, ServiceKind, make_heartbeat
+from facility.limits import (
+    COMMAND_MAX_BYTES,
+    COMMAND_MAX_DEPTH,
+    COMMAND_MAX_FOR_S,
+    COMMAND_MAX_TEXT,
+    JsonLimitError,
+    load_json,
+)
 from facility.mqtt import MqttLink
 from facility.payload import DeviceMessage
 from facility.types import AssetStatus
@@ -453,50 +461,90 @@ class AlarmEngine:
     # -- commands over MQTT -------------------------------------------------------------------
 
     async def handle_command_payload(self, payload: bytes) -> tuple[str | None, bytes]:
-        """Run a JSON command; returns (reply topic, reply JSON)."""
+        """Run a JSON command; returns (reply topic, reply JSON). Never raises for bad input:
+        every refusal is a reply with ``ok: false`` and one line saying why."""
         reply_to: str | None = None
         request_id: Any = None
         try:
-            body = json.loads(payload.decode("utf-8"))
-            if not isinstance(body, dict):
-                raise AlarmCommandError("expected a JSON object")
+            body = decode_command(payload)
             reply_to = body.get("reply_to") if isinstance(body.get("reply_to"), str) else None
-            request_id = body.get("id")
+            request_id = _reply_id(body.get("id"))
             command = parse_command(body)
             status = await self.execute(command)
             reply: dict[str, Any] = {"id": request_id, "ok": True, "state": status_to_json(status)}
-        except (UnicodeDecodeError, json.JSONDecodeError):
-            reply = {"id": request_id, "ok": False, "error": "command is not UTF-8 JSON"}
-        except AlarmCommandError as exc:
-            reply = {"id": request_id, "ok": False, "error": str(exc)}
+        except FacilityError as exc:  # bad command, or the journal refused the write
+            reply = {"id": request_id, "ok": False, "error": one_line(str(exc))}
         return reply_to, json.dumps(reply, ensure_ascii=False).encode()
 
     async def serve_command(self, payload: bytes) -> None:
         """Run a command received on MQTT and publish the reply (if a reply topic was given)."""
-        reply_to, reply = await self.handle_command_payload(payload)
+        try:
+            reply_to, reply = await self.handle_command_payload(payload)
+        except Exception:  # a bug must not go unseen in a task nobody awaits
+            self.stats.command_errors += 1
+            log.exception("alarm command failed unexpectedly")
+            return
         if reply_to and self.link is not None and self.link.connected.is_set():
             with contextlib.suppress(FacilityError):
                 await self.link.publish(reply_to, reply)
+
+
+def one_line(text: str, limit: int = 300) -> str:
+    """A message fit for a reply or a log line: one line, not empty, not endless."""
+    flat = " ".join(text.split()) or "refused"
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def _reply_id(value: object) -> str | int | None:
+    """The request id echoed in the reply: a short string or an integer, nothing bigger."""
+    if isinstance(value, str) and len(value) <= COMMAND_MAX_TEXT:
+        return value
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) < 2**63:
+        return value
+    return None
+
+
+def decode_command(payload: bytes) -> dict[str, Any]:
+    """The JSON object of a command message within the limits of facility/limits.py;
+    AlarmCommandError (one line, saying what was expected) otherwise."""
+    try:
+        body = load_json(
+            payload, what="command", max_bytes=COMMAND_MAX_BYTES, max_depth=COMMAND_MAX_DEPTH
+        )
+    except JsonLimitError as exc:
+        raise AlarmCommandError(one_line(str(exc))) from None
+    if not isinstance(body, dict):
+        raise AlarmCommandError("command: expected a JSON object")
+    return body
 
 
 def parse_command(body: dict[str, Any]) -> Command:
     """A Command from its JSON form; AlarmCommandError naming the bad field."""
     op = body.get("op")
     if op not in COMMAND_OPS:
-        raise AlarmCommandError(f"op {op!r}: expected one of {', '.join(COMMAND_OPS)}")
+        raise AlarmCommandError(f"op {op!r:.40}: expected one of {', '.join(COMMAND_OPS)}")
     text: dict[str, str] = {}
     for key in ("alarm_id", "user", "comment", "reason"):
         value = body.get(key, "")
         if not isinstance(value, str):
             raise AlarmCommandError(f"{key}: expected a string")
+        if len(value) > COMMAND_MAX_TEXT:
+            raise AlarmCommandError(
+                f"{key}: {len(value)} characters; expected at most {COMMAND_MAX_TEXT}"
+            )
         text[key] = value
     if not text["alarm_id"]:
         raise AlarmCommandError("alarm_id: required, e.g. HT-PDP-001/dry_run")
     for_s = body.get("for_s")
     if for_s is not None and (
-        isinstance(for_s, bool) or not isinstance(for_s, int | float) or for_s <= 0
+        isinstance(for_s, bool)
+        or not isinstance(for_s, int | float)
+        or not 0 < for_s <= COMMAND_MAX_FOR_S  # also refuses NaN; a date past 9999 overflows
     ):
-        raise AlarmCommandError(f"for_s {for_s!r}: expected a positive number of seconds")
+        raise AlarmCommandError(
+            f"for_s {for_s!r:.40}: expected a positive number of seconds "
+            f"(at most {COMMAND_MAX_FOR_S:,})"
+        )
     one_shot = body.get("one_shot", False)
     if not isinstance(one_shot, bool):
         raise AlarmCommandError("one_shot: expected true or false")

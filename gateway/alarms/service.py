@@ -141,20 +141,22 @@ class AlarmService:
             task.add_done_callback(commands.discard)
 
         def on_message(topic: str, payload: bytes) -> None:  # paho's network thread
-            if topic.startswith(COMMAND_TOPIC_PREFIX + "/"):
-                loop.call_soon_threadsafe(run_command, payload)
-                return
-            if topic.startswith(STATUS_PREFIX + "/"):
-                self._on_status(engine, topic, payload)
-                return
+            # Nothing may escape: an exception here would end paho's thread, and the engine
+            # would stay up, "online", deaf. Each kind of rejection is counted in
+            # decode_errors and logged the first time.
             try:
+                if topic.startswith(COMMAND_TOPIC_PREFIX + "/"):
+                    loop.call_soon_threadsafe(run_command, payload)
+                    return
+                if topic.startswith(STATUS_PREFIX + "/"):
+                    self._on_status(engine, topic, payload)
+                    return
                 message = decode(topic, payload)
+                engine.on_message_threadsafe(message)
             except PayloadError as exc:
-                self.decode_errors[exc.kind] += 1
-                if self.decode_errors[exc.kind] == 1:
-                    log.warning("alarms: undecodable message on %s (%s): %s", topic, exc.kind, exc)
-                return
-            engine.on_message_threadsafe(message)
+                self._rejected(exc.kind, topic, str(exc))
+            except Exception as exc:  # a bug, or the loop closing under us at shutdown
+                self._rejected(f"error:{type(exc).__name__}", topic, repr(exc), exc)
 
         link.on_message = on_message
         ready_engine = asyncio.Event()
@@ -192,6 +194,21 @@ class AlarmService:
                 task.cancel()
             await asyncio.gather(*tasks, *commands, return_exceptions=True)
 
+    def _rejected(
+        self, kind: str, topic: str, reason: str, error: BaseException | None = None
+    ) -> None:
+        """Count a message that could not be handled; log the first of each kind."""
+        self.decode_errors[kind] += 1
+        if self.decode_errors[kind] == 1:
+            log.warning(
+                "alarms: message rejected on %s (%s, counted in decode_errors, logged once "
+                "per kind): %s",
+                topic[:200],
+                kind,
+                reason[:300],
+                exc_info=error,
+            )
+
     def _heartbeat(self, engine_ref: list[AlarmEngine]) -> Heartbeat:
         if engine_ref:
             return engine_ref[0].heartbeat(self.service_id, self.heartbeat_s)
@@ -208,9 +225,7 @@ class AlarmService:
         try:
             heartbeat = decode_heartbeat(topic, payload)
         except HeartbeatError as exc:
-            self.decode_errors["heartbeat"] += 1
-            if self.decode_errors["heartbeat"] == 1:
-                log.warning("alarms: status message that is not a heartbeat: %s", exc)
+            self._rejected("heartbeat", topic, str(exc))
             return
         engine.on_heartbeat_threadsafe(heartbeat)
 
