@@ -82,6 +82,9 @@ class CollectorConfig(_Section):
     metrics_port: int = Field(default=9108, ge=0, le=65535)
     # ledger and profiles are re-read this often; only changed devices restart
     reload_every_s: float = Field(default=30, gt=0)
+    # what was sent is kept this long to answer the historian's resend requests
+    resend_window_min: float = Field(default=30, gt=0)
+    resend_max_mb: float = Field(default=128, gt=0)
 
     @field_validator("sites", mode="before")
     @classmethod
@@ -137,6 +140,10 @@ class GatewayConfig(_Section):
     # session cannot grow the broker for days. Longer outages are filled end to end from the
     # collectors (docs/historian.md). The id above must stay the same across restarts.
     session_expiry_s: int = Field(default=600, ge=1, le=7 * 24 * 3600)
+    # End-to-end gap filling: audit the stored per-device seq and ask collectors for holes.
+    # One gateway of a group is enough (the others would ask the same questions).
+    gap_audit: bool = True
+    gap_audit_interval_s: float = Field(default=30, gt=0)
 
 
 class AlarmsConfig(_Section):
