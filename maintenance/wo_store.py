@@ -5,39 +5,36 @@ transaction that locks the order, checks the request with the pure rules of
 ``maintenance.workorders`` and either applies all of it (with an event naming user and time)
 or raises ``WorkOrderError`` and changes nothing. Notifications go out after the commit.
 Every lifecycle action is one step of the table in ``maintenance.wo_lifecycle``, taken by
-one ``_transition``; the reads are ``maintenance.wo_queries``, the rows (numbering, writing,
-mapping back) ``maintenance.wo_rows``.
+one ``_transition``. Completing a preventive order re-bases its plan's cycle (floating dates,
+meter thresholds count from the completion).
 
-Corrective orders raised from an alarm are keyed ``<asset_no>|<condition>`` while they are not
-yet verified (a unique column): a repeat of the alarm attaches to the open order — and
-reopens it if it was completed — instead of creating another. Completing a preventive order
-re-bases its plan's cycle (floating dates, meter thresholds count from the completion).
+Where the rest lives: reads in ``maintenance.wo_queries``, raising corrective orders (alarm
+repeats attach) in ``maintenance.wo_corrective``, the rows (numbering, writing, mapping
+back) in ``maintenance.wo_rows``, notices in ``maintenance.wo_notice``.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from device_profiles.models import AlarmDefinition, ChecklistKind, Priority
-from maintenance.db import ConflictError, Database, Tx
+from device_profiles.models import ChecklistKind
+from maintenance.db import Database, Tx
 from maintenance.telemetry import MeterSource, SeriesSource
+from maintenance.wo_corrective import SYSTEM_USER, CorrectiveOrders
+from maintenance.wo_corrective import RaiseResult as RaiseResult
 from maintenance.wo_lifecycle import Transition, require
 from maintenance.wo_notice import CollectingNotifier as CollectingNotifier
 from maintenance.wo_notice import LogNotifier as LogNotifier
 from maintenance.wo_notice import Notice as Notice
 from maintenance.wo_notice import Notifier as Notifier
 from maintenance.wo_queries import AssetLabel as AssetLabel
-from maintenance.wo_queries import WorkOrderReader
 from maintenance.wo_rows import (
-    NewOrder,
     Said,
     add_event,
     cancel_row,
     checklist_of,
-    insert_orders,
     line_of,
     rebase_plan,
     reopen_row,
@@ -72,25 +69,14 @@ from maintenance.workorders import (
 
 log = logging.getLogger(__name__)
 
-SYSTEM_USER = "system"
 FIX_CHECKER = "proof-of-fix"
-RETRIES = 5
 
 
 def _now() -> datetime:
     return datetime.now(UTC)
 
 
-@dataclass(frozen=True)
-class RaiseResult:
-    """A corrective order raised (``created``) or a repeat attached to the open one."""
-
-    order: WorkOrder
-    created: bool
-    reopened: bool = False
-
-
-class WorkOrderStore(WorkOrderReader):
+class WorkOrderStore(CorrectiveOrders):
     """Work orders in the database at ``url`` (SQLite or PostgreSQL)."""
 
     def __init__(
@@ -111,157 +97,6 @@ class WorkOrderStore(WorkOrderReader):
         self.meters = meters
         self.clock = clock
         self._db = Database.open(url, migrate=migrate)
-
-    def _at(self, at: datetime | None) -> datetime:
-        return utc(at) if at is not None else self.clock()
-
-    # --- raising corrective orders ---------------------------------------------------------
-
-    def raise_corrective(
-        self,
-        asset_no: str,
-        condition: str,
-        *,
-        title_en: str,
-        title_zh: str,
-        priority: Priority | str,
-        actor: str = SYSTEM_USER,
-        at: datetime | None = None,
-        description: str = "",
-        signal: Signal | None = None,
-        asset_down: bool | None = None,
-        attach: bool = True,
-    ) -> RaiseResult:
-        """A corrective order for ``condition`` on an asset; with ``attach`` (alarms), a
-        repeat while one is open attaches to it (reopening it if it was completed)."""
-        at = self._at(at)
-        priority = Priority(priority)
-        key = f"{asset_no}|{condition}" if attach else None
-        for attempt in range(1, RETRIES + 1):
-            try:
-                result = self._raise_once(
-                    asset_no, condition, key, title_en, title_zh, priority, actor, at,
-                    description, signal, asset_down,
-                )  # fmt: skip
-                break
-            except ConflictError:
-                # Another process raised the same condition at the same moment: attach to it.
-                if attempt == RETRIES:
-                    raise
-        if result.created:
-            log.info(
-                "work_order=%s corrective asset_no=%s condition=%s priority=%s",
-                result.order.number, asset_no, condition, priority.value,
-            )  # fmt: skip
-            self._notify("created", result.order, actor, at)
-        elif result.reopened:
-            self._notify("reopened", result.order, actor, at, f"{condition} again")
-        else:
-            log.info(
-                "work_order=%s repeat attached asset_no=%s condition=%s count=%d",
-                result.order.number, asset_no, condition, result.order.alarm_count,
-            )  # fmt: skip
-        return result
-
-    def raise_from_alarm(
-        self,
-        asset_no: str,
-        alarm: AlarmDefinition,
-        *,
-        at: datetime | None = None,
-        actor: str = "alarm-engine",
-        value: object = None,
-    ) -> RaiseResult:
-        """The alarm engine's hook: a raised alarm becomes (or attaches to) the asset's open
-        corrective order for that alarm, with the alarm's point and normal band as the
-        signal that proof of fix watches."""
-        text = alarm.text
-        description = (
-            f"{text.cause.en} / {text.cause.zh}. Action: {text.action.en} / {text.action.zh}"
-            if text is not None
-            else ""
-        )
-        if value is not None:
-            description = f"{alarm.point} = {value}. {description}".strip()
-        return self.raise_corrective(
-            asset_no,
-            f"alarm:{alarm.name}",
-            title_en=alarm.label.en,
-            title_zh=alarm.label.zh,
-            priority=Priority(alarm.priority.value),
-            actor=actor,
-            at=at,
-            description=description,
-            signal=Signal.from_alarm(alarm),
-        )
-
-    def _raise_once(
-        self,
-        asset_no: str,
-        condition: str,
-        key: str | None,
-        title_en: str,
-        title_zh: str,
-        priority: Priority,
-        actor: str,
-        at: datetime,
-        description: str,
-        signal: Signal | None,
-        asset_down: bool | None,
-    ) -> RaiseResult:
-        with self._db.transaction(write=True) as tx:
-            if key is not None:
-                found = tx.rows(WorkOrderRow, open_key=key, lock=True)
-                if found:
-                    row = found[0]
-                    reopened = WoState(row.state) is WoState.COMPLETED
-                    row.alarm_count += 1
-                    row.last_alarm_at = at
-                    row.updated_at = at
-                    add_event(tx, row, actor, "attached", None, None, f"{condition} again", at)
-                    if reopened:
-                        reopen_row(
-                            tx, row, actor, at, f"{condition} active again after completion",
-                            {"condition": condition, "at": at.isoformat()},
-                        )  # fmt: skip
-                    return RaiseResult(self._order(tx, row, full=True), False, reopened)
-            asset = self._asset(tx, asset_no)
-            response_due, completion_due = self.sla.due(priority, at)
-            down = (
-                asset_down
-                if asset_down is not None
-                else priority
-                in (
-                    Priority.CRITICAL,
-                    Priority.HIGH,
-                )
-            )
-            (row,) = insert_orders(
-                tx,
-                [
-                    NewOrder(
-                        site=asset.site,
-                        kind=WoKind.CORRECTIVE,
-                        asset_no=asset_no,
-                        title_en=title_en,
-                        title_zh=title_zh,
-                        priority=priority,
-                        created_at=at,
-                        created_by=actor,
-                        response_due=response_due,
-                        completion_due=completion_due,
-                        description=description,
-                        condition=condition,
-                        open_key=key,
-                        signal=signal,
-                        asset_down=down,
-                        alarm_count=1 if key is not None else 0,
-                        last_alarm_at=at if key is not None else None,
-                    )
-                ],
-                self._zones(tx),
-            )
-            return RaiseResult(self._order(tx, row, full=True), True)
 
     # --- lifecycle: every action is one step of maintenance.wo_lifecycle's table ------------
 
@@ -446,7 +281,7 @@ class WorkOrderStore(WorkOrderReader):
                 )
             answered.append(line_of(item))
             if spawn and parsed.passed is False:
-                spawned.append(self._spawn(tx, row, line_of(item), actor, at))
+                spawned.append(self.spawn_from_check(tx, row, line_of(item), actor, at))
 
         self._change(number, apply, at)
         child = spawned[0] if spawned else None
@@ -454,46 +289,6 @@ class WorkOrderStore(WorkOrderReader):
             log.info("work_order=%s spawned from=%s item=%d", child.number, number, position)
             self._notify("created", child, actor, at, f"failed item {position} of {number}")
         return answered[0], child
-
-    def _spawn(
-        self, tx: Tx, parent: WorkOrderRow, line: ChecklistLine, actor: str, at: datetime
-    ) -> WorkOrder:
-        condition = f"checklist:{parent.number}:{line.position}"
-        key = f"{parent.asset_no}|{condition}"
-        existing = tx.rows(WorkOrderRow, open_key=key)
-        if existing:
-            return self._order(tx, existing[0], full=False)
-        priority = Priority(parent.priority)
-        response_due, completion_due = self.sla.due(priority, at)
-        value = line.value_text if line.value_num is None else f"{line.value_num:g}"
-        (row,) = insert_orders(
-            tx,
-            [
-                NewOrder(
-                    site=parent.site,
-                    kind=WoKind.CORRECTIVE,
-                    asset_no=parent.asset_no,
-                    title_en=f"Failed check: {line.text_en}",
-                    title_zh=f"检查不合格：{line.text_zh}",
-                    priority=priority,
-                    created_at=at,
-                    created_by=actor,
-                    response_due=response_due,
-                    completion_due=completion_due,
-                    description=(
-                        f"Item {line.position} of {parent.number} failed: {value}"
-                        + (f" (limits {line.limits_text()})" if line.limits_text() else "")
-                    ),
-                    skill=parent.skill,
-                    condition=condition,
-                    open_key=key,
-                    parent_id=parent.id,
-                    event_note=f"spawned from {parent.number} item {line.position}",
-                )
-            ],
-            self._zones(tx),
-        )
-        return self._order(tx, row, full=False)
 
     def log_labour(
         self,
@@ -653,14 +448,6 @@ class WorkOrderStore(WorkOrderReader):
         state = WoState(row.state)
         if state in (WoState.CLOSED, WoState.CANCELLED):
             raise WorkOrderError(f"{row.number}: cannot {what} a {state.value} order")
-
-    def _notify(
-        self, event: str, order: WorkOrder, actor: str, at: datetime, note: str = ""
-    ) -> None:
-        try:
-            self.notifier.notify(Notice(event, order, actor, at, order.assignee, note))
-        except Exception:  # a broken channel must not undo a committed order
-            log.exception("work_order=%s notice %s could not be sent", order.number, event)
 
 
 def _code(code: str | None) -> str | None:
