@@ -16,7 +16,7 @@ back) in ``maintenance.wo_rows``, notices in ``maintenance.wo_notice``.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 
 from device_profiles.models import ChecklistKind
@@ -305,18 +305,14 @@ class WorkOrderStore(CorrectiveOrders):
             raise WorkOrderError(f"{number}: labour: expected minutes > 0, got {minutes}")
         at = self._at(at)
 
-        def apply(tx: Tx, row: WorkOrderRow) -> None:
-            self._not_final(row, "log labour")
-            tx.add(
-                LabourRow(
-                    work_order_id=row.id, technician=technician, minutes=minutes, at=at,
-                    note=note[:500],
-                )
-            )  # fmt: skip
-            detail = {"technician": technician, "minutes": minutes}
-            add_event(tx, row, actor, "labour", None, None, note, at, detail)
-
-        return self._change(number, apply, at)
+        detail = {"technician": technician, "minutes": minutes}
+        return self._add_line(
+            number, "log labour", "labour", note, detail, actor, at,
+            lambda row: LabourRow(
+                work_order_id=row.id, technician=technician, minutes=minutes, at=at,
+                note=note[:500],
+            ),
+        )  # fmt: skip
 
     def add_part(
         self,
@@ -336,16 +332,32 @@ class WorkOrderStore(CorrectiveOrders):
             raise WorkOrderError(f"{number}: part: expected a quantity > 0, got {quantity:g}")
         at = self._at(at)
 
+        detail = {"description": description, "quantity": quantity, "unit": unit}
+        return self._add_line(
+            number, "add parts to", "part", description, detail, actor, at,
+            lambda row: PartLineRow(
+                work_order_id=row.id, description=description[:300], quantity=quantity,
+                unit=unit, part_no=part_no, at=at, actor=actor,
+            ),
+        )  # fmt: skip
+
+    def _add_line(
+        self,
+        number: str,
+        what: str,
+        action: str,
+        note: str,
+        detail: Mapping[str, object],
+        actor: str,
+        at: datetime,
+        line: Callable[[WorkOrderRow], LabourRow | PartLineRow],
+    ) -> WorkOrder:
+        """Add a labour or part line to an order that is not final, with its event."""
+
         def apply(tx: Tx, row: WorkOrderRow) -> None:
-            self._not_final(row, "add parts to")
-            tx.add(
-                PartLineRow(
-                    work_order_id=row.id, description=description[:300], quantity=quantity,
-                    unit=unit, part_no=part_no, at=at, actor=actor,
-                )
-            )  # fmt: skip
-            detail = {"description": description, "quantity": quantity, "unit": unit}
-            add_event(tx, row, actor, "part", None, None, description, at, detail)
+            self._not_final(row, what)
+            tx.add(line(row))
+            add_event(tx, row, actor, action, None, None, note, at, detail)
 
         return self._change(number, apply, at)
 
