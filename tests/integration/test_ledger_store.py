@@ -391,6 +391,7 @@ def test_cli_database_error_is_one_clear_message(
     with pytest.raises(SystemExit) as exited:
         main(["--config", str(config), "ledger", "list"])
     assert exited.value.code == 2
-    assert capsys.readouterr().err == (
-        f"error: database sqlite:///{tmp_path}: unable to open database file\n"
-    )
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: database sqlite:///{tmp_path}: unable to open database file")
+    assert err.count("\n") == 1  # one line; the hint says which directory must be writable
+    assert "var_dir" in err

@@ -240,9 +240,10 @@ def test_cli_var_dir_that_cannot_be_written_is_one_line(section: str, tmp_path: 
     assert "Traceback" not in result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
-    assert lines[0].startswith(f"error: {var_dir}")
-    assert "not a directory" in lines[0]
-    assert "FACILITY_PATHS__VAR_DIR" in lines[0]
+    # one line that names the path and what is wrong with it (the spool's own message)
+    assert lines[0].startswith("error: ")
+    assert str(var_dir) in lines[0]
+    assert "not a directory" in lines[0].lower()
 
 
 class _Slow(_Counting):
