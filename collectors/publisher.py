@@ -42,6 +42,7 @@ from facility.spool import Record, Spool, SpoolStats
 
 log = logging.getLogger(__name__)
 
+MAX_RESEND_QUEUE = 20_000  # requests; the historian asks again for what falls off
 ACK_WAIT_S = 60.0  # a batch's acknowledgements; the link's own deadline fires first
 _KEY_SEP = "|"
 CAUSE_QUEUE_FULL = "collector spool unwritable and memory queue full"
@@ -94,7 +95,10 @@ class SpooledPublisher:
         self._wake_writer = asyncio.Event()
         self._wake_sender = asyncio.Event()
         self._last_seq: dict[str, int] = sent_log.last_seqs() if sent_log is not None else {}
-        self._resends: set[asyncio.Task[None]] = set()
+        # resend requests wait here and are served one at a time, in order: a burst of
+        # requests after an outage (one per device) is worked through, never dropped
+        self._resend_queue: deque[tuple[str, int, int]] = deque(maxlen=MAX_RESEND_QUEUE)
+        self._wake_resender = asyncio.Event()
         self._logged: set[str] = set()
 
     # -- input (event loop) -------------------------------------------------------------------
@@ -136,15 +140,10 @@ class SpooledPublisher:
 
     async def run(self) -> None:
         """Write and send until cancelled."""
-        try:
-            async with asyncio.TaskGroup() as group:
-                group.create_task(self._writer())
-                group.create_task(self._sender())
-        finally:
-            for task in list(self._resends):
-                task.cancel()
-            if self._resends:
-                await asyncio.gather(*self._resends, return_exceptions=True)
+        async with asyncio.TaskGroup() as group:
+            group.create_task(self._writer())
+            group.create_task(self._sender())
+            group.create_task(self._resender())
 
     async def _writer(self) -> None:
         delay = 0.5
@@ -251,13 +250,20 @@ class SpooledPublisher:
             return
         if self.sent_log is None or request.asset_no not in self._last_seq:
             return  # not one of ours (several collectors may serve one site)
-        if len(self._resends) >= 32:
-            return  # the historian asks again at its next audit
-        task = asyncio.get_running_loop().create_task(
-            self._resend(request.asset_no, request.seq_from, request.seq_to)
-        )
-        self._resends.add(task)
-        task.add_done_callback(self._resends.discard)
+        entry = (request.asset_no, request.seq_from, request.seq_to)
+        if entry not in self._resend_queue:  # asked again before we got to it
+            self._resend_queue.append(entry)
+        self._wake_resender.set()
+
+    async def _resender(self) -> None:
+        while True:
+            if not self._resend_queue:
+                self._wake_resender.clear()
+                await self._wake_resender.wait()
+                continue
+            await self.link.connected.wait()
+            asset_no, seq_from, seq_to = self._resend_queue.popleft()
+            await self._resend(asset_no, seq_from, seq_to)
 
     async def _resend(self, asset_no: str, seq_from: int, seq_to: int) -> None:
         assert self.sent_log is not None
@@ -268,7 +274,12 @@ class SpooledPublisher:
             self._say_once("sentlog", f"collector sent log: {exc}")
             return
         futures = [self.link.publish(r.topic, r.body, qos=1, retain=False) for r in records]
-        results = await asyncio.gather(*futures, return_exceptions=True)
+        try:
+            results = await asyncio.wait_for(
+                asyncio.gather(*futures, return_exceptions=True), ACK_WAIT_S
+            )
+        except TimeoutError:
+            return  # the link is being torn down; the historian asks again
         resent = sum(1 for r in results if not isinstance(r, BaseException))
         self.resent += resent
         missing: list[tuple[int, int, str]] = []

@@ -133,7 +133,7 @@ class GapFiller:
         interval_s: float = 30.0,
         lookback_s: float = 900.0,
         settle_s: float = 20.0,
-        retry_after_s: float = 90.0,
+        retry_after_s: float = 60.0,
         max_attempts: int = 3,
         max_requests: int = 500,
     ) -> None:

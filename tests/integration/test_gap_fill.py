@@ -29,8 +29,8 @@ from gateway.ingest import GatewayService, InfluxTarget
 from maintenance.ledger_files import demo_ledger_paths, read_ledger_file
 from tests.support import wait_until
 
-ASSETS = [a for p in demo_ledger_paths() for a in read_ledger_file(p) if a.monitored][:30]
-RATE_HZ = 4
+ASSETS = [a for p in demo_ledger_paths() for a in read_ledger_file(p) if a.monitored][:60]
+RATE_HZ = 2
 
 
 class Collector:
