@@ -89,8 +89,12 @@ def cli(ctx: click.Context, config_path: Path | None, verbose: bool) -> None:
     )
     if not verbose:
         # libraries' routine chatter (migrations run, sessions opened) is not news to a user
-        for noisy in ("alembic", "asyncua", "pymodbus"):
-            logging.getLogger(noisy).setLevel(logging.WARNING)
+        logging.getLogger("alembic").setLevel(logging.WARNING)
+        # pymodbus logs an ERROR with a hex dump on every timeout and asyncua a traceback on
+        # every lost server (PITFALLS): the collector says once per device when it goes and
+        # once when it comes back; the libraries' own account is for -v
+        for noisy in ("asyncua", "pymodbus"):
+            logging.getLogger(noisy).setLevel(logging.CRITICAL)
     ctx.obj = load_settings(config_path)
     _state["var_dir"] = ctx.obj.paths.var_dir
 

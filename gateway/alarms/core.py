@@ -162,6 +162,7 @@ class AlarmCore:
     ) -> None:
         self.alarm_set = alarm_set
         self.stale_after_s = stale_after_s
+        self.deaf_since: datetime | None = None  # the engine's own bus link is down
         self.watchdog = Watchdog(watchdog)
         self.own_service = own_service  # an engine does not judge itself
         self.verdicts: list[Verdict] = []
@@ -341,6 +342,21 @@ class AlarmCore:
                 slot.prev_value, slot.prev_ts = value, ts
         return process_condition(spec, reading, slot.status.raw, rate)
 
+    def set_listening(self, listening: bool, now: datetime) -> None:
+        """The engine's own link to the bus went down (deaf) or came back. While deaf, silence
+        is the engine's, not the services' or the devices': no system alarm and no comm_loss
+        is raised for it, and on return every clock starts again (one cause, one alarm — and
+        the cause here is not theirs)."""
+        if not listening:
+            if self.deaf_since is None:
+                self.deaf_since = now
+            return
+        if self.deaf_since is not None:
+            self.deaf_since = None
+            self.watchdog.rearm(now)
+            for asset in self._assets.values():
+                asset.grace_from = now
+
     def tick(self, now: datetime) -> list[AlarmRecord]:
         """Timers: delays, shelve expiry, re-alarm, stale devices, calendar modes, flood end."""
         records: list[AlarmRecord] = []
@@ -348,7 +364,9 @@ class AlarmCore:
             self._started = now
             for key in self._restored_services:
                 self.watchdog.expect(key, now)
-        self._watch(now, records)
+        deaf = self.deaf_since is not None
+        if not deaf:
+            self._watch(now, records)
         while self._heap and self._heap[0][0] <= now:
             deadline, _, alarm_id = heapq.heappop(self._heap)
             slot = self._slots[alarm_id]
@@ -357,7 +375,7 @@ class AlarmCore:
             slot.deadline = None
             self._apply(slot, Evaluated(None, slot.last_value), now, records)
         for asset in self._assets.values():
-            if asset.held_by is not None:
+            if asset.held_by is not None or deaf:
                 continue  # its service's one system alarm says it (suppressed by design)
             last = asset.last_seen or self._started
             if asset.grace_from is not None and asset.grace_from > last:

@@ -232,6 +232,10 @@ class AlarmEngine:
                     log.exception("alarms: evaluating %s failed", what)
             self.last_eval = self.clock()
 
+    def set_listening(self, listening: bool) -> None:
+        """The engine's bus link went down or came back (see AlarmCore.set_listening)."""
+        self.core.set_listening(listening, self.clock())
+
     def set_asset_status(self, asset_no: str, status: AssetStatus) -> None:
         """The ledger moved an asset in or out of service (mode rule)."""
         records = self.core.set_asset_status(asset_no, status, self.clock())

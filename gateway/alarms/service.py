@@ -51,6 +51,16 @@ log = logging.getLogger(__name__)
 LEDGER_REFRESH_S = 60.0
 
 
+async def _follow_link(link: MqttLink, engine: AlarmEngine) -> None:
+    """Tell the engine when it is deaf (its bus link down) and when it hears again."""
+    while True:
+        await link.connected.wait()
+        engine.set_listening(True)
+        while link.connected.is_set():  # noqa: ASYNC110 (the link has no "lost" event)
+            await asyncio.sleep(0.5)
+        engine.set_listening(False)
+
+
 def status_topic(service_id: str) -> str:
     return f"{TOPIC_PREFIX}/status/alarms/{service_id}"
 
@@ -168,6 +178,7 @@ class AlarmService:
             tasks.append(asyncio.create_task(self._ledger_loop(engine), name="alarms-ledger"))
         if self.event_sink is not None:
             tasks.append(asyncio.create_task(self.event_sink.run(), name="alarms-trends"))
+        tasks.append(asyncio.create_task(_follow_link(link, engine), name="alarms-listening"))
         tasks.append(
             asyncio.create_task(
                 publish_heartbeats(

@@ -124,6 +124,12 @@ def observe(previous: Seen | None, heartbeat: Heartbeat, received_at: datetime) 
     return Seen(heartbeat.key, heartbeat, received_at, still)
 
 
+def rearmed(seen: Seen, at: datetime) -> Seen:
+    """``seen`` with its silence and stall clocks started again at ``at``."""
+    still = {c: (None if v is None else max(v, at)) for c, v in seen.still_since.items()}
+    return Seen(seen.key, seen.last, max(seen.received_at, at), still)
+
+
 def verdict(seen: Seen, now: datetime, settings: WatchdogSettings) -> Verdict:
     """ok / silent / stalled / offline for one service at ``now``."""
     hb = seen.last
@@ -162,6 +168,11 @@ class Watchdog:
     def expect(self, key: ServiceKey, at: datetime) -> None:
         """Watch a service not heard yet (it becomes silent if it never speaks)."""
         self.seen.setdefault(key, expected(key, at))
+
+    def rearm(self, at: datetime) -> None:
+        """This watcher was deaf until ``at`` (its own broker link was down): what it did not
+        hear says nothing about the services, so every clock starts again from ``at``."""
+        self.seen = {key: rearmed(seen, at) for key, seen in self.seen.items()}
 
     def forget(self, key: ServiceKey) -> None:
         """A service removed on purpose (its retained status cleared)."""

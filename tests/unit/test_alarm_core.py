@@ -276,3 +276,40 @@ def test_unknown_assets_are_counted_not_evaluated() -> None:
     core = AlarmCore(alarm_set("HT-PDP-001"))
     assert core.on_message(message("HT-PMP-001", JUNE), JUNE) == []
     assert core.stats.unknown_assets == 1
+
+
+def test_an_engine_cut_off_from_the_bus_raises_nothing_for_its_own_deafness() -> None:
+    """Broker down: the engine hears no heartbeat and no device, but the silence is its own.
+    Fault suite, before: every service's system alarm was raised by a broker restart."""
+    from facility.heartbeat import ServiceKind, make_heartbeat
+
+    def collector(polls: int) -> object:
+        return make_heartbeat(
+            ServiceKind.COLLECTOR,
+            "collector-1",
+            ts=JUNE,
+            interval_s=5,
+            counters={"polls_total": polls, "published_total": polls, "spool_depth": 0},
+            sites=("HT",),
+            asset_nos=("HT-PMP-001",),
+        )
+
+    core = AlarmCore(alarm_set("HT-PMP-001"), stale_after_s=60)
+    core.tick(JUNE)
+    core.on_message(message("HT-PMP-001", JUNE), JUNE)
+    core.on_heartbeat(collector(1), JUNE)  # type: ignore[arg-type]
+    core.set_listening(False, JUNE + timedelta(seconds=1))
+    records = []
+    for s in range(2, 120, 2):  # two minutes deaf
+        records += core.tick(JUNE + timedelta(seconds=s))
+    assert kinds(records) == []
+    back = JUNE + timedelta(seconds=120)
+    core.set_listening(True, back)
+    core.on_heartbeat(collector(2), back)  # type: ignore[arg-type]
+    core.on_message(message("HT-PMP-001", back), back)
+    assert kinds(core.tick(back + timedelta(seconds=5))) == []
+    # and a service that stays silent after the engine hears again is still one alarm
+    later = core.tick(back + timedelta(seconds=16))
+    assert [r.alarm_id for r in later if r.kind.value == "raise"] == [
+        "SYS-COL-collector-1/service"
+    ]
