@@ -20,11 +20,21 @@ LABELS: dict[str, dict[str, str]] = {
     # overview
     "overview_title": {"en": "Live status", "zh": "实时状态"},
     "devices": {"en": "devices", "zh": "台设备"},
-    "live_ok": {"en": "Live: connected to the broker", "zh": "实时: 已连接消息服务器"},
     "live_down": {
         "en": "Live data unavailable: the MQTT broker cannot be reached",
         "zh": "实时数据不可用: 无法连接MQTT消息服务器",
     },
+    "live_fresh": {
+        "en": "Live: connected, newest reading {age} ago",
+        "zh": "实时: 已连接, 最新数据 {age} 前",
+    },
+    "live_old": {
+        "en": "No new readings for {age} (broker connected)",
+        "zh": "已 {age} 未收到新数据 (消息服务器已连接)",
+    },
+    "live_none": {"en": "Live: connected, no readings yet", "zh": "实时: 已连接, 尚无数据"},
+    "live_services": {"en": "services not working", "zh": "服务异常"},
+    "comm_stale": {"en": "stale · {age}", "zh": "数据过期 · {age}"},
     "comm_ok": {"en": "online", "zh": "在线"},
     "comm_bad": {"en": "comm lost", "zh": "通讯中断"},
     "no_data": {"en": "no data yet", "zh": "暂无数据"},

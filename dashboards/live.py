@@ -4,7 +4,13 @@ Devices publish retained messages on ``facility/v1/<site>/<asset_no>``, so a das
 starts late sees the whole plant at once. ``LiveFeed`` runs an ``MqttLink`` in a daemon thread
 with its own event loop and keeps ``{asset_no: DeviceState}`` behind a lock; pages read
 ``snapshot()`` (a copy) from request threads. Messages that do not decode are counted and
-logged once per topic, never shown as values.
+logged once per kind, never shown as values; nothing a message holds can stop the feed.
+
+It also hears every service's heartbeat (``facility/v1/status/+/+``) and keeps them in the
+alarm engine's watchdog core (``gateway.alarms.watchdog``): :meth:`LiveFeed.services` says
+which are silent, stalled or offline, for the banner — the dashboard does not judge that
+itself. And it publishes its own heartbeat (messages received, the last one's time) on
+``facility/v1/status/dashboard/<service_id>``.
 """
 
 from __future__ import annotations
@@ -14,16 +20,31 @@ import contextlib
 import logging
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
+from facility.heartbeat import (
+    STATUS_PREFIX,
+    Heartbeat,
+    HeartbeatError,
+    ServiceKind,
+    birth_and_will,
+    make_heartbeat,
+    parse_topic,
+    publish_heartbeats,
+)
+from facility.heartbeat import decode as decode_heartbeat
 from facility.mqtt import BrokerSettings, MqttLink
 from facility.payload import TOPIC_PREFIX, PayloadError, decode
 from facility.types import ASSET_NO_RE
+from gateway.alarms.watchdog import Verdict, Watchdog, WatchdogSettings
 
 log = logging.getLogger(__name__)
 
 SUBSCRIPTION = f"{TOPIC_PREFIX}/+/+"
+STATUS_SUBSCRIPTION = f"{STATUS_PREFIX}/+/+"
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,13 +63,25 @@ class DeviceState:
 class LiveFeed:
     """Subscribes to every device topic and keeps each device's latest state."""
 
-    def __init__(self, broker: BrokerSettings, client_id: str = "dashboard") -> None:
+    def __init__(
+        self,
+        broker: BrokerSettings,
+        client_id: str = "dashboard",
+        *,
+        heartbeat_s: float = 5.0,
+        watchdog: WatchdogSettings | None = None,
+    ) -> None:
         self.broker = broker
+        self.service_id = client_id  # stable: the heartbeat's topic outlives the process
         self.client_id = f"{client_id}-{int(time.time() * 1000) % 1_000_000}"
+        self.heartbeat_s = heartbeat_s
+        self.watchdog = Watchdog(watchdog or WatchdogSettings(default_interval_s=heartbeat_s))
+        self.messages_received = 0
+        self.last_message: datetime | None = None
         self._lock = threading.Lock()
         self._devices: dict[str, DeviceState] = {}
-        self._rejected: set[str] = set()
-        self.rejected = 0
+        self.rejected = 0  # messages refused, in all
+        self.rejected_kinds: Counter[str] = Counter()  # by PayloadError kind (or error:<type>)
         self._link: MqttLink | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
@@ -78,21 +111,76 @@ class LiveFeed:
 
     async def _main(self) -> None:
         self._loop = asyncio.get_running_loop()
+        birth, will = birth_and_will(self.heartbeat())
         self._link = MqttLink(
             self.broker,
             self.client_id,
-            subscriptions=[(SUBSCRIPTION, 1)],
+            birth=birth,
+            will=will,
+            subscriptions=[(SUBSCRIPTION, 1), (STATUS_SUBSCRIPTION, 1)],
             on_message=self._on_message,
             backoff_max_s=5.0,
         )
-        self._task = asyncio.create_task(self._link.run())
+        self._task = asyncio.create_task(self._serve(self._link))
         self._ready.set()
         with contextlib.suppress(asyncio.CancelledError):
             await self._task
 
+    async def _serve(self, link: MqttLink) -> None:
+        beat = asyncio.create_task(
+            publish_heartbeats(link, self.heartbeat, interval_s=self.heartbeat_s)
+        )
+        try:
+            await link.run()
+        finally:
+            beat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await beat
+
+    def heartbeat(self) -> Heartbeat:
+        """This dashboard's heartbeat: messages received so far and the last one's time."""
+        with self._lock:
+            received, last = self.messages_received, self.last_message
+        return make_heartbeat(
+            ServiceKind.DASHBOARD,
+            self.service_id,
+            interval_s=self.heartbeat_s,
+            counters={"messages_received": received},
+            times={"last_message_ts": last},
+        )
+
     # -- receiving (paho's network thread) ----------------------------------------------------
 
     def _on_message(self, topic: str, payload: bytes) -> None:
+        # Nothing may escape to paho: an exception would end its network thread and leave the
+        # dashboard "connected" but deaf. Every rejection is counted and logged once per kind.
+        try:
+            if topic.startswith(STATUS_PREFIX + "/"):
+                self._on_status(topic, payload)
+            else:
+                self._receive(topic, payload)
+        except PayloadError as exc:
+            self._reject(exc.kind, topic, str(exc))
+        except Exception as exc:  # a bug: counted and logged (with its traceback) once
+            self._reject(f"error:{type(exc).__name__}", topic, repr(exc), exc)
+
+    def _reject(
+        self, kind: str, topic: str, reason: str, error: BaseException | None = None
+    ) -> None:
+        with self._lock:
+            self.rejected += 1
+            self.rejected_kinds[kind] += 1
+            first = self.rejected_kinds[kind] == 1
+        if first:
+            log.warning(
+                "live message rejected topic=%s (%s; counted, logged once per kind): %s",
+                topic[:200],
+                kind,
+                reason[:300],
+                exc_info=error,
+            )
+
+    def _receive(self, topic: str, payload: bytes) -> None:
         asset_no = topic.rsplit("/", 1)[-1]
         if not ASSET_NO_RE.match(asset_no):
             return  # other traffic under the prefix (alarm commands, work-order notices)
@@ -100,16 +188,7 @@ class LiveFeed:
             with self._lock:  # a cleared retained message: the device is gone
                 self._devices.pop(asset_no, None)
             return
-        try:
-            message = decode(topic, payload)
-        except PayloadError as exc:
-            with self._lock:
-                self.rejected += 1
-                first = topic not in self._rejected
-                self._rejected.add(topic)
-            if first:
-                log.warning("live message rejected topic=%s: %s", topic, exc)
-            return
+        message = decode(topic, payload)
         points = {
             r.point: {"v": r.value, "u": r.unit, "q": r.quality.value} for r in message.readings
         }
@@ -123,12 +202,37 @@ class LiveFeed:
             int(time.time() * 1000),
         )
         with self._lock:
+            self.messages_received += 1
+            self.last_message = datetime.now(UTC)
             previous = self._devices.get(message.asset_no)
             # retained and live messages can cross on reconnect: keep the newer poll
             if previous is None or previous.collected_ms <= state.collected_ms:
                 self._devices[message.asset_no] = state
 
+    def _on_status(self, topic: str, payload: bytes) -> None:
+        now = datetime.now(UTC)
+        if not payload:  # a service removed on purpose
+            parsed = parse_topic(topic)
+            if parsed is not None and parsed[0] in ServiceKind.__members__.values():
+                with self._lock:
+                    self.watchdog.forget((ServiceKind(parsed[0]), parsed[1]))
+            return
+        try:
+            heartbeat = decode_heartbeat(topic, payload)
+        except HeartbeatError as exc:
+            self._reject("bad_heartbeat", topic, str(exc))
+            return
+        if heartbeat.key == (ServiceKind.DASHBOARD, self.service_id):
+            return  # a dashboard does not judge itself
+        with self._lock:
+            self.watchdog.observe(heartbeat, now)
+
     # -- reading (any thread) -----------------------------------------------------------------
+
+    def services(self, now: datetime | None = None) -> list[Verdict]:
+        """The watchdog's verdict on every service heard of (ok, silent, stalled, offline)."""
+        with self._lock:
+            return self.watchdog.verdicts(now or datetime.now(UTC))
 
     @property
     def connected(self) -> bool:

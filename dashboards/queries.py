@@ -21,7 +21,14 @@ from zoneinfo import ZoneInfo
 
 from dashboards.i18n import t
 from dashboards.live import LiveFeed
-from dashboards.tiles import PRIORITY_ORDER, highest_priority, tile_state
+from dashboards.tiles import (
+    PRIORITY_ORDER,
+    ServiceProblem,
+    format_age,
+    highest_priority,
+    stale_after,
+    tile_state,
+)
 from device_profiles.models import DeviceProfile
 from facility.config import Settings
 from facility.errors import ConfigError, FacilityError
@@ -29,6 +36,7 @@ from facility.mqtt import BrokerSettings
 from facility.types import Asset
 from gateway.alarms.state import HIDDEN, AlarmState
 from gateway.alarms.store import AlarmStore, CurrentAlarm
+from gateway.alarms.watchdog import WatchdogSettings
 from gateway.history import DAY_MS, HOUR_MS, History, Series, open_history
 from maintenance.kpi import KpiRow, report
 from maintenance.ledger import Site
@@ -71,7 +79,16 @@ class Queries:
         self.broker = BrokerSettings.from_url(
             settings.mqtt.url, password=settings.mqtt.password, ca_file=settings.mqtt.ca_file
         )
-        self.live = live or LiveFeed(self.broker)
+        alarms = settings.alarms
+        self.live = live or LiveFeed(
+            self.broker,
+            heartbeat_s=alarms.heartbeat_s,
+            watchdog=WatchdogSettings(
+                silent_after_intervals=alarms.silent_after_intervals,
+                stall_after_s=alarms.stall_after_s,
+                default_interval_s=alarms.heartbeat_s,
+            ),
+        )
         self.ack_timeout_s = ack_timeout_s
         self.clock = clock
         self._lock = threading.Lock()
@@ -186,30 +203,62 @@ class Queries:
     def live_tiles(self, lang: str) -> dict[str, Any]:
         """The snapshot the overview's store holds: one small entry per device with a message.
 
-        ``{"connected", "at", "tiles": {asset_no: {"value", "comm", "css", "comm_ok"}}}``.
+        ``{"connected", "at", "newest_age_s", "services": [problem...],
+        "tiles": {asset_no: {"value", "comm", "css", "comm_ok", "stale", "age_s"}}}``.
+
+        Ages are from the reading's collection time, not from when the dashboard got it: a
+        retained message received now may be an hour old (a frozen collector's last word).
         """
-        now_ms = int(self.clock().timestamp() * 1000)
+        now = self.clock()
+        now_ms = int(now.timestamp() * 1000)
         priorities = self.asset_alarm_priorities()
         states_of: dict[str, dict[str, dict[int, str]]] = {}
+        stale_of: dict[str, float] = {}
         profile_of = {a.asset_no: a.profile for a in self._safe_assets()}
         tiles: dict[str, dict[str, Any]] = {}
+        newest_ms: int | None = None
         for asset_no, device in sorted(self.live.snapshot().items()):
             profile_id = profile_of.get(asset_no) or ""
             if profile_id not in states_of:
                 states_of[profile_id] = self.point_states(profile_id)
+                stale_of[profile_id] = self._stale_after(profile_id)
+            newest_ms = max(newest_ms or 0, device.collected_ms)
             tile = tile_state(
                 device.device_class,
                 device.points,
                 device.health,
                 alarm_priority=priorities.get(asset_no),
                 states=states_of[profile_id],
-                age_s=max(0.0, (now_ms - device.received_ms) / 1000),
-                stale_after_s=self.settings.alarms.stale_after_s,
+                age_s=max(0.0, (now_ms - device.collected_ms) / 1000),
+                stale_after_s=stale_of[profile_id],
             )
             entry = tile.as_json()
-            entry["comm"] = t("comm_ok" if tile.comm_ok else "comm_bad", lang)
+            if tile.stale:
+                entry["comm"] = t("comm_stale", lang).format(age=format_age(tile.age_s))
+            else:
+                entry["comm"] = t("comm_ok" if tile.comm_ok else "comm_bad", lang)
             tiles[asset_no] = entry
-        return {"connected": self.live.connected, "at": now_ms, "tiles": tiles}
+        problems = [
+            ServiceProblem(v.key[0].value, v.key[1], v.health.value, v.reason)
+            for v in self.live.services(now)
+            if not v.ok
+        ]
+        return {
+            "connected": self.live.connected,
+            "at": now_ms,
+            "newest_age_s": max(0.0, (now_ms - newest_ms) / 1000) if newest_ms else None,
+            "stale_after_s": self.settings.alarms.stale_after_s,
+            "services": [
+                {"kind": p.kind, "id": p.service_id, "health": p.health, "reason": p.reason}
+                for p in problems
+            ],
+            "tiles": tiles,
+        }
+
+    def _stale_after(self, profile_id: str) -> float:
+        profile = self.profiles().get(profile_id)
+        default = self.settings.alarms.stale_after_s
+        return stale_after(profile.poll_periods_s.values(), default) if profile else default
 
     def _safe_assets(self) -> list[Asset]:
         try:

@@ -3,11 +3,17 @@
 The dashboard never decides alarm states: the alarm engine does, and a tile only takes the
 highest priority of the asset's active alarms (from the alarm store) for its colour. Here we
 pick the device class's key value, format it, and say whether communication is good.
+
+What is live carries its age: a device whose newest reading is older than its
+:func:`stale_after` (three of its fastest poll periods) is ``stale`` — its own grey state and
+text, never "online" (issue 9: a frozen collector left every tile saying online). The banner
+says the age of the newest reading of all and which services the watchdog finds silent or
+stalled (:func:`live_banner`); the verdicts come from ``gateway.alarms.watchdog``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +27,25 @@ KEY_POINTS: dict[str, tuple[str, str | None]] = {
 }
 PRIORITY_ORDER = ("critical", "high", "medium", "low")
 BAD = "—"
+STALE_POLLS = 3  # a device is stale after this many of its fastest poll periods
+MIN_STALE_S = 30.0  # a hiccup of a fast device is not yet stale
+
+
+def stale_after(poll_periods_s: Iterable[float], default_s: float) -> float:
+    """How old a device's newest reading may be before its tile says stale."""
+    periods = [p for p in poll_periods_s if p > 0]
+    if not periods:
+        return default_s
+    return max(STALE_POLLS * min(periods), MIN_STALE_S)
+
+
+def format_age(age_s: float) -> str:
+    """``4 s``, ``3 min``, ``2 h``: how old a reading is, for people."""
+    if age_s < 90:
+        return f"{age_s:.0f} s"
+    if age_s < 90 * 60:
+        return f"{age_s / 60:.0f} min"
+    return f"{age_s / 3600:.0f} h"
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,9 +55,17 @@ class TileState:
     value: str
     comm_ok: bool
     css: str  # tile-ok, tile-bad, tile-stale, tile-uncertain, tile-alarm-<priority>
+    stale: bool = False
+    age_s: float = 0.0
 
     def as_json(self) -> dict[str, Any]:
-        return {"value": self.value, "comm_ok": self.comm_ok, "css": self.css}
+        return {
+            "value": self.value,
+            "comm_ok": self.comm_ok,
+            "css": self.css,
+            "stale": self.stale,
+            "age_s": round(self.age_s, 1),
+        }
 
 
 def format_value(value: object, unit: str, states: Mapping[int, str] | None = None) -> str:
@@ -78,14 +111,54 @@ def tile_state(
         if name == key and quality != "good":
             worst_quality = quality
     comm_ok = bool(health.get("comm_ok", True))
+    stale = age_s > stale_after_s
     if alarm_priority is not None:
-        css = f"tile-alarm-{alarm_priority}"
+        css = f"tile-alarm-{alarm_priority}"  # the engine's state is current, the value not
+    elif stale:
+        # old news whatever it said: its own grey, before "bad" or "ok"
+        css = "tile-stale"
     elif not comm_ok or worst_quality.startswith("bad"):
         css = "tile-bad"
-    elif age_s > stale_after_s:
-        css = "tile-stale"
     elif worst_quality.startswith("uncertain"):
         css = "tile-uncertain"
     else:
         css = "tile-ok"
-    return TileState(" · ".join(parts) if parts else BAD, comm_ok, css)
+    return TileState(" · ".join(parts) if parts else BAD, comm_ok, css, stale, age_s)
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceProblem:
+    """A service the watchdog does not find ok (kind, id, silent/stalled/offline, why)."""
+
+    kind: str
+    service_id: str
+    health: str
+    reason: str
+
+
+def live_banner(
+    connected: bool,
+    newest_age_s: float | None,
+    stale_after_s: float,
+    problems: Sequence[ServiceProblem],
+    labels: Mapping[str, str],
+) -> tuple[str, str]:
+    """The overview's banner (text, kind ``ok``/``warn``/``error``): the broker link, the
+    age of the newest reading of all, and every service that is silent, stalled or offline.
+
+    ``labels`` holds the texts of one language (keys ``live_down``, ``live_fresh``,
+    ``live_old``, ``live_none``, ``live_services``)."""
+    if not connected:
+        return labels["live_down"], "error"
+    kind = "ok"
+    if newest_age_s is None:
+        text, kind = labels["live_none"], "warn"
+    elif newest_age_s > stale_after_s:
+        text, kind = labels["live_old"].format(age=format_age(newest_age_s)), "error"
+    else:
+        text = labels["live_fresh"].format(age=format_age(newest_age_s))
+    if problems:
+        listed = "; ".join(f"{p.kind} {p.service_id} {p.health} ({p.reason})" for p in problems)
+        text = f"{text} · {labels['live_services']}: {listed}"
+        kind = "error"
+    return text, kind

@@ -46,6 +46,12 @@ from device_profiles.models import (
     suggest_name,
 )
 from facility.errors import Issue, ProfileError
+from facility.limits import (
+    PROFILE_MAX_ALIASES,
+    PROFILE_MAX_BYTES,
+    PROFILE_MAX_DEPTH,
+    PROFILE_MAX_VALUES,
+)
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +91,16 @@ class _Composed:
                     self.lines[(*loc, i)] = _line(item)
                     items.append(self.build(item, (*loc, i)))
                 return items
-            return self.loader.construct_object(node)
+            try:
+                return self.loader.construct_object(node)
+            except (ValueError, OverflowError) as exc:
+                # a scalar YAML reads as a date or number that cannot be one (2026-13-01, an
+                # integer of 5,000 digits): PyYAML raises plain ValueErrors for these
+                reason = str(exc).split(";")[0]  # Python's advice on int limits is not for users
+                self.problems.append(
+                    (loc, _line(node), f"{str(node.value)[:40]!r} cannot be read: {reason}")
+                )
+                return str(node.value)  # as text: reported once, here, not again as a type
         finally:
             self._path.discard(id(node))
 
@@ -146,9 +161,114 @@ def _compose(
         loader.dispose()
 
 
-def _yaml_issue(exc: yaml.YAMLError, file: str) -> Issue:
+def _size_issue(size: int, file: str) -> Issue | None:
+    if size <= PROFILE_MAX_BYTES:
+        return None
+    return Issue(
+        file,
+        None,
+        "",
+        f"{size:,} bytes; expected at most {PROFILE_MAX_BYTES:,} (a device profile is ~10 KB)",
+    )
+
+
+def _structure_issue(
+    text: str, file: str, loader_class: type[yaml.SafeLoader] = _FAST_LOADER
+) -> Issue | None:
+    """The first structural limit the YAML text breaks, found from its events alone.
+
+    Runs before any node or object is built: composing recurses once per nesting level
+    (libyaml's composer segfaults on ~100 KB of ``[``) and aliases are expanded while building
+    (a 378-byte "billion laughs" document grows to 10^9 values). The event parser keeps its
+    own stack instead of recursing, so this pass is safe on any input; it stops at the first
+    limit broken. Counted per document: nesting depth, aliases, and the values the document
+    holds once its aliases are expanded (what building it would cost).
+    """
+    # per open collection: [values inside it once expanded, height below it, its anchor]
+    frames: list[list[Any]] = []
+    anchors: dict[str, tuple[int, int]] = {}  # anchor -> (values, height) of its node
+    aliases = 0
+    values = 0
+
+    def where(event: yaml.Event) -> int | None:
+        mark = event.start_mark
+        return int(mark.line) + 1 if mark is not None else None
+
+    def too_deep(event: yaml.Event) -> Issue:
+        return Issue(
+            file,
+            where(event),
+            "",
+            f"nesting deeper than {PROFILE_MAX_DEPTH} levels; expected at most "
+            f"{PROFILE_MAX_DEPTH} (a device profile needs fewer than 10)",
+        )
+
+    def add(count: int, height: int) -> None:
+        if frames:
+            frames[-1][0] += count
+            frames[-1][1] = max(frames[-1][1], height)
+
+    events = yaml.parse(text, Loader=loader_class)
+    for event in events:
+        if isinstance(event, yaml.ScalarEvent):
+            values += 1
+            add(1, 0)
+            if event.anchor is not None:
+                anchors[event.anchor] = (1, 0)
+        elif isinstance(event, yaml.CollectionStartEvent):
+            if len(frames) >= PROFILE_MAX_DEPTH:
+                return too_deep(event)
+            values += 1
+            frames.append([1, 0, event.anchor])
+        elif isinstance(event, yaml.CollectionEndEvent):
+            count, height, anchor = frames.pop()
+            add(count, height + 1)
+            if anchor is not None:
+                anchors[anchor] = (count, height + 1)
+        elif isinstance(event, yaml.AliasEvent):
+            aliases += 1
+            if aliases > PROFILE_MAX_ALIASES:
+                return Issue(
+                    file,
+                    where(event),
+                    "",
+                    f"more than {PROFILE_MAX_ALIASES} aliases (*{event.anchor}); expected at "
+                    f"most {PROFILE_MAX_ALIASES}",
+                )
+            # an alias of a node still open refers to itself: the builder reports it
+            count, height = anchors.get(str(event.anchor), (1, 0))
+            if len(frames) + height > PROFILE_MAX_DEPTH:
+                return too_deep(event)
+            values += count
+            add(count, height)
+        elif isinstance(event, yaml.DocumentEndEvent):
+            anchors.clear()  # anchors do not carry over to the next document
+        if values > PROFILE_MAX_VALUES:
+            return Issue(
+                file,
+                where(event),
+                "",
+                f"aliases expand the file to more than {PROFILE_MAX_VALUES:,} values; expected "
+                f"at most {PROFILE_MAX_VALUES:,} (a device profile has ~1,000)",
+            )
+    return None
+
+
+def _yaml_issue(exc: yaml.YAMLError, file: str, text: str = "") -> Issue:
+    if isinstance(exc, yaml.reader.ReaderError):  # a control character: not text at all
+        character = exc.character if isinstance(exc.character, str) else chr(exc.character)
+        line = text.count("\n", 0, exc.position) + 1 if text else None
+        column = exc.position - (text.rfind("\n", 0, exc.position) + 1) if text else None
+        at = f" (column {column + 1})" if column is not None else ""
+        return Issue(
+            file,
+            line,
+            "",
+            f"not valid YAML{at}: control character #x{ord(character):04x} is not allowed; "
+            "expected printable text",
+        )
     if not isinstance(exc, yaml.MarkedYAMLError) or exc.problem_mark is None:
-        return Issue(file, None, "", f"not valid YAML: {exc}")
+        return Issue(file, None, "", "not valid YAML: " + " ".join(str(exc).split()))
     mark = exc.problem_mark
     problem = exc.problem or "cannot be read"
     if exc.context:
@@ -537,14 +657,28 @@ def parse_profile(text: str, file: str) -> tuple[DeviceProfile | None, list[Issu
     """Validate profile YAML text; ``file`` names it in issues and its stem is the id.
 
     Returns the profile (None if any issue) and every issue found, ordered by line.
+    Input beyond the limits of facility/limits.py (size, nesting, aliases) is refused with
+    one located issue before anything is built.
     """
+    too_large = _size_issue(len(text.encode("utf-8", "surrogatepass")), file)
+    if too_large is not None:
+        return None, [too_large]
+    try:
+        try:
+            beyond = _structure_issue(text, file)
+        except yaml.YAMLError:
+            beyond = _structure_issue(text, file, yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        return None, [_yaml_issue(exc, file, text)]
+    if beyond is not None:
+        return None, [beyond]
     try:
         try:
             data, lines, found = _compose(text)
         except yaml.YAMLError:
             data, lines, found = _compose(text, yaml.SafeLoader)
     except yaml.YAMLError as exc:
-        return None, [_yaml_issue(exc, file)]
+        return None, [_yaml_issue(exc, file, text)]
     if data is None:
         return None, [Issue(file, None, "", "empty file; expected a device profile")]
     if not isinstance(data, dict):
@@ -602,6 +736,10 @@ def _ordered(issues: list[Issue]) -> list[Issue]:
 def validate_profile(path: Path) -> tuple[DeviceProfile | None, list[Issue]]:
     """Read and validate one profile file; never raises for a bad file."""
     try:
+        # never read a file far beyond the limit into memory
+        too_large = _size_issue(path.stat().st_size, str(path))
+        if too_large is not None:
+            return None, [too_large]
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return None, [Issue(str(path), None, "", "no such file")]

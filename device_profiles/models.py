@@ -11,572 +11,56 @@ are raised as ``Problem``s located relative to the model that found them (one py
 error of type ``PROBLEMS_ERROR`` carrying them all), so the loader can put each at its own
 file line; ``cross_check`` is also run by the loader over the items that validated when
 others did not, to report every error of a file at once.
+
+This module holds the root (``DeviceProfile``, its protocol defaults, ``cross_check``) and
+re-exports the parts, so ``device_profiles.models`` names every model: ``base`` (frozen
+base, text, problems), ``points`` (points and addressing), ``alarm_limits`` (default alarms),
+``pm_models`` (default PM plans).
 """
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Mapping, Sequence
-from enum import StrEnum
-from typing import Annotated, Literal, NamedTuple, NoReturn
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-from pydantic_core import PydanticCustomError
+from pydantic import Field, field_validator, model_validator
 
+from device_profiles.alarm_limits import AlarmDefinition as AlarmDefinition
+from device_profiles.alarm_limits import AlarmKind as AlarmKind
+from device_profiles.alarm_limits import AlarmText as AlarmText
+from device_profiles.base import PROBLEMS_ERROR as PROBLEMS_ERROR
+from device_profiles.base import Frozen
+from device_profiles.base import Loc as Loc
+from device_profiles.base import Problem as Problem
+from device_profiles.base import Text as Text
+from device_profiles.base import loc_text as loc_text
+from device_profiles.base import raise_problems as raise_problems
+from device_profiles.base import suggest_name as suggest_name
+from device_profiles.pm_models import ChecklistItem as ChecklistItem
+from device_profiles.pm_models import ChecklistKind as ChecklistKind
+from device_profiles.pm_models import OpenOrderPolicy as OpenOrderPolicy
+from device_profiles.pm_models import PmPlan as PmPlan
+from device_profiles.pm_models import PmTrigger as PmTrigger
+from device_profiles.pm_models import TriggerKind as TriggerKind
+from device_profiles.points import BYTE_ORDER_ALIASES as BYTE_ORDER_ALIASES
+from device_profiles.points import MODBUS_MAX_ADDRESS as MODBUS_MAX_ADDRESS
+from device_profiles.points import Access as Access
+from device_profiles.points import ByteOrder as ByteOrder
+from device_profiles.points import DataType as DataType
+from device_profiles.points import ModbusAddress as ModbusAddress
+from device_profiles.points import OpcuaAddress as OpcuaAddress
+from device_profiles.points import Point as Point
+from device_profiles.points import PollClass as PollClass
+from device_profiles.points import Table as Table
+from device_profiles.points import TimestampSource as TimestampSource
+from device_profiles.points import normalise_byte_order as normalise_byte_order
 from facility.types import DeviceClass
 from facility.types import Priority as Priority  # one priority type, re-exported for profiles
 
 SCHEMA_VERSION = 1
 
-MODBUS_MAX_ADDRESS = 65535
 
-
-Loc = tuple[str | int, ...]
-
-# pydantic error type of the problems below; the loader expands its ``problems`` context.
-PROBLEMS_ERROR = "profile_problems"
-
-
-class Problem(NamedTuple):
-    """One consistency problem, located relative to the model that found it.
-
-    ``message`` may contain ``{see}``: where the other party of the problem is (e.g. the
-    first of two duplicate names). The loader renders it as a line number; on its own it
-    renders as a path such as ``points[2].name``.
-    """
-
-    loc: Loc
-    message: str
-    see: Loc | None = None
-
-    def render(self, see_text: str | None = None) -> str:
-        if self.see is None:
-            return self.message
-        return self.message.replace("{see}", see_text or loc_text(self.see))
-
-
-def loc_text(loc: Loc) -> str:
-    """``("points", 3, "modbus", "type")`` -> ``points[3].modbus.type``."""
-    text = ""
-    for part in loc:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
-    return text
-
-
-def raise_problems(problems: Sequence[Problem]) -> NoReturn:
-    """Fail validation with every problem, each keeping its own location."""
-    summary = "; ".join(
-        f"{loc_text(p.loc)}: {p.render()}" if p.loc else p.render() for p in problems
-    )
-    raise PydanticCustomError(
-        PROBLEMS_ERROR, "{summary}", {"summary": summary, "problems": list(problems)}
-    )
-
-
-def suggest_name(name: str, known: Sequence[str], what: str) -> str:
-    """``unknown point 'x'`` plus the closest known name, or the list of known names."""
-    close = difflib.get_close_matches(name, known, n=1)
-    if close:
-        return f"unknown {what} {name!r}; did you mean {close[0]!r}?"
-    if not known:
-        return f"unknown {what} {name!r}; this profile has none"
-    return f"unknown {what} {name!r}; expected one of: {', '.join(known)}"
-
-
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class Text(_Frozen):
-    """A label in both languages the product speaks."""
-
-    en: str = Field(min_length=1)
-    zh: str = Field(min_length=1)
-
-
-class Table(StrEnum):
-    """Modbus data tables."""
-
-    COIL = "coil"
-    DISCRETE = "discrete"
-    HOLDING = "holding"
-    INPUT = "input"
-
-    @property
-    def is_bit_table(self) -> bool:
-        return self in (Table.COIL, Table.DISCRETE)
-
-
-class DataType(StrEnum):
-    """How a point's raw value is laid out in registers (or bits)."""
-
-    BOOL = "bool"  # a coil or discrete input
-    INT16 = "int16"
-    UINT16 = "uint16"
-    INT32 = "int32"
-    UINT32 = "uint32"
-    INT64 = "int64"
-    UINT64 = "uint64"
-    FLOAT32 = "float32"
-    FLOAT64 = "float64"
-    STRING = "string"  # `length` registers, two ASCII characters each, NUL padded
-    BIT = "bit"  # one bit (`bit`: 0..15) of one register
-    BITFIELD = "bitfield"  # one register whose bits are named (`bits`)
-
-    @property
-    def register_count(self) -> int:
-        """Registers occupied; STRING uses the point's ``length`` instead."""
-        return _REGISTER_COUNT[self]
-
-
-_REGISTER_COUNT: dict[DataType, int] = {
-    DataType.BOOL: 1,
-    DataType.INT16: 1,
-    DataType.UINT16: 1,
-    DataType.INT32: 2,
-    DataType.UINT32: 2,
-    DataType.INT64: 4,
-    DataType.UINT64: 4,
-    DataType.FLOAT32: 2,
-    DataType.FLOAT64: 4,
-    DataType.STRING: 0,
-    DataType.BIT: 1,
-    DataType.BITFIELD: 1,
-}
-
-
-class ByteOrder(StrEnum):
-    """Byte and word order of multi-byte values, named by where bytes A (most significant)
-    to D land. ABCD: big-endian words, big-endian bytes (Modbus standard). CDAB: word swap.
-    BADC: byte swap inside each word. DCBA: both (little-endian). For 16-bit values only the
-    byte order within the word applies (ABCD = CDAB, BADC = DCBA); for 64-bit values the same
-    two rules apply to all four words."""
-
-    ABCD = "ABCD"
-    CDAB = "CDAB"
-    BADC = "BADC"
-    DCBA = "DCBA"
-
-    @property
-    def word_swap(self) -> bool:
-        return self in (ByteOrder.CDAB, ByteOrder.DCBA)
-
-    @property
-    def byte_swap(self) -> bool:
-        return self in (ByteOrder.BADC, ByteOrder.DCBA)
-
-
-# Aliases users write in vendor manuals and other tools; normalised on load.
-BYTE_ORDER_ALIASES: dict[str, ByteOrder] = {
-    "abcd": ByteOrder.ABCD,
-    "1234": ByteOrder.ABCD,
-    "big": ByteOrder.ABCD,
-    "be": ByteOrder.ABCD,
-    "big_endian": ByteOrder.ABCD,
-    "cdab": ByteOrder.CDAB,
-    "3412": ByteOrder.CDAB,
-    "word_swap": ByteOrder.CDAB,
-    "little_word": ByteOrder.CDAB,
-    "badc": ByteOrder.BADC,
-    "2143": ByteOrder.BADC,
-    "byte_swap": ByteOrder.BADC,
-    "dcba": ByteOrder.DCBA,
-    "4321": ByteOrder.DCBA,
-    "little": ByteOrder.DCBA,
-    "le": ByteOrder.DCBA,
-    "little_endian": ByteOrder.DCBA,
-}
-
-
-def normalise_byte_order(value: object) -> object:
-    """Map an alias (``big``, ``3412``, ``word_swap``, any case) to its ByteOrder."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        value = str(value)  # YAML reads an unquoted 3412 as a number
-    if isinstance(value, str):
-        found = BYTE_ORDER_ALIASES.get(value.strip().lower().replace("-", "_"))
-        if found is not None:
-            return found
-    return value
-
-
-class PollClass(StrEnum):
-    """How often a point is read; periods are per profile (``poll_periods``)."""
-
-    FAST = "fast"
-    NORMAL = "normal"
-    SLOW = "slow"
-
-
-class TimestampSource(StrEnum):
-    """Which clock stamps the reading: the device's, the OPC UA server's, or the collector's."""
-
-    SOURCE = "source"
-    SERVER = "server"
-    COLLECTOR = "collector"
-
-
-class Access(StrEnum):
-    READ = "read"
-    READ_WRITE = "read_write"
-
-
-class ModbusAddress(_Frozen):
-    """Where a point lives on a Modbus device (unit id comes from the ledger's endpoint)."""
-
-    table: Table
-    address: int = Field(ge=0, le=MODBUS_MAX_ADDRESS, description="0-based protocol address")
-    type: DataType
-    order: Annotated[ByteOrder | None, Field(description="default: the profile's")] = None
-    bit: int | None = Field(default=None, ge=0, le=15, description="for type bit")
-    length: int | None = Field(default=None, ge=1, le=125, description="registers, for string")
-
-    @field_validator("order", mode="before")
-    @classmethod
-    def _alias(cls, value: object) -> object:
-        return normalise_byte_order(value)
-
-    @model_validator(mode="after")
-    def _consistent(self) -> ModbusAddress:
-        problems: list[Problem] = []
-        kind = self.type.value
-        if self.table.is_bit_table and self.type is not DataType.BOOL:
-            problems.append(
-                Problem(
-                    ("type",),
-                    f"table {self.table.value} holds single bits: expected type bool, not {kind}",
-                )
-            )
-        if not self.table.is_bit_table and self.type is DataType.BOOL:
-            problems.append(
-                Problem(
-                    ("type",),
-                    f"type bool needs table coil or discrete; in {self.table.value} registers "
-                    "use type bit with `bit: 0..15`",
-                )
-            )
-        if self.type is DataType.BIT and self.bit is None:
-            problems.append(
-                Problem(("type",), "type bit needs `bit: 0..15` (which bit of the register)")
-            )
-        if self.type is not DataType.BIT and self.bit is not None:
-            problems.append(Problem(("bit",), f"`bit` only applies to type bit, not {kind}"))
-        if self.type is DataType.STRING and self.length is None:
-            problems.append(
-                Problem(("type",), "type string needs `length` (registers, 2 characters each)")
-            )
-        if self.type is not DataType.STRING and self.length is not None:
-            problems.append(
-                Problem(("length",), f"`length` only applies to type string, not {kind}")
-            )
-        sized = self.type is not DataType.STRING or self.length is not None
-        if sized and self.end > MODBUS_MAX_ADDRESS:
-            problems.append(
-                Problem(
-                    ("address",),
-                    f"address {self.address} + {self.count} registers runs past "
-                    f"{MODBUS_MAX_ADDRESS}; expected the last register at {MODBUS_MAX_ADDRESS} "
-                    f"or below (address at most {MODBUS_MAX_ADDRESS - self.count + 1})",
-                )
-            )
-        if problems:
-            raise_problems(problems)
-        return self
-
-    @property
-    def count(self) -> int:
-        """Registers (or bits) the point occupies."""
-        if self.type is DataType.STRING:
-            assert self.length is not None
-            return self.length
-        return self.type.register_count
-
-    @property
-    def end(self) -> int:
-        """Last address occupied (inclusive)."""
-        return self.address + self.count - 1
-
-
-class OpcuaAddress(_Frozen):
-    """Where a point lives on an OPC UA server: a node id, a browse path, or both.
-
-    A browse path (``Objects/HT-TNK-001/Level``, relative to the asset's node root from the
-    ledger when it does not start with ``Objects``) survives server restarts that renumber
-    nodes; a node id is faster to resolve. With both, the node id is tried first.
-    """
-
-    node_id: str | None = Field(default=None, pattern=r"^(ns=\d+;)?[isgb]=.+$")
-    browse_path: str | None = Field(default=None, min_length=1)
-    data_type: Literal[
-        "Boolean", "Int16", "UInt16", "Int32", "UInt32", "Int64", "Float", "Double", "String"
-    ] = "Double"
-
-    @model_validator(mode="after")
-    def _one_of(self) -> OpcuaAddress:
-        if not self.node_id and not self.browse_path:
-            raise ValueError("needs node_id or browse_path")
-        return self
-
-
-class Point(_Frozen):
-    """One measured or commanded value of a device."""
-
-    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)
-    label: Text
-    unit: str = Field(description="engineering unit; '' for dimensionless states and counts")
-    modbus: ModbusAddress | None = None
-    opcua: OpcuaAddress | None = None
-    scale: float = 1.0
-    offset: float = 0.0
-    range: tuple[float, float] | None = Field(
-        default=None, description="valid engineering range [low, high]; outside → uncertain"
-    )
-    poll: PollClass = PollClass.NORMAL
-    counter: bool = Field(default=False, description="only increases (run hours, starts, energy)")
-    access: Access = Access.READ
-    states: dict[int, str] | None = Field(
-        default=None, description="names of enumerated values, e.g. {0: normal, 1: fire}"
-    )
-    bits: dict[int, str] | None = Field(default=None, description="named bits of a bitfield")
-    timestamp: TimestampSource = TimestampSource.COLLECTOR
-
-    @field_validator("scale")
-    @classmethod
-    def _nonzero_scale(cls, value: float) -> float:
-        if value == 0:
-            raise ValueError(
-                "scale 0 would make every value 0; expected a non-zero number "
-                "(engineering = raw * scale + offset)"
-            )
-        return value
-
-    @field_validator("range")
-    @classmethod
-    def _ordered(cls, value: tuple[float, float] | None) -> tuple[float, float] | None:
-        if value is not None and value[0] > value[1]:
-            raise ValueError(
-                f"range low {value[0]:g} is above high {value[1]:g}; expected [low, high]"
-            )
-        return value
-
-    @field_validator("bits")
-    @classmethod
-    def _bit_numbers(cls, value: dict[int, str] | None) -> dict[int, str] | None:
-        if value is not None:
-            bad = [b for b in value if not 0 <= b <= 15]
-            if bad:
-                raise ValueError(f"bit numbers must be 0..15, got {', '.join(map(str, bad))}")
-        return value
-
-    @model_validator(mode="after")
-    def _consistent(self) -> Point:
-        if self.modbus is None and self.opcua is None:
-            raise_problems([Problem((), "needs an address: expected `modbus:` or `opcua:`")])
-        problems: list[Problem] = []
-        if self.modbus is not None:
-            kind = self.modbus.type.value
-            is_field = self.modbus.type is DataType.BITFIELD
-            if is_field and not self.bits:
-                problems.append(
-                    Problem(
-                        ("modbus", "type"),
-                        "type bitfield needs `bits:` naming its bits, e.g. {0: ready, 1: fault}",
-                    )
-                )
-            if not is_field and self.bits:
-                problems.append(
-                    Problem(("bits",), f"`bits` only applies to type bitfield, not {kind}")
-                )
-            if self.modbus.type is DataType.STRING and (self.scale != 1 or self.offset != 0):
-                problems.append(
-                    Problem(
-                        ("scale",) if self.scale != 1 else ("offset",),
-                        "a string cannot be scaled: expected scale 1 and offset 0",
-                    )
-                )
-        if problems:
-            raise_problems(problems)
-        return self
-
-
-class AlarmKind(StrEnum):
-    HIHI = "hihi"
-    HI = "hi"
-    LO = "lo"
-    LOLO = "lolo"
-    STATE = "state"  # active while the point equals one of `states`
-    ROC = "roc"  # rate of change above `limit` per minute
-    COMM = "comm"  # communication loss / stale value (no point)
-
-
-class AlarmText(_Frozen):
-    cause: Text
-    consequence: Text
-    action: Text
-
-
-class AlarmDefinition(_Frozen):
-    """A default alarm for every device of this profile; assets may override it."""
-
-    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
-    point: str | None = Field(default=None, description="the point watched; none for comm")
-    kind: AlarmKind
-    limit: float | None = None
-    states: tuple[int | bool, ...] | None = None
-    deadband: float = Field(default=0.0, ge=0)
-    on_delay_s: float = Field(default=0.0, ge=0)
-    off_delay_s: float = Field(default=0.0, ge=0)
-    latching: bool = False
-    priority: Priority
-    label: Text
-    text: AlarmText | None = None
-
-    @model_validator(mode="after")
-    def _consistent(self) -> AlarmDefinition:
-        analogue = {AlarmKind.HIHI, AlarmKind.HI, AlarmKind.LO, AlarmKind.LOLO, AlarmKind.ROC}
-        kind = self.kind.value
-        problems: list[Problem] = []
-        if self.kind in analogue and self.limit is None:
-            problems.append(Problem(("kind",), f"a {kind} alarm needs `limit`"))
-        if self.kind is AlarmKind.STATE and not self.states:
-            problems.append(
-                Problem(("kind",), "a state alarm needs `states` (the values that are abnormal)")
-            )
-        if self.kind is AlarmKind.COMM and self.point is not None:
-            problems.append(
-                Problem(("point",), "a comm alarm watches the device, not a point: remove `point`")
-            )
-        if self.kind is not AlarmKind.COMM and self.point is None:
-            problems.append(
-                Problem(("kind",), f"a {kind} alarm needs `point` (the point it watches)")
-            )
-        if problems:
-            raise_problems(problems)
-        return self
-
-
-class TriggerKind(StrEnum):
-    CALENDAR = "calendar"  # fixed: every N units from an anchor date
-    FLOATING = "floating"  # every N units from the last completion
-    METER = "meter"  # every N counts of a counter point
-    CONDITION = "condition"  # while an alarm is active
-
-
-class PmTrigger(_Frozen):
-    kind: TriggerKind
-    every: float | None = Field(default=None, gt=0)
-    unit: Literal["day", "week", "month", "year", "count"] | None = None
-    point: str | None = Field(default=None, description="counter point, for meter triggers")
-    alarm: str | None = Field(default=None, description="alarm name, for condition triggers")
-    month_day: tuple[int, int] | None = Field(
-        default=None, description="calendar anchor (month, day), e.g. before the pool season"
-    )
-
-    @model_validator(mode="after")
-    def _consistent(self) -> PmTrigger:
-        kind = self.kind.value
-        problems: list[Problem] = []
-        timed = self.kind in (TriggerKind.CALENDAR, TriggerKind.FLOATING)
-        if timed and (self.every is None or self.unit in (None, "count")):
-            problems.append(
-                Problem(
-                    ("kind",),
-                    f"a {kind} trigger needs `every` and a time `unit` (day, week, month or year)",
-                )
-            )
-        if self.kind is TriggerKind.METER:
-            if self.point is None or self.every is None:
-                problems.append(
-                    Problem(("kind",), "a meter trigger needs `point` (a counter) and `every`")
-                )
-            if self.unit not in (None, "count"):
-                problems.append(
-                    Problem(
-                        ("unit",),
-                        f"a meter trigger counts in its point's unit, not {self.unit}: "
-                        "expected no `unit` (or `unit: count`)",
-                    )
-                )
-        if self.kind is TriggerKind.CONDITION and self.alarm is None:
-            problems.append(Problem(("kind",), "a condition trigger needs `alarm`"))
-        if self.month_day is not None:
-            month, day = self.month_day
-            if self.kind is not TriggerKind.CALENDAR:
-                problems.append(
-                    Problem(("month_day",), f"`month_day` only applies to calendar, not {kind}")
-                )
-            elif not (1 <= month <= 12 and 1 <= day <= _DAYS_IN_MONTH[month - 1]):
-                problems.append(
-                    Problem(
-                        ("month_day",),
-                        f"no such date {month}-{day}; expected [month, day], e.g. [4, 1]",
-                    )
-                )
-        if problems:
-            raise_problems(problems)
-        return self
-
-
-# Longest month lengths (29 for February): an anchor must exist in some year.
-_DAYS_IN_MONTH = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
-
-
-class ChecklistKind(StrEnum):
-    PASS_FAIL = "pass_fail"
-    NUMBER = "number"
-    METER = "meter"
-    TEXT = "text"
-    PHOTO = "photo"
-
-
-class ChecklistItem(_Frozen):
-    text: Text
-    kind: ChecklistKind = ChecklistKind.PASS_FAIL
-    unit: str | None = None
-    limits: tuple[float, float] | None = None
-    point: str | None = Field(default=None, description="for meter items: the counter read")
-    required: bool = True
-
-    @model_validator(mode="after")
-    def _consistent(self) -> ChecklistItem:
-        problems: list[Problem] = []
-        if self.kind is ChecklistKind.METER and self.point is None:
-            problems.append(
-                Problem(("kind",), "a meter item needs `point` (the counter the technician reads)")
-            )
-        if self.limits is not None and self.limits[0] > self.limits[1]:
-            problems.append(
-                Problem(
-                    ("limits",),
-                    f"limits low {self.limits[0]:g} is above high {self.limits[1]:g}; "
-                    "expected [low, high]",
-                )
-            )
-        if problems:
-            raise_problems(problems)
-        return self
-
-
-class OpenOrderPolicy(StrEnum):
-    SKIP = "skip"  # an open order for this plan blocks the next: record it as missed
-    SUPERSEDE = "supersede"  # cancel the open one, issue the new one
-    STACK = "stack"  # issue regardless (statutory daily checks)
-
-
-class PmPlan(_Frozen):
-    """A default preventive-maintenance plan for every device of this profile."""
-
-    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
-    title: Text
-    triggers: tuple[PmTrigger, ...] = Field(min_length=1, description="whichever comes first")
-    lead_time_days: float = Field(default=7, ge=0)
-    window_days: float = Field(default=14, gt=0, description="compliance window after due")
-    duration_min: int = Field(default=60, gt=0)
-    skill: str = "general"
-    open_order_policy: OpenOrderPolicy = OpenOrderPolicy.SKIP
-    checklist: tuple[ChecklistItem, ...] = ()
-
-
-class ModbusDefaults(_Frozen):
+class ModbusDefaults(Frozen):
     """Protocol defaults and per-device workarounds for Modbus profiles."""
 
     order: ByteOrder = ByteOrder.ABCD
@@ -594,7 +78,7 @@ class ModbusDefaults(_Frozen):
         return normalise_byte_order(value)
 
 
-class OpcuaDefaults(_Frozen):
+class OpcuaDefaults(Frozen):
     namespace_uri: str = "urn:facility:devices"
     sampling_interval_ms: int = Field(default=1000, ge=0)
     queue_size: int = Field(default=10, ge=1)
@@ -602,7 +86,7 @@ class OpcuaDefaults(_Frozen):
     subscribe: bool = True
 
 
-class DeviceProfile(_Frozen):
+class DeviceProfile(Frozen):
     """A device model: its points, protocol, alarms and maintenance plans."""
 
     schema_version: Literal[1]

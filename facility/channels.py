@@ -30,6 +30,7 @@ from typing import Any, Literal
 from urllib.parse import unquote, urlsplit
 
 from facility.errors import CommError, ConfigError, ProtocolError
+from facility.limits import HTTP_JSON_MAX_BYTES, HTTP_JSON_MAX_DEPTH, JsonLimitError, load_json
 
 
 @dataclass(frozen=True)
@@ -164,9 +165,14 @@ def post_json(url: str, body: Mapping[str, Any], timeout_s: float, robot: bool) 
         raise CommError(f"webhook {where}: {exc}") from None
     if robot:
         try:
-            reply = json.loads(answer or b"{}")
-        except json.JSONDecodeError:
-            raise ProtocolError(f"webhook {where}: answer is not JSON") from None
+            reply = load_json(
+                answer or b"{}",
+                what="answer",
+                max_bytes=HTTP_JSON_MAX_BYTES,
+                max_depth=HTTP_JSON_MAX_DEPTH,
+            )
+        except JsonLimitError as exc:
+            raise ProtocolError(f"webhook {where}: {exc}") from None
         code = reply.get("errcode", 0) if isinstance(reply, dict) else 0
         if code != 0:
             raise ProtocolError(

@@ -13,7 +13,14 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from facility.errors import ConfigError
 
@@ -75,6 +82,9 @@ class CollectorConfig(_Section):
     metrics_port: int = Field(default=9108, ge=0, le=65535)
     # ledger and profiles are re-read this often; only changed devices restart
     reload_every_s: float = Field(default=30, gt=0)
+    # what was sent is kept this long to answer the historian's resend requests
+    resend_window_min: float = Field(default=30, gt=0)
+    resend_max_mb: float = Field(default=128, gt=0)
 
     @field_validator("sites", mode="before")
     @classmethod
@@ -130,6 +140,10 @@ class GatewayConfig(_Section):
     # session cannot grow the broker for days. Longer outages are filled end to end from the
     # collectors (docs/historian.md). The id above must stay the same across restarts.
     session_expiry_s: int = Field(default=600, ge=1, le=7 * 24 * 3600)
+    # End-to-end gap filling: audit the stored per-device seq and ask collectors for holes.
+    # One gateway of a group is enough (the others would ask the same questions).
+    gap_audit: bool = True
+    gap_audit_interval_s: float = Field(default=30, gt=0)
 
 
 class AlarmsConfig(_Section):
@@ -138,12 +152,33 @@ class AlarmsConfig(_Section):
     flood_alarms: int = Field(default=10, ge=1)  # ISA-18.2: > 10 per 10 min per position
     flood_window_min: float = Field(default=10, gt=0)
     stale_after_s: float = Field(default=60, gt=0)
+    # The system watches itself (docs/alarms.md): every service publishes a heartbeat this
+    # often; no heartbeat for silent_after_intervals of them, or progress counters standing
+    # still for stall_after_s while there is work, is one system alarm for that service.
+    heartbeat_s: float = Field(default=5, gt=0)
+    silent_after_intervals: float = Field(default=3, ge=2)
+    stall_after_s: float = Field(default=20, gt=0)
     smtp_url: str | None = None  # smtp://host:port; password from $FACILITY_ALARMS__SMTP_PASSWORD
     smtp_password: str | None = None
     smtp_from: str = "facility-alarms@localhost"
     # Per-asset overrides, mode rules, notification rules, supervisors (docs/alarms.md);
     # a missing file means the device profiles' defaults.
     definitions_file: Path = Path("alarms.yaml")
+
+    @model_validator(mode="after")
+    def _watchdog_before_stale(self) -> AlarmsConfig:
+        # A frozen collector must be one system alarm BEFORE its devices go stale, or the
+        # per-device comm_loss alarms it causes are raised first (one cause, one alarm).
+        watchdog_s = max(
+            self.heartbeat_s + self.stall_after_s, self.heartbeat_s * self.silent_after_intervals
+        )
+        if self.stale_after_s <= watchdog_s:
+            raise ValueError(
+                f"stale_after_s ({self.stale_after_s:g}) must be longer than the watchdog's "
+                f"detection time ({watchdog_s:g} s: heartbeat_s + stall_after_s, or "
+                "heartbeat_s x silent_after_intervals)"
+            )
+        return self
 
 
 _PRIORITIES = ("critical", "high", "medium", "low")

@@ -28,13 +28,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 from facility.errors import ProtocolError
+from facility.limits import BUS_PAYLOAD_MAX_BYTES, BUS_PAYLOAD_MAX_DEPTH, JsonLimitError, load_json
 from facility.types import ASSET_NO_RE, PointValue, Quality, Reading
 
 SCHEMA_VERSION = 1
 TOPIC_PREFIX = "facility/v1"
 MAX_STRING = 256
 MAX_POINTS = 2000
-MAX_PAYLOAD_BYTES = 1_000_000
+MAX_PAYLOAD_BYTES = BUS_PAYLOAD_MAX_BYTES  # the limits live in facility/limits.py
+MAX_PAYLOAD_DEPTH = BUS_PAYLOAD_MAX_DEPTH
 
 
 class PayloadError(ProtocolError):
@@ -97,14 +99,16 @@ def _reject_constant(name: str) -> Any:
 
 def decode(topic: str, payload: bytes) -> DeviceMessage:
     """Parse and validate one bus message; raise PayloadError naming what is wrong."""
-    if len(payload) > MAX_PAYLOAD_BYTES:
-        raise PayloadError("too_large", f"{len(payload)} bytes; expected ≤ {MAX_PAYLOAD_BYTES}")
     try:
-        body = json.loads(payload.decode("utf-8"), parse_constant=_reject_constant)
-    except UnicodeDecodeError:
-        raise PayloadError("bad_json", "payload is not UTF-8 JSON") from None
-    except json.JSONDecodeError as exc:
-        raise PayloadError("bad_json", f"not valid JSON: {exc}") from None
+        body = load_json(
+            payload,
+            what="payload",
+            max_bytes=MAX_PAYLOAD_BYTES,
+            max_depth=MAX_PAYLOAD_DEPTH,
+            parse_constant=_reject_constant,
+        )
+    except JsonLimitError as exc:
+        raise PayloadError(exc.kind, str(exc)) from None
     if not isinstance(body, dict):
         raise PayloadError("bad_shape", "expected a JSON object at the top level")
     if body.get("v") != SCHEMA_VERSION:

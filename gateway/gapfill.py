@@ -238,7 +238,7 @@ class GapFiller:
         fields: dict[str, float | int | bool | str] = {
             "seq_from": first,
             "seq_to": last,
-            "count": last - first + 1,
+            "lost": last - first + 1,
             "reason": cause,
         }
         self._events.append(event_line(tags, fields, int(time.time() * 1000)))

@@ -43,11 +43,19 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 from facility.errors import FacilityError, StorageError
+from facility.heartbeat import (
+    Heartbeat,
+    ServiceKind,
+    birth_and_will,
+    make_heartbeat,
+    publish_heartbeats,
+)
 from facility.metrics_http import MetricsServer, MetricsSource
-from facility.mqtt import AckToken, BrokerSettings, Message, MqttLink
+from facility.mqtt import AckToken, BrokerSettings, MqttLink
 from facility.payload import TOPIC_PREFIX, DeviceMessage, PayloadError, decode
 from facility.resend import REPORT_WILDCARD
 from facility.spool import Spool, SpoolError, SpoolStats
@@ -355,12 +363,12 @@ class GatewayService:
         )
         self.spool = spool
         self._spool_dropped_reported = spool.stats().dropped
-        topic = status_topic(self.gateway_id)
+        birth, will = birth_and_will(self.heartbeat())
         link = MqttLink(
             self.broker,
             client_id=self.gateway_id,
-            birth=Message(topic, json.dumps({"state": "online"}).encode(), retain=True),
-            will=Message(topic, json.dumps({"state": "offline"}).encode(), retain=True),
+            birth=birth,
+            will=will,
             subscriptions=[
                 (subscription_topic(self.share_group), 1),
                 (f"$share/{self.share_group}/{REPORT_WILDCARD}", 1),
@@ -426,6 +434,7 @@ class GatewayService:
                     settle_s=self.gap_settle_s,
                 )
                 group.create_task(self.gapfill.run())
+            group.create_task(publish_heartbeats(link, self.heartbeat, interval_s=self.heartbeat_s))
             if self.setup_on_start:
                 group.create_task(self._setup(self.influx.client()))
             else:
@@ -837,6 +846,32 @@ class GatewayService:
                     continue
                 log.warning("spool dropped %d batch(es) beyond its bounds (recorded)", count)
                 self._spool_dropped_reported = dropped
+
+    # The heartbeat on status_topic(gateway_id) (facility.heartbeat): points written must
+    # move while the spool holds points, or the watchdog calls the gateway stalled.
+    heartbeat_s: float = 5.0
+    _written_seen: int = 0
+    _last_write_ts: datetime | None = None
+
+    def heartbeat(self) -> Heartbeat:
+        """Alive, and how far the work has got (read by the alarm engine's watchdog)."""
+        now = datetime.now(UTC)
+        if self.stats.points_written != self._written_seen:
+            self._written_seen = self.stats.points_written
+            self._last_write_ts = now
+        spool = self._spool_stats()
+        return make_heartbeat(
+            ServiceKind.GATEWAY,
+            self.gateway_id,
+            ts=now,
+            interval_s=self.heartbeat_s,
+            counters={
+                "messages_in": self.stats.messages_in,
+                "points_written": self.stats.points_written,
+                "spool_depth": spool.depth if spool is not None else 0,
+            },
+            times={"last_write_ts": self._last_write_ts},
+        )
 
     def _spool_stats(self) -> SpoolStats | None:
         return self.spool.stats() if self.spool is not None else None

@@ -49,6 +49,16 @@ from maintenance.pm_rules import (
 from maintenance.schema import AssetRow, SiteRow
 from maintenance.store import asset_from_row
 from maintenance.telemetry import ConditionSource, MeterKey, MeterSource
+from maintenance.wo_notice import Notice, Notifier
+from maintenance.wo_rows import (
+    PRIORITY_OF_CRITICALITY,
+    NewOrder,
+    cancel_row,
+    checklist_from_plan,
+    insert_orders,
+    to_order,
+    utc,
+)
 from maintenance.wo_schema import (
     PmGeneratorRow,
     PmOccurrenceRow,
@@ -62,17 +72,6 @@ from maintenance.wo_schema import (
     plan_rules_query,
     plans_to_check_query,
     rows_by_id_query,
-)
-from maintenance.wo_store import (
-    PRIORITY_OF_CRITICALITY,
-    NewOrder,
-    Notice,
-    Notifier,
-    cancel_row,
-    checklist_from_plan,
-    insert_orders,
-    to_order,
-    utc,
 )
 from maintenance.workorders import DEFAULT_SLA, SlaTargets, WoKind
 

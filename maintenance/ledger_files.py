@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import functools
 import io
+import itertools
 import zipfile
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime
@@ -19,6 +20,12 @@ from typing import IO, TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from facility.errors import Issue, LedgerError
+from facility.limits import (
+    LEDGER_MAX_CELL_CHARS,
+    LEDGER_MAX_COLUMNS,
+    LEDGER_MAX_FILE_BYTES,
+    LEDGER_MAX_ROWS,
+)
 from facility.types import Asset
 from maintenance.ledger import (
     COLUMNS,
@@ -74,6 +81,19 @@ def read_sheet(path: Path) -> LedgerSheet:
     suffix = path.suffix.lower()
     if not path.is_file():
         raise LedgerError([Issue(str(path), None, "", "file not found")])
+    size = path.stat().st_size
+    if size > LEDGER_MAX_FILE_BYTES:
+        raise LedgerError(
+            [
+                Issue(
+                    str(path),
+                    None,
+                    "",
+                    f"{size:,} bytes; expected at most {LEDGER_MAX_FILE_BYTES:,} "
+                    "(split the ledger into one file per site)",
+                )
+            ]
+        )
     if suffix == ".csv":
         return _sheet(str(path), _csv_cells(path))
     if suffix == ".xlsx":
@@ -81,11 +101,64 @@ def read_sheet(path: Path) -> LedgerSheet:
     raise LedgerError([Issue(str(path), None, "", "expected a .csv or .xlsx file")])
 
 
+def _too_many_rows(source: str, row_number: int) -> LedgerError:
+    return LedgerError(
+        [
+            Issue(
+                source,
+                row_number,
+                "",
+                f"more than {LEDGER_MAX_ROWS:,} rows; expected at most {LEDGER_MAX_ROWS:,} "
+                "(split the ledger into one file per site)",
+            )
+        ]
+    )
+
+
+def _cell_issues(
+    source: str, row_number: int, values: list[str], header: tuple[str, ...] | None
+) -> list[Issue]:
+    """Cells beyond the limits of facility/limits.py, named by their column."""
+    issues = []
+    if len(values) > LEDGER_MAX_COLUMNS and any(v.strip() for v in values[LEDGER_MAX_COLUMNS:]):
+        issues.append(
+            Issue(
+                source,
+                row_number,
+                "",
+                f"{len(values):,} cells; expected at most {LEDGER_MAX_COLUMNS} columns",
+            )
+        )
+    for index, value in enumerate(values[:LEDGER_MAX_COLUMNS]):
+        if len(value) > LEDGER_MAX_CELL_CHARS:
+            column = header[index] if header is not None and index < len(header) else ""
+            issues.append(
+                Issue(
+                    source,
+                    row_number,
+                    column or f"column {index + 1}",
+                    f"{len(value):,} characters; expected at most {LEDGER_MAX_CELL_CHARS:,}",
+                )
+            )
+    return issues
+
+
 def _sheet(source: str, cells: Iterable[tuple[int, list[str]]]) -> LedgerSheet:
+    """The header and non-blank rows; LedgerError listing every cell beyond the limits
+    (every row is read first, so the report is whole)."""
     header: tuple[str, ...] | None = None
     header_row = 1
     rows = []
+    oversized: list[Issue] = []
     for row_number, values in cells:
+        if row_number > LEDGER_MAX_ROWS + 1:  # + the header
+            raise _too_many_rows(source, row_number)
+        beyond = _cell_issues(source, row_number, values, header)
+        if beyond:
+            oversized.extend(beyond)
+            if header is None:
+                break  # no header to read the rest by
+            continue
         if header is None:
             if not any(values):
                 continue  # blank lines above the header
@@ -101,6 +174,8 @@ def _sheet(source: str, cells: Iterable[tuple[int, list[str]]]) -> LedgerSheet:
             )
         padded = [*values, *[""] * (len(header) - len(values))]
         rows.append(LedgerRow(row_number, dict(zip(header, padded, strict=False))))
+    if oversized:
+        raise LedgerError(oversized)
     if header is None:
         raise LedgerError([Issue(source, None, "", "empty file: expected a header row")])
     return LedgerSheet(source, header, tuple(rows), header_row)
@@ -125,8 +200,9 @@ def _csv_cells(path: Path) -> list[tuple[int, list[str]]]:
         ) from None
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
-        # Row numbers count records, the way a spreadsheet shows them.
-        return [(number, row) for number, row in enumerate(reader, start=1)]
+        # Row numbers count records, the way a spreadsheet shows them. One row past the limit
+        # is read so that _sheet can say so; the rest of the file is not.
+        return list(itertools.islice(enumerate(reader, start=1), LEDGER_MAX_ROWS + 2))
     except csv.Error as exc:
         raise LedgerError(
             [Issue(str(path), reader.line_num, "", f"not valid CSV: {exc}")]
@@ -161,7 +237,14 @@ def _xlsx_cells(path: Path) -> list[tuple[int, list[str]]]:
     try:
         sheet = workbook.worksheets[0]
         cells = []
-        for number, row in enumerate(sheet.iter_rows(values_only=True), start=1):
+        # Bounded: a sheet may claim a dimension of A1:XFD1048576, and read-only openpyxl
+        # pads every row up to the last column it claims.
+        rows = sheet.iter_rows(
+            max_row=min(sheet.max_row or LEDGER_MAX_ROWS + 2, LEDGER_MAX_ROWS + 2),
+            max_col=min(sheet.max_column or LEDGER_MAX_COLUMNS + 1, LEDGER_MAX_COLUMNS + 1),
+            values_only=True,
+        )
+        for number, row in enumerate(rows, start=1):
             cells.append((number, [_cell_text(v).strip() for v in row]))
         return cells
     finally:

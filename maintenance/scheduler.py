@@ -23,6 +23,8 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from facility.config import Settings
 from facility.errors import FacilityError
+from facility.heartbeat import Heartbeat, HeartbeatThread, ServiceKind, make_heartbeat
+from facility.mqtt import BrokerSettings
 from maintenance.db import Database
 from maintenance.generator import Generator, PassReport
 from maintenance.pm_plans import load_overrides
@@ -57,6 +59,9 @@ class PmScheduler:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         closers: Sequence[Callable[[], None]] = (),
         alarm_orders: AlarmOrders | None = None,
+        broker: BrokerSettings | None = None,
+        service_id: str = "scheduler-1",
+        heartbeat_s: float = 5.0,
     ) -> None:
         if every_min <= 0:
             raise ValueError("every_min must be > 0")
@@ -72,6 +77,14 @@ class PmScheduler:
         self._scheduler = BackgroundScheduler(timezone=UTC)
         self._closers = list(closers)
         self.alarm_orders = alarm_orders
+        self.service_id = service_id
+        self.last_pass: datetime | None = None
+        # its heartbeat (facility.heartbeat): passes must move every every_min
+        self._heartbeat = (
+            HeartbeatThread(broker, self.heartbeat, interval_s=heartbeat_s)
+            if broker is not None
+            else None
+        )
 
     def tick(self) -> PassReport | None:
         """One pass and the proof-of-fix checks; errors are logged, never raised (the next
@@ -85,6 +98,7 @@ class PmScheduler:
                 log.error("pm pass failed: %s (next try in %g min)", exc, self.every_min)
                 return None
             self.passes += 1
+            self.last_pass = now
             self.last_report = report
             if self.alarm_orders is not None:
                 try:
@@ -113,6 +127,8 @@ class PmScheduler:
             replace_existing=True,
         )
         self._scheduler.start()
+        if self._heartbeat is not None:
+            self._heartbeat.start()
         log.info(
             "pm scheduler started every=%gmin worker=%s", self.every_min, self.generator.worker
         )
@@ -123,6 +139,19 @@ class PmScheduler:
         if self._scheduler.running:
             self._scheduler.shutdown(wait=wait)
             log.info("pm scheduler stopped after %d passes", self.passes)
+        if self._heartbeat is not None:
+            self._heartbeat.stop()
+
+    def heartbeat(self) -> Heartbeat:
+        """Alive, and how many passes so far (read by the alarm engine's watchdog)."""
+        return make_heartbeat(
+            ServiceKind.SCHEDULER,
+            self.service_id,
+            interval_s=self._heartbeat.interval_s if self._heartbeat else 5.0,
+            counters={"passes": self.passes},
+            times={"last_pass_ts": self.last_pass},
+            work_every_s=self.every_min * 60,
+        )
 
     def close(self) -> None:
         """Stop, and release the generator, the store and the sources."""
@@ -200,4 +229,8 @@ def build(
         series=telemetry.series,
         closers=[db.close, *telemetry.closers],
         alarm_orders=alarm_orders,
+        broker=BrokerSettings.from_url(
+            settings.mqtt.url, password=settings.mqtt.password, ca_file=settings.mqtt.ca_file
+        ),
+        heartbeat_s=settings.alarms.heartbeat_s,
     )

@@ -23,7 +23,7 @@ from facility.channels import Message, dingtalk_payload, post_json, wecom_payloa
 from facility.errors import FacilityError
 from facility.mqtt import BrokerSettings, publish_once
 from facility.payload import TOPIC_PREFIX
-from maintenance.wo_store import LogNotifier, Notice, Notifier
+from maintenance.wo_notice import LogNotifier, Notice, Notifier
 
 log = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 
 Same rules as ``maintenance.schema`` (whose ``Base`` and naming convention these share):
 plain strings with CHECK constraints, JSON, timezone-aware DateTime; created by migration
-``0003_maintenance``. Rows are mapped to the project's own types in ``maintenance.wo_store``
+``0003_maintenance``. Rows are mapped to the project's own types in ``maintenance.wo_rows``
 and ``maintenance.generator``, never above them.
 
 The keys that make generation idempotent live here: ``pm_occurrences`` is unique per

@@ -1,13 +1,7 @@
 """Work orders: the lifecycle, checklists, SLAs, failure codes and proof of fix. Pure, no I/O.
 
-Lifecycle (each transition is recorded with user and time)::
-
-    open ──assign──▶ assigned ──start──▶ in_progress ──complete──▶ completed ──verify──▶ verified
-      │                  ▲                 │     ▲                   │   (or proof of fix)     │
-      └──start───────────┼────────────────▶│     │                   └──reopen──▶ in_progress  close
-                         │          hold ──▼     │ start                                      ▼
-                         │              on_hold ─┘                                          closed
-    open, assigned, in_progress, on_hold ──cancel──▶ cancelled
+The lifecycle (states, transitions, what each needs) is the table of
+``maintenance.wo_lifecycle``, re-exported here.
 
 Completing needs every required checklist item answered, and failure codes (problem, cause,
 remedy) on a corrective order; closing needs a verified order. A transition the lifecycle
@@ -33,92 +27,18 @@ from typing import Any
 
 from device_profiles.models import AlarmDefinition, AlarmKind, ChecklistItem, ChecklistKind
 from device_profiles.models import Priority as Priority
-from facility.errors import ConfigError
-
-
-class WorkOrderError(ConfigError):
-    """A work-order request that the lifecycle or the data does not allow (nothing changed)."""
+from maintenance.wo_lifecycle import ATTACHING_STATES as ATTACHING_STATES
+from maintenance.wo_lifecycle import FINAL_STATES as FINAL_STATES
+from maintenance.wo_lifecycle import OPEN_STATES as OPEN_STATES
+from maintenance.wo_lifecycle import Transition as Transition
+from maintenance.wo_lifecycle import WorkOrderError as WorkOrderError
+from maintenance.wo_lifecycle import WoState as WoState
+from maintenance.wo_lifecycle import next_state as next_state
 
 
 class WoKind(StrEnum):
     PREVENTIVE = "preventive"
     CORRECTIVE = "corrective"
-
-
-class WoState(StrEnum):
-    OPEN = "open"
-    ASSIGNED = "assigned"
-    IN_PROGRESS = "in_progress"
-    ON_HOLD = "on_hold"
-    COMPLETED = "completed"
-    VERIFIED = "verified"
-    CLOSED = "closed"
-    CANCELLED = "cancelled"
-
-
-# Not yet done: these block the next occurrence of a plan under the skip policy.
-OPEN_STATES = frozenset({WoState.OPEN, WoState.ASSIGNED, WoState.IN_PROGRESS, WoState.ON_HOLD})
-# A corrective order in these states takes further alarms of its condition (repeats attach).
-ATTACHING_STATES = OPEN_STATES | {WoState.COMPLETED}
-FINAL_STATES = frozenset({WoState.CLOSED, WoState.CANCELLED})
-
-
-class Transition(StrEnum):
-    ASSIGN = "assign"
-    START = "start"
-    HOLD = "hold"
-    COMPLETE = "complete"
-    VERIFY = "verify"
-    REOPEN = "reopen"
-    CLOSE = "close"
-    CANCEL = "cancel"
-
-
-# transition -> (states it may start from, state it leads to; None: stays where it is)
-TRANSITIONS: dict[Transition, tuple[frozenset[WoState], WoState | None]] = {
-    Transition.ASSIGN: (OPEN_STATES, None),
-    Transition.START: (frozenset({WoState.OPEN, WoState.ASSIGNED, WoState.ON_HOLD}), None),
-    Transition.HOLD: (frozenset({WoState.IN_PROGRESS}), WoState.ON_HOLD),
-    Transition.COMPLETE: (frozenset({WoState.IN_PROGRESS}), WoState.COMPLETED),
-    Transition.VERIFY: (frozenset({WoState.COMPLETED}), WoState.VERIFIED),
-    Transition.REOPEN: (frozenset({WoState.COMPLETED, WoState.VERIFIED}), WoState.IN_PROGRESS),
-    Transition.CLOSE: (frozenset({WoState.VERIFIED}), WoState.CLOSED),
-    Transition.CANCEL: (OPEN_STATES, WoState.CANCELLED),
-}
-
-# What to say when a transition is asked from a state that does not allow it.
-_HINTS: dict[tuple[Transition, WoState], str] = {
-    (Transition.CLOSE, WoState.COMPLETED): "verify it first (facility wo verify {number})",
-    (Transition.CLOSE, WoState.IN_PROGRESS): "complete and verify it first",
-    (Transition.CLOSE, WoState.OPEN): "it has not been worked yet; cancel it if it is not needed",
-    (Transition.COMPLETE, WoState.OPEN): "start it first (facility wo start {number})",
-    (Transition.COMPLETE, WoState.ASSIGNED): "start it first (facility wo start {number})",
-    (Transition.COMPLETE, WoState.ON_HOLD): "resume it first (facility wo start {number})",
-    (Transition.VERIFY, WoState.IN_PROGRESS): "complete it first",
-    (Transition.START, WoState.IN_PROGRESS): "it is already in progress",
-    (Transition.HOLD, WoState.ON_HOLD): "it is already on hold",
-}
-
-
-def next_state(number: str, state: WoState, transition: Transition) -> WoState:
-    """The state after ``transition``, or WorkOrderError saying why not and what to do."""
-    allowed, target = TRANSITIONS[transition]
-    if state not in allowed:
-        hint = _HINTS.get((transition, state))
-        if hint is None and state in FINAL_STATES:
-            hint = f"a {state.value} order is final"
-        if hint is None:
-            froms = ", ".join(sorted(s.value for s in allowed))
-            hint = f"{transition.value} applies to orders that are {froms}"
-        raise WorkOrderError(
-            f"{number}: cannot {transition.value}: the order is {state.value}; "
-            + hint.format(number=number)
-        )
-    if target is not None:
-        return target
-    if transition is Transition.ASSIGN:
-        return WoState.ASSIGNED if state in (WoState.OPEN, WoState.ASSIGNED) else state
-    return WoState.IN_PROGRESS  # start (or resume)
 
 
 # --- numbers ------------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from facility.errors import CommError
+from facility.limits import HTTP_JSON_MAX_BYTES, HTTP_JSON_MAX_DEPTH, JsonLimitError, load_json
 from simulators.estate import Estate, FaultRequestError
 
 log = logging.getLogger(__name__)
@@ -193,9 +194,14 @@ class ControlServer:
 
     async def _post_fault(self, body: bytes) -> tuple[int, dict[str, Any]]:
         try:
-            request = json.loads(body or b"null")
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise HttpError(400, f"body is not valid JSON ({exc})") from None
+            request = load_json(
+                body or b"null",
+                what="body",
+                max_bytes=HTTP_JSON_MAX_BYTES,
+                max_depth=HTTP_JSON_MAX_DEPTH,
+            )
+        except JsonLimitError as exc:
+            raise HttpError(400, str(exc)) from None
         if not isinstance(request, dict):
             raise HttpError(
                 400,

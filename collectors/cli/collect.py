@@ -233,6 +233,8 @@ def run(
             load_library(),
         ),
         reload_every_s=config.reload_every_s,
+        resend_window_s=config.resend_window_min * 60,
+        resend_max_bytes=int(config.resend_max_mb * 2**20),
     )
 
     async def main() -> None:

@@ -15,13 +15,14 @@ from dash import ClientsideFunction, Input, Output, State, dcc, html
 from dashboards import ids
 from dashboards.components import banner, queries
 from dashboards.i18n import normalise, t
-from dashboards.tiles import BAD
+from dashboards.tiles import BAD, ServiceProblem, live_banner
 from facility.errors import FacilityError
 from facility.types import Asset
 
 dash.register_page(__name__, path="/", name="Overview", order=0)  # type: ignore[no-untyped-call]
 
 TICK_MS = 2000
+LIVE_LABELS = ("live_down", "live_fresh", "live_old", "live_none", "live_services")
 
 
 def _tile(asset: Asset, lang: str, state: dict[str, Any] | None) -> dcc.Link:
@@ -49,10 +50,23 @@ def _tile(asset: Asset, lang: str, state: dict[str, Any] | None) -> dcc.Link:
 
 
 def _status(snapshot: dict[str, Any], lang: str) -> html.Div:
-    if snapshot["connected"]:
-        return banner(t("live_ok", lang), "ok")
-    detail = queries().live.last_error
-    return banner(t("live_down", lang) + (f" ({detail})" if detail else ""), "error")
+    """The banner: broker link, age of the newest reading, services not working."""
+    labels = {k: t(k, lang) for k in LIVE_LABELS}
+    if not snapshot["connected"]:
+        detail = queries().live.last_error
+        labels["live_down"] += f" ({detail})" if detail else ""
+    problems = [
+        ServiceProblem(p["kind"], p["id"], p["health"], p["reason"])
+        for p in snapshot.get("services", [])
+    ]
+    text, kind = live_banner(
+        snapshot["connected"],
+        snapshot.get("newest_age_s"),
+        snapshot.get("stale_after_s", 60.0),
+        problems,
+        labels,
+    )
+    return banner(text, kind)
 
 
 def layout(lang: str | None = None, **_query: str) -> html.Div:

@@ -15,7 +15,8 @@ import uuid
 from dataclasses import asdict
 from typing import Any
 
-from facility.errors import CommError
+from facility.errors import CommError, ProtocolError
+from facility.limits import COMMAND_MAX_BYTES, COMMAND_MAX_DEPTH, JsonLimitError, load_json
 from facility.mqtt import BrokerSettings, MqttLink
 from facility.types import ASSET_NO_RE
 from gateway.alarms.core import Command
@@ -86,7 +87,14 @@ async def send_command(
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
-    reply = json.loads(payload)
+    try:
+        reply = load_json(
+            payload, what="engine reply", max_bytes=COMMAND_MAX_BYTES, max_depth=COMMAND_MAX_DEPTH
+        )
+    except JsonLimitError as exc:
+        raise ProtocolError(f"the alarm engine's reply on {reply_topic}: {exc}") from None
+    if not isinstance(reply, dict):
+        raise ProtocolError(f"the alarm engine's reply on {reply_topic}: expected a JSON object")
     if not reply.get("ok"):
         raise AlarmCommandError(str(reply.get("error", "refused")))
     state: dict[str, Any] = reply.get("state", {})

@@ -14,12 +14,14 @@ from __future__ import annotations
 import difflib
 import heapq
 import logging
+from collections import ChainMap
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
+from facility.heartbeat import Heartbeat, ServiceKind
 from facility.payload import DeviceMessage
 from facility.types import AssetStatus, PointValue, Quality, Reading
 from gateway.alarms.alarmfile import LEDGER_OUT_OF_SERVICE, SuppressionRule
@@ -60,6 +62,16 @@ from gateway.alarms.state import (
     Unsuppress,
     next_deadline,
     transition,
+)
+from gateway.alarms.watchdog import (
+    ServiceKey,
+    Verdict,
+    Watchdog,
+    WatchdogSettings,
+    service_of,
+    system_alarm_id,
+    system_asset_no,
+    system_spec,
 )
 
 log = logging.getLogger(__name__)
@@ -102,6 +114,7 @@ class _Slot:
     prev_ts: datetime | None = None
     extreme: float | None = None  # farthest from the limit on the normal side since clear
     incident: str | None = None
+    note: dict[str, Any] | None = None  # system alarms: the watchdog's verdict
 
 
 @dataclass(slots=True)
@@ -117,6 +130,8 @@ class _Asset:
     last_seen: datetime | None = None
     last_collected: datetime | None = None  # newest poll evaluated
     mode_values: dict[str, PointValue] = field(default_factory=dict)
+    held_by: str | None = None  # the system alarm whose service explains its silence
+    grace_from: datetime | None = None  # its service recovered: staleness counts from here
 
 
 @dataclass
@@ -126,6 +141,8 @@ class CoreStats:
     evaluations: int = 0
     records: int = 0
     late: int = 0  # polls older than one already evaluated (resends, crossings): skipped
+    heartbeats: int = 0
+    held_assets: int = 0  # devices whose comm_loss is held by a system alarm right now
 
 
 class AlarmCore:
@@ -140,9 +157,18 @@ class AlarmCore:
         flood_threshold: int = 10,
         flood_window_s: float = 600.0,
         timezone: str = "Asia/Shanghai",
+        watchdog: WatchdogSettings | None = None,
+        own_service: ServiceKey | None = None,
     ) -> None:
         self.alarm_set = alarm_set
         self.stale_after_s = stale_after_s
+        self.watchdog = Watchdog(watchdog)
+        self.own_service = own_service  # an engine does not judge itself
+        self.verdicts: list[Verdict] = []
+        self._system_specs: dict[str, AlarmSpec] = {}
+        # every alarm, the system alarms included (they appear as services are heard of)
+        self.specs: Mapping[str, AlarmSpec] = ChainMap(self._system_specs, alarm_set.specs)  # type: ignore[arg-type]
+        self._sites = frozenset(alarm_set.sites)
         self.tz = ZoneInfo(timezone)
         self.flood = FloodDetector(flood_threshold, flood_window_s)
         self.grouper = IncidentGrouper(
@@ -188,6 +214,13 @@ class AlarmCore:
                 watched,
                 frozenset(p for rule, _ in rules for p in rule.when_points),
             )
+        # system alarms saved by an earlier run: watched again, silent unless heard from
+        self._restored_services: list[ServiceKey] = []
+        for alarm_id, restored_status in restored.items():
+            key = service_of(alarm_id)
+            if key is not None:
+                self._system_slot(key, restored_status)
+                self._restored_services.append(key)
         forgotten = sorted(set(restored) - set(self._slots))
         if forgotten:
             log.info(
@@ -313,6 +346,9 @@ class AlarmCore:
         records: list[AlarmRecord] = []
         if self._started is None:
             self._started = now
+            for key in self._restored_services:
+                self.watchdog.expect(key, now)
+        self._watch(now, records)
         while self._heap and self._heap[0][0] <= now:
             deadline, _, alarm_id = heapq.heappop(self._heap)
             slot = self._slots[alarm_id]
@@ -321,7 +357,11 @@ class AlarmCore:
             slot.deadline = None
             self._apply(slot, Evaluated(None, slot.last_value), now, records)
         for asset in self._assets.values():
+            if asset.held_by is not None:
+                continue  # its service's one system alarm says it (suppressed by design)
             last = asset.last_seen or self._started
+            if asset.grace_from is not None and asset.grace_from > last:
+                last = asset.grace_from
             if is_stale(last, now, self.stale_after_s):
                 for slot in asset.slots:
                     if slot.spec.check is Check.COMM and slot.status.raw is not True:
@@ -332,6 +372,34 @@ class AlarmCore:
                 self._refresh_modes(asset, now, records)
         for change in self.flood.check(now):
             records.append(self._flood_record(change))
+        return records
+
+    def on_heartbeat(self, heartbeat: Heartbeat, now: datetime) -> list[AlarmRecord]:
+        """A service's heartbeat (received ``now``): the watchdog's verdicts are applied at
+        once (an offline will raises its system alarm without waiting for the next tick)."""
+        self.stats.heartbeats += 1
+        if heartbeat.key == self.own_service:
+            return []
+        if (
+            heartbeat.kind is ServiceKind.COLLECTOR
+            and heartbeat.sites
+            and self._sites.isdisjoint(heartbeat.sites)
+        ):
+            return []  # another engine's sites
+        self.watchdog.observe(heartbeat, now)
+        records: list[AlarmRecord] = []
+        self._watch(now, records)
+        return records
+
+    def forget_service(self, key: ServiceKey, now: datetime) -> list[AlarmRecord]:
+        """A service removed on purpose (its retained status cleared): its system alarm
+        returns to normal and the devices it held are judged on their own again."""
+        self.watchdog.forget(key)
+        records: list[AlarmRecord] = []
+        slot = self._slots.get(system_alarm_id(key))
+        if slot is not None and slot.status.raw:
+            self._apply(slot, Evaluated(False, "removed"), now, records)
+        self._watch(now, records)
         return records
 
     def set_asset_status(
@@ -379,6 +447,53 @@ class AlarmCore:
         return slot.status, records
 
     # -- internals ----------------------------------------------------------------------------
+
+    def _system_slot(self, key: ServiceKey, status: AlarmStatus | None = None) -> _Slot:
+        spec = system_spec(key)
+        slot = self._slots.get(spec.alarm_id)
+        if slot is None:
+            slot = _Slot(spec, status or AlarmStatus())
+            self._slots[spec.alarm_id] = slot
+            self._system_specs[spec.alarm_id] = spec
+            self._schedule(slot)
+        return slot
+
+    def _watch(self, now: datetime, records: list[AlarmRecord]) -> None:
+        """Apply the watchdog's verdicts: one system alarm per service, and the devices of a
+        collector that is not ok held (their comm_loss is not raised: one cause, one alarm)."""
+        self.verdicts = self.watchdog.verdicts(now)
+        held: dict[str, str] = {}
+        for verdict in self.verdicts:
+            slot = self._system_slot(verdict.key)
+            if not verdict.ok and verdict.key[0] is ServiceKind.COLLECTOR:
+                for asset_no in verdict.asset_nos:
+                    held.setdefault(asset_no, system_asset_no(verdict.key))
+            raw = not verdict.ok
+            if raw == slot.status.raw and slot.deadline is None:
+                continue
+            slot.last_value = verdict.reason
+            slot.note = {
+                "health": verdict.health.value,
+                "reason": verdict.reason,
+                "devices": len(verdict.asset_nos),
+            }
+            self._apply(
+                slot, Evaluated(raw, f"{verdict.health.value}: {verdict.reason}"), now, records
+            )
+        count = 0
+        for asset in self._assets.values():
+            cause = held.get(asset.asset_no)
+            if cause is not None:
+                count += 1
+                if asset.held_by != cause:
+                    if asset.held_by is None:
+                        log.info("asset_no=%s comm_loss held by %s", asset.asset_no, cause)
+                    asset.held_by = cause
+            elif asset.held_by is not None:
+                # released: its data may take a poll to come back; give it stale_after_s
+                asset.held_by = None
+                asset.grace_from = now
+        self.stats.held_assets = count
 
     def _refresh_modes(self, asset: _Asset, now: datetime, records: list[AlarmRecord]) -> None:
         """Suppress or release alarms of an asset by the mode rules that apply now."""
@@ -429,6 +544,8 @@ class AlarmCore:
         after: list[AlarmRecord] = []
         if change.kind is EventKind.RAISE:
             detail["check"] = spec.check.value
+            if slot.note is not None:
+                detail.update(slot.note)
             if spec.limit is not None:
                 detail["limit"] = spec.limit
             if slot.extreme is not None:

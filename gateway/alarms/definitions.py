@@ -66,6 +66,7 @@ class Check(StrEnum):
     ROC = "roc"
     COMM = "comm"
     QUALITY = "quality"
+    SERVICE = "service"  # a system alarm: a service silent, stalled or offline (watchdog)
 
 
 HIGH_CHECKS = frozenset({Check.HI, Check.HIHI})

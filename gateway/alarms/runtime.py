@@ -42,6 +42,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 from facility.errors import FacilityError, StorageError
+from facility.heartbeat import Heartbeat, ServiceKind, make_heartbeat
+from facility.limits import (
+    COMMAND_MAX_BYTES,
+    COMMAND_MAX_DEPTH,
+    COMMAND_MAX_FOR_S,
+    COMMAND_MAX_TEXT,
+    JsonLimitError,
+    load_json,
+)
 from facility.mqtt import MqttLink
 from facility.payload import DeviceMessage
 from facility.types import AssetStatus
@@ -51,6 +60,7 @@ from gateway.alarms.journal import AlarmRecord
 from gateway.alarms.notify import Notifier
 from gateway.alarms.state import AlarmCommandError, AlarmStatus, status_to_json
 from gateway.alarms.store import AlarmStore, CurrentAlarm
+from gateway.alarms.watchdog import ServiceKey, WatchdogSettings
 
 log = logging.getLogger(__name__)
 
@@ -118,6 +128,8 @@ class AlarmEngine:
         flood_threshold: int = 10,
         flood_window_min: float = 10.0,
         timezone: str = "Asia/Shanghai",
+        watchdog: WatchdogSettings | None = None,
+        own_service: ServiceKey | None = None,
     ) -> None:
         self.alarm_set = alarm_set
         self.store = store
@@ -133,6 +145,8 @@ class AlarmEngine:
             flood_threshold=flood_threshold,
             flood_window_s=flood_window_min * 60,
             timezone=timezone,
+            watchdog=watchdog,
+            own_service=own_service,
         )
         self._restored = [a for a in restored if a in alarm_set.specs]
         self.listeners: list[Listener] = []
@@ -146,10 +160,13 @@ class AlarmEngine:
         self._held_events: deque[tuple[str, bytes]] = deque()
         self._publish_wake = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._inbox: deque[DeviceMessage] = deque()
+        # device messages, heartbeats, and services whose retained status was cleared
+        self._inbox: deque[DeviceMessage | Heartbeat | ServiceKey] = deque()
+        self.last_eval: datetime | None = None
         self._inbox_lock = threading.Lock()
         self._inbox_scheduled = False
         if notifier is not None:
+            notifier.specs = self.core.specs  # system alarms appear as services are heard of
             notifier.state_of = self._status_or_none
             notifier.journal = self._journal_notices
 
@@ -161,7 +178,7 @@ class AlarmEngine:
         if records:
             self._queue(records)
 
-    def on_message_threadsafe(self, message: DeviceMessage) -> None:
+    def on_message_threadsafe(self, message: DeviceMessage | Heartbeat | ServiceKey) -> None:
         """Hand over a device message from any thread (e.g. paho's network thread).
 
         Messages are queued and evaluated on the loop in batches: one wake-up of the loop
@@ -173,6 +190,24 @@ class AlarmEngine:
             self._inbox_scheduled = True
         self._loop.call_soon_threadsafe(self._drain_inbox)
 
+    def on_heartbeat_threadsafe(self, item: Heartbeat | ServiceKey) -> None:
+        """Hand over a service's heartbeat (or the key of a service whose retained status
+        was cleared) from any thread; they queue with the device messages, in order."""
+        self.on_message_threadsafe(item)
+
+    def heartbeat(self, service_id: str, interval_s: float) -> Heartbeat:
+        """This engine's own heartbeat: messages evaluated must move while some wait."""
+        with self._inbox_lock:
+            backlog = len(self._inbox)
+        return make_heartbeat(
+            ServiceKind.ALARMS,
+            service_id,
+            interval_s=interval_s,
+            counters={"messages_evaluated": self.core.stats.messages, "backlog": backlog},
+            times={"last_eval_ts": self.last_eval},
+            sites=tuple(self.alarm_set.sites),
+        )
+
     def _drain_inbox(self) -> None:
         while True:
             with self._inbox_lock:
@@ -183,9 +218,19 @@ class AlarmEngine:
                 self._inbox.clear()
             for message in batch:
                 try:
-                    self.on_message(message)
+                    if isinstance(message, DeviceMessage):
+                        self.on_message(message)
+                        continue
+                    if isinstance(message, Heartbeat):
+                        records = self.core.on_heartbeat(message, self.clock())
+                    else:
+                        records = self.core.forget_service(message, self.clock())
+                    if records:
+                        self._queue(records)
                 except Exception:  # one bad message must not stop the engine
-                    log.exception("alarms: evaluating asset_no=%s failed", message.asset_no)
+                    what = message.asset_no if isinstance(message, DeviceMessage) else message
+                    log.exception("alarms: evaluating %s failed", what)
+            self.last_eval = self.clock()
 
     def set_asset_status(self, asset_no: str, status: AssetStatus) -> None:
         """The ledger moved an asset in or out of service (mode rule)."""
@@ -416,50 +461,90 @@ class AlarmEngine:
     # -- commands over MQTT -------------------------------------------------------------------
 
     async def handle_command_payload(self, payload: bytes) -> tuple[str | None, bytes]:
-        """Run a JSON command; returns (reply topic, reply JSON)."""
+        """Run a JSON command; returns (reply topic, reply JSON). Never raises for bad input:
+        every refusal is a reply with ``ok: false`` and one line saying why."""
         reply_to: str | None = None
         request_id: Any = None
         try:
-            body = json.loads(payload.decode("utf-8"))
-            if not isinstance(body, dict):
-                raise AlarmCommandError("expected a JSON object")
+            body = decode_command(payload)
             reply_to = body.get("reply_to") if isinstance(body.get("reply_to"), str) else None
-            request_id = body.get("id")
+            request_id = _reply_id(body.get("id"))
             command = parse_command(body)
             status = await self.execute(command)
             reply: dict[str, Any] = {"id": request_id, "ok": True, "state": status_to_json(status)}
-        except (UnicodeDecodeError, json.JSONDecodeError):
-            reply = {"id": request_id, "ok": False, "error": "command is not UTF-8 JSON"}
-        except AlarmCommandError as exc:
-            reply = {"id": request_id, "ok": False, "error": str(exc)}
+        except FacilityError as exc:  # bad command, or the journal refused the write
+            reply = {"id": request_id, "ok": False, "error": one_line(str(exc))}
         return reply_to, json.dumps(reply, ensure_ascii=False).encode()
 
     async def serve_command(self, payload: bytes) -> None:
         """Run a command received on MQTT and publish the reply (if a reply topic was given)."""
-        reply_to, reply = await self.handle_command_payload(payload)
+        try:
+            reply_to, reply = await self.handle_command_payload(payload)
+        except Exception:  # a bug must not go unseen in a task nobody awaits
+            self.stats.command_errors += 1
+            log.exception("alarm command failed unexpectedly")
+            return
         if reply_to and self.link is not None and self.link.connected.is_set():
             with contextlib.suppress(FacilityError):
                 await self.link.publish(reply_to, reply)
+
+
+def one_line(text: str, limit: int = 300) -> str:
+    """A message fit for a reply or a log line: one line, not empty, not endless."""
+    flat = " ".join(text.split()) or "refused"
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def _reply_id(value: object) -> str | int | None:
+    """The request id echoed in the reply: a short string or an integer, nothing bigger."""
+    if isinstance(value, str) and len(value) <= COMMAND_MAX_TEXT:
+        return value
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) < 2**63:
+        return value
+    return None
+
+
+def decode_command(payload: bytes) -> dict[str, Any]:
+    """The JSON object of a command message within the limits of facility/limits.py;
+    AlarmCommandError (one line, saying what was expected) otherwise."""
+    try:
+        body = load_json(
+            payload, what="command", max_bytes=COMMAND_MAX_BYTES, max_depth=COMMAND_MAX_DEPTH
+        )
+    except JsonLimitError as exc:
+        raise AlarmCommandError(one_line(str(exc))) from None
+    if not isinstance(body, dict):
+        raise AlarmCommandError("command: expected a JSON object")
+    return body
 
 
 def parse_command(body: dict[str, Any]) -> Command:
     """A Command from its JSON form; AlarmCommandError naming the bad field."""
     op = body.get("op")
     if op not in COMMAND_OPS:
-        raise AlarmCommandError(f"op {op!r}: expected one of {', '.join(COMMAND_OPS)}")
+        raise AlarmCommandError(f"op {op!r:.40}: expected one of {', '.join(COMMAND_OPS)}")
     text: dict[str, str] = {}
     for key in ("alarm_id", "user", "comment", "reason"):
         value = body.get(key, "")
         if not isinstance(value, str):
             raise AlarmCommandError(f"{key}: expected a string")
+        if len(value) > COMMAND_MAX_TEXT:
+            raise AlarmCommandError(
+                f"{key}: {len(value)} characters; expected at most {COMMAND_MAX_TEXT}"
+            )
         text[key] = value
     if not text["alarm_id"]:
         raise AlarmCommandError("alarm_id: required, e.g. HT-PDP-001/dry_run")
     for_s = body.get("for_s")
     if for_s is not None and (
-        isinstance(for_s, bool) or not isinstance(for_s, int | float) or for_s <= 0
+        isinstance(for_s, bool)
+        or not isinstance(for_s, int | float)
+        or not 0 < for_s <= COMMAND_MAX_FOR_S  # also refuses NaN; a date past 9999 overflows
     ):
-        raise AlarmCommandError(f"for_s {for_s!r}: expected a positive number of seconds")
+        raise AlarmCommandError(
+            f"for_s {for_s!r:.40}: expected a positive number of seconds "
+            f"(at most {COMMAND_MAX_FOR_S:,})"
+        )
     one_shot = body.get("one_shot", False)
     if not isinstance(one_shot, bool):
         raise AlarmCommandError("one_shot: expected true or false")

@@ -4,7 +4,10 @@ Subscribes to the device topics ``facility/v1/<site>/+`` of its sites (a plain s
 every alarm engine must see every message of the sites it owns — shard engines by site, not
 by shared subscription) and to ``facility/v1/alarm-commands/<site>``; decodes each message
 in paho's network thread and hands it to the engine on the event loop. Its own status is on
-``facility/v1/status/alarms/<id>`` (birth ``online``, will ``offline``). Once a minute it
+``facility/v1/status/alarms/<id>``: its heartbeat (``facility.heartbeat``), retained, will
+``offline``. It also subscribes to every service's status topic and hands the heartbeats to
+the watchdog (``gateway.alarms.watchdog``): a service silent, stalled or offline is one
+system alarm, and holds the comm_loss of the devices it serves. Once a minute it
 re-reads the ledger's asset statuses, so an asset taken out of service there has its alarms
 suppressed by design.
 """
@@ -13,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -22,7 +24,18 @@ from pathlib import Path
 
 from facility.config import Settings
 from facility.errors import ConfigError, FacilityError
-from facility.mqtt import BrokerSettings, Message, MqttLink
+from facility.heartbeat import (
+    STATUS_PREFIX,
+    Heartbeat,
+    HeartbeatError,
+    ServiceKind,
+    birth_and_will,
+    make_heartbeat,
+    parse_topic,
+    publish_heartbeats,
+)
+from facility.heartbeat import decode as decode_heartbeat
+from facility.mqtt import BrokerSettings, MqttLink
 from facility.payload import TOPIC_PREFIX, PayloadError, decode
 from facility.types import Asset, AssetStatus
 from gateway.alarms.alarmfile import load_alarm_file
@@ -31,6 +44,7 @@ from gateway.alarms.notify import Notifier, SmtpSettings
 from gateway.alarms.runtime import COMMAND_TOPIC_PREFIX, AlarmEngine, command_topic
 from gateway.alarms.store import AlarmStore
 from gateway.alarms.trends import InfluxEventSink
+from gateway.alarms.watchdog import WatchdogSettings
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +86,8 @@ class AlarmService:
     ledger_statuses: Callable[[], dict[str, AssetStatus]] | None = None
     tick_s: float = 0.5
     event_sink: InfluxEventSink | None = None
+    heartbeat_s: float = 5.0
+    watchdog: WatchdogSettings | None = None
     engine: AlarmEngine | None = None
     decode_errors: Counter[str] = field(default_factory=Counter)
 
@@ -79,14 +95,16 @@ class AlarmService:
         """Run until cancelled."""
         loop = asyncio.get_running_loop()
         sites = self.alarm_set.sites
-        topic = status_topic(self.service_id)
         subscriptions = [(f"{TOPIC_PREFIX}/{site}/+", 1) for site in sites]
         subscriptions += [(command_topic(site), 1) for site in sites]
+        subscriptions.append((f"{STATUS_PREFIX}/+/+", 1))  # every service's heartbeat
+        engine_ref: list[AlarmEngine] = []
+        birth, will = birth_and_will(self._heartbeat(engine_ref))
         link = MqttLink(
             self.broker,
             client_id=self.service_id,
-            birth=Message(topic, json.dumps({"state": "online"}).encode(), retain=True),
-            will=Message(topic, json.dumps({"state": "offline"}).encode(), retain=True),
+            birth=birth,
+            will=will,
             subscriptions=subscriptions,
         )
         notifier = None
@@ -108,8 +126,11 @@ class AlarmService:
             flood_threshold=self.flood_alarms,
             flood_window_min=self.flood_window_min,
             timezone=self.timezone,
+            watchdog=self.watchdog or WatchdogSettings(default_interval_s=self.heartbeat_s),
+            own_service=(ServiceKind.ALARMS, self.service_id),
         )
         self.engine = engine
+        engine_ref.append(engine)
         if self.event_sink is not None:
             engine.listeners.append(self.event_sink)
         commands: set[asyncio.Task[None]] = set()
@@ -120,17 +141,22 @@ class AlarmService:
             task.add_done_callback(commands.discard)
 
         def on_message(topic: str, payload: bytes) -> None:  # paho's network thread
-            if topic.startswith(COMMAND_TOPIC_PREFIX + "/"):
-                loop.call_soon_threadsafe(run_command, payload)
-                return
+            # Nothing may escape: an exception here would end paho's thread, and the engine
+            # would stay up, "online", deaf. Each kind of rejection is counted in
+            # decode_errors and logged the first time.
             try:
+                if topic.startswith(COMMAND_TOPIC_PREFIX + "/"):
+                    loop.call_soon_threadsafe(run_command, payload)
+                    return
+                if topic.startswith(STATUS_PREFIX + "/"):
+                    self._on_status(engine, topic, payload)
+                    return
                 message = decode(topic, payload)
+                engine.on_message_threadsafe(message)
             except PayloadError as exc:
-                self.decode_errors[exc.kind] += 1
-                if self.decode_errors[exc.kind] == 1:
-                    log.warning("alarms: undecodable message on %s (%s): %s", topic, exc.kind, exc)
-                return
-            engine.on_message_threadsafe(message)
+                self._rejected(exc.kind, topic, str(exc))
+            except Exception as exc:  # a bug, or the loop closing under us at shutdown
+                self._rejected(f"error:{type(exc).__name__}", topic, repr(exc), exc)
 
         link.on_message = on_message
         ready_engine = asyncio.Event()
@@ -142,6 +168,14 @@ class AlarmService:
             tasks.append(asyncio.create_task(self._ledger_loop(engine), name="alarms-ledger"))
         if self.event_sink is not None:
             tasks.append(asyncio.create_task(self.event_sink.run(), name="alarms-trends"))
+        tasks.append(
+            asyncio.create_task(
+                publish_heartbeats(
+                    link, lambda: self._heartbeat(engine_ref), interval_s=self.heartbeat_s
+                ),
+                name="alarms-heartbeat",
+            )
+        )
         try:
             await ready_engine.wait()
             await link.connected.wait()
@@ -159,6 +193,41 @@ class AlarmService:
             for task in [*tasks, *commands]:
                 task.cancel()
             await asyncio.gather(*tasks, *commands, return_exceptions=True)
+
+    def _rejected(
+        self, kind: str, topic: str, reason: str, error: BaseException | None = None
+    ) -> None:
+        """Count a message that could not be handled; log the first of each kind."""
+        self.decode_errors[kind] += 1
+        if self.decode_errors[kind] == 1:
+            log.warning(
+                "alarms: message rejected on %s (%s, counted in decode_errors, logged once "
+                "per kind): %s",
+                topic[:200],
+                kind,
+                reason[:300],
+                exc_info=error,
+            )
+
+    def _heartbeat(self, engine_ref: list[AlarmEngine]) -> Heartbeat:
+        if engine_ref:
+            return engine_ref[0].heartbeat(self.service_id, self.heartbeat_s)
+        return make_heartbeat(ServiceKind.ALARMS, self.service_id, interval_s=self.heartbeat_s)
+
+    def _on_status(self, engine: AlarmEngine, topic: str, payload: bytes) -> None:
+        """A service's status (paho's network thread): a heartbeat for the watchdog, or an
+        empty retained message (the service was removed: forget it)."""
+        if not payload:
+            parsed = parse_topic(topic)
+            if parsed is not None and parsed[0] in ServiceKind.__members__.values():
+                engine.on_heartbeat_threadsafe((ServiceKind(parsed[0]), parsed[1]))
+            return
+        try:
+            heartbeat = decode_heartbeat(topic, payload)
+        except HeartbeatError as exc:
+            self._rejected("heartbeat", topic, str(exc))
+            return
+        engine.on_heartbeat_threadsafe(heartbeat)
 
     async def _ledger_loop(self, engine: AlarmEngine) -> None:
         assert self.ledger_statuses is not None
@@ -250,6 +319,12 @@ async def run_standalone(
         smtp=smtp_settings(settings),
         ledger_statuses=reader,
         event_sink=sink,
+        heartbeat_s=settings.alarms.heartbeat_s,
+        watchdog=WatchdogSettings(
+            silent_after_intervals=settings.alarms.silent_after_intervals,
+            stall_after_s=settings.alarms.stall_after_s,
+            default_interval_s=settings.alarms.heartbeat_s,
+        ),
     )
     try:
         await service.run(ready)

@@ -83,6 +83,8 @@ def run(ctx: click.Context, ledgers: tuple[Path, ...], any_asset: bool) -> None:
         spool_max_age_s=config.spool_max_age_h * 3600,
         replay_points_per_s=config.replay_points_per_s,
         session_expiry_s=config.session_expiry_s,
+        gap_audit=config.gap_audit,
+        gap_audit_interval_s=config.gap_audit_interval_s,
         retention=RetentionPlan.from_config(settings.influxdb),
         metrics_port=config.metrics_port,
         metrics_source=GatewayMetrics,

@@ -5,7 +5,16 @@ from __future__ import annotations
 import pytest
 
 from dashboards.i18n import LABELS, LANGS, normalise, t
-from dashboards.tiles import BAD, format_value, highest_priority, tile_state
+from dashboards.tiles import (
+    BAD,
+    ServiceProblem,
+    format_age,
+    format_value,
+    highest_priority,
+    live_banner,
+    stale_after,
+    tile_state,
+)
 
 
 @pytest.mark.parametrize(
@@ -88,3 +97,69 @@ def test_every_label_has_both_languages() -> None:
     assert t("no_such_label", "en") == "no_such_label"
     assert normalise("zh") == "zh"
     assert normalise(None) == "en"
+
+
+# -- freshness (issue 9): stale is its own state, never "online" -------------------------------
+
+
+@pytest.mark.parametrize(
+    ("points", "health", "age_s", "css", "stale"),
+    [
+        (GOOD_PUMP, {"comm_ok": True}, 5.0, "tile-ok", False),
+        (GOOD_PUMP, {"comm_ok": True}, 31.0, "tile-stale", True),
+        # old news whatever it said: a bad reading an hour old is stale, not "bad"
+        ({"discharge_pressure": {"v": None, "u": "bar", "q": "bad_comm"}}, {"comm_ok": False},
+         3600.0, "tile-stale", True),
+        ({"discharge_pressure": {"v": 19.0, "u": "bar", "q": "uncertain_range"}}, {}, 31.0,
+         "tile-stale", True),
+    ],
+)  # fmt: skip
+def test_a_reading_older_than_its_window_is_stale(
+    points: dict[str, dict[str, object]],
+    health: dict[str, object],
+    age_s: float,
+    css: str,
+    stale: bool,
+) -> None:
+    tile = tile_state("PMP", points, health, age_s=age_s, stale_after_s=30.0)  # type: ignore[arg-type]
+    assert (tile.css, tile.stale) == (css, stale)
+    assert tile.as_json()["stale"] is stale
+
+
+@pytest.mark.parametrize(
+    ("periods", "expected"),
+    [([1.0, 10.0, 60.0], 30.0), ([15.0, 60.0], 45.0), ([], 60.0), ([0.0], 60.0)],
+)
+def test_stale_window_is_three_of_the_fastest_polls(periods: list[float], expected: float) -> None:
+    assert stale_after(periods, 60.0) == expected
+
+
+LABELS_EN = {k: t(k, "en") for k in ("live_down", "live_fresh", "live_old", "live_none",
+                                     "live_services")}  # fmt: skip
+STALLED = ServiceProblem(
+    "collector", "collector-1", "stalled", "publishing stalled: published_total unchanged for 24 s"
+)
+
+
+@pytest.mark.parametrize(
+    ("connected", "newest", "problems", "text", "kind"),
+    [
+        (False, 3.0, [], "Live data unavailable: the MQTT broker cannot be reached", "error"),
+        (True, 3.0, [], "Live: connected, newest reading 3 s ago", "ok"),
+        (True, None, [], "Live: connected, no readings yet", "warn"),
+        # the frozen collector: the broker is fine, the data is not
+        (True, 150.0, [], "No new readings for 2 min (broker connected)", "error"),
+        (True, 4.0, [STALLED], "Live: connected, newest reading 4 s ago · services not "
+         "working: collector collector-1 stalled (publishing stalled: published_total "
+         "unchanged for 24 s)", "error"),
+    ],
+)  # fmt: skip
+def test_banner_says_how_fresh_the_data_is_and_which_service_stopped(
+    connected: bool, newest: float | None, problems: list[ServiceProblem], text: str, kind: str
+) -> None:
+    assert live_banner(connected, newest, 60.0, problems, LABELS_EN) == (text, kind)
+
+
+def test_format_age() -> None:
+    assert [format_age(s) for s in (4, 89, 150, 5400, 7200)] == ["4 s", "89 s", "2 min", "2 h",
+                                                                 "2 h"]  # fmt: skip

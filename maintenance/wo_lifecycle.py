@@ -1,0 +1,171 @@
+"""The work-order lifecycle as one table: pure data and one pure function, no I/O.
+
+Lifecycle (each transition is recorded with user and time)::
+
+    open ──assign──▶ assigned ──start──▶ in_progress ──complete──▶ completed ──verify──▶ verified
+      │                  ▲                 │     ▲                   │   (or proof of fix)     │
+      └──start───────────┼────────────────▶│     │                   └──reopen──▶ in_progress  close
+                         │          hold ──▼     │ start                                      ▼
+                         │              on_hold ─┘                                          closed
+    open, assigned, in_progress, on_hold ──cancel──▶ cancelled
+
+``LIFECYCLE`` maps ``(from_state, action)`` to the state it leads to and the word its event
+is recorded under; ``RULES`` says, per action, what the request must carry and which of the
+order's times it stamps. ``plan_step`` reads both: the one place the store asks "may this
+order do that, and what changes". A pair not in the table is a ``WorkOrderError`` naming the
+order, its state and what to do instead; the caller changes nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from facility.errors import ConfigError
+
+
+class WorkOrderError(ConfigError):
+    """A work-order request that the lifecycle or the data does not allow (nothing changed)."""
+
+
+class WoState(StrEnum):
+    OPEN = "open"
+    ASSIGNED = "assigned"
+    IN_PROGRESS = "in_progress"
+    ON_HOLD = "on_hold"
+    COMPLETED = "completed"
+    VERIFIED = "verified"
+    CLOSED = "closed"
+    CANCELLED = "cancelled"
+
+
+# Not yet done: these block the next occurrence of a plan under the skip policy.
+OPEN_STATES = frozenset({WoState.OPEN, WoState.ASSIGNED, WoState.IN_PROGRESS, WoState.ON_HOLD})
+# A corrective order in these states takes further alarms of its condition (repeats attach).
+ATTACHING_STATES = OPEN_STATES | {WoState.COMPLETED}
+FINAL_STATES = frozenset({WoState.CLOSED, WoState.CANCELLED})
+
+
+class Transition(StrEnum):
+    """What a user (or proof of fix, or the generator) asks of an order."""
+
+    ASSIGN = "assign"
+    START = "start"
+    HOLD = "hold"
+    COMPLETE = "complete"
+    VERIFY = "verify"
+    REOPEN = "reopen"
+    CLOSE = "close"
+    CANCEL = "cancel"
+
+
+S = WoState
+T = Transition
+
+# (from_state, action) -> (to_state, the event's action word). Every pair not listed is refused.
+LIFECYCLE: dict[tuple[WoState, Transition], tuple[WoState, str]] = {
+    (S.OPEN, T.ASSIGN): (S.ASSIGNED, "assigned"),
+    (S.ASSIGNED, T.ASSIGN): (S.ASSIGNED, "assigned"),  # reassign
+    (S.IN_PROGRESS, T.ASSIGN): (S.IN_PROGRESS, "assigned"),  # handed over mid-work
+    (S.ON_HOLD, T.ASSIGN): (S.ON_HOLD, "assigned"),
+    (S.OPEN, T.START): (S.IN_PROGRESS, "started"),
+    (S.ASSIGNED, T.START): (S.IN_PROGRESS, "started"),
+    (S.ON_HOLD, T.START): (S.IN_PROGRESS, "resumed"),
+    (S.IN_PROGRESS, T.HOLD): (S.ON_HOLD, "held"),
+    (S.IN_PROGRESS, T.COMPLETE): (S.COMPLETED, "completed"),
+    (S.COMPLETED, T.VERIFY): (S.VERIFIED, "verified"),
+    (S.COMPLETED, T.REOPEN): (S.IN_PROGRESS, "reopened"),
+    (S.VERIFIED, T.REOPEN): (S.IN_PROGRESS, "reopened"),
+    (S.VERIFIED, T.CLOSE): (S.CLOSED, "closed"),
+    (S.OPEN, T.CANCEL): (S.CANCELLED, "cancelled"),
+    (S.ASSIGNED, T.CANCEL): (S.CANCELLED, "cancelled"),
+    (S.IN_PROGRESS, T.CANCEL): (S.CANCELLED, "cancelled"),
+    (S.ON_HOLD, T.CANCEL): (S.CANCELLED, "cancelled"),
+}
+
+
+@dataclass(frozen=True)
+class Rule:
+    """What one action needs and which of the order's times it sets.
+
+    ``needs``: the argument that must not be blank, and the words that ask for it;
+    ``first``: times set only when not yet set (the first response stays the first);
+    ``stamps``: times set to the moment of the action; ``clears``: times it unsets.
+    """
+
+    needs: str | None = None
+    first: tuple[str, ...] = ()
+    stamps: tuple[str, ...] = ()
+    clears: tuple[str, ...] = ()
+
+
+RULES: dict[Transition, Rule] = {
+    T.ASSIGN: Rule(needs="the technician's name", first=("responded_at",)),
+    T.START: Rule(first=("responded_at", "started_at")),
+    T.HOLD: Rule(needs="a reason (--reason)"),
+    T.COMPLETE: Rule(stamps=("completed_at",)),
+    T.VERIFY: Rule(stamps=("verified_at",)),
+    T.REOPEN: Rule(needs="a reason", clears=("completed_at", "verified_at")),
+    T.CLOSE: Rule(stamps=("closed_at",)),
+    T.CANCEL: Rule(needs="a reason (--reason)", stamps=("cancelled_at",)),
+}
+
+# What to say when an action is asked from a state that does not allow it.
+_HINTS: dict[tuple[Transition, WoState], str] = {
+    (T.CLOSE, S.COMPLETED): "verify it first (facility wo verify {number})",
+    (T.CLOSE, S.IN_PROGRESS): "complete and verify it first",
+    (T.CLOSE, S.OPEN): "it has not been worked yet; cancel it if it is not needed",
+    (T.COMPLETE, S.OPEN): "start it first (facility wo start {number})",
+    (T.COMPLETE, S.ASSIGNED): "start it first (facility wo start {number})",
+    (T.COMPLETE, S.ON_HOLD): "resume it first (facility wo start {number})",
+    (T.VERIFY, S.IN_PROGRESS): "complete it first",
+    (T.START, S.IN_PROGRESS): "it is already in progress",
+    (T.HOLD, S.ON_HOLD): "it is already on hold",
+}
+
+
+@dataclass(frozen=True)
+class Step:
+    """One allowed transition: where it leads, what its event says, what times it sets."""
+
+    action: Transition
+    before: WoState
+    after: WoState
+    event: str
+    rule: Rule
+
+
+def allowed_from(action: Transition) -> frozenset[WoState]:
+    """The states ``action`` may start from."""
+    return frozenset(state for state, act in LIFECYCLE if act is action)
+
+
+def require(number: str, action: Transition, value: str) -> None:
+    """WorkOrderError when ``action`` needs an argument and ``value`` is blank."""
+    needs = RULES[action].needs
+    if needs is not None and not value.strip():
+        raise WorkOrderError(f"{number}: {action.value}: expected {needs}")
+
+
+def plan_step(number: str, state: WoState, action: Transition) -> Step:
+    """The step ``action`` takes from ``state``, or WorkOrderError saying why not and what to
+    do instead."""
+    found = LIFECYCLE.get((state, action))
+    if found is None:
+        hint = _HINTS.get((action, state))
+        if hint is None and state in FINAL_STATES:
+            hint = f"a {state.value} order is final"
+        if hint is None:
+            froms = ", ".join(sorted(s.value for s in allowed_from(action)))
+            hint = f"{action.value} applies to orders that are {froms}"
+        raise WorkOrderError(
+            f"{number}: cannot {action.value}: the order is {state.value}; "
+            + hint.format(number=number)
+        )
+    after, event = found
+    return Step(action, state, after, event, RULES[action])
+
+
+def next_state(number: str, state: WoState, transition: Transition) -> WoState:
+    """The state after ``transition``, or WorkOrderError saying why not and what to do."""
+    return plan_step(number, state, transition).after

@@ -1,0 +1,117 @@
+"""Table tests of the work-order lifecycle table (maintenance.wo_lifecycle): pure, no I/O."""
+
+from __future__ import annotations
+
+import pytest
+
+from maintenance.wo_lifecycle import (
+    LIFECYCLE,
+    RULES,
+    Transition,
+    WorkOrderError,
+    WoState,
+    allowed_from,
+    plan_step,
+    require,
+)
+
+S = WoState
+T = Transition
+NUMBER = "WO-HT-2026-00001"
+
+# (from, action, to, event word, times set if unset, times stamped, times cleared)
+ALLOWED = [
+    (S.OPEN, T.ASSIGN, S.ASSIGNED, "assigned", ("responded_at",), (), ()),
+    (S.ASSIGNED, T.ASSIGN, S.ASSIGNED, "assigned", ("responded_at",), (), ()),
+    (S.IN_PROGRESS, T.ASSIGN, S.IN_PROGRESS, "assigned", ("responded_at",), (), ()),
+    (S.ON_HOLD, T.ASSIGN, S.ON_HOLD, "assigned", ("responded_at",), (), ()),
+    (S.OPEN, T.START, S.IN_PROGRESS, "started", ("responded_at", "started_at"), (), ()),
+    (S.ASSIGNED, T.START, S.IN_PROGRESS, "started", ("responded_at", "started_at"), (), ()),
+    (S.ON_HOLD, T.START, S.IN_PROGRESS, "resumed", ("responded_at", "started_at"), (), ()),
+    (S.IN_PROGRESS, T.HOLD, S.ON_HOLD, "held", (), (), ()),
+    (S.IN_PROGRESS, T.COMPLETE, S.COMPLETED, "completed", (), ("completed_at",), ()),
+    (S.COMPLETED, T.VERIFY, S.VERIFIED, "verified", (), ("verified_at",), ()),
+    (S.COMPLETED, T.REOPEN, S.IN_PROGRESS, "reopened", (), (), ("completed_at", "verified_at")),
+    (S.VERIFIED, T.REOPEN, S.IN_PROGRESS, "reopened", (), (), ("completed_at", "verified_at")),
+    (S.VERIFIED, T.CLOSE, S.CLOSED, "closed", (), ("closed_at",), ()),
+    (S.OPEN, T.CANCEL, S.CANCELLED, "cancelled", (), ("cancelled_at",), ()),
+    (S.ASSIGNED, T.CANCEL, S.CANCELLED, "cancelled", (), ("cancelled_at",), ()),
+    (S.IN_PROGRESS, T.CANCEL, S.CANCELLED, "cancelled", (), ("cancelled_at",), ()),
+    (S.ON_HOLD, T.CANCEL, S.CANCELLED, "cancelled", (), ("cancelled_at",), ()),
+]
+ALLOWED_PAIRS = {(state, action) for state, action, *_ in ALLOWED}
+REFUSED = [(s, t) for s in WoState for t in Transition if (s, t) not in ALLOWED_PAIRS]
+
+
+@pytest.mark.parametrize(
+    ("before", "action", "after", "event", "first", "stamps", "clears"), ALLOWED
+)
+def test_every_allowed_step(
+    before: WoState,
+    action: Transition,
+    after: WoState,
+    event: str,
+    first: tuple[str, ...],
+    stamps: tuple[str, ...],
+    clears: tuple[str, ...],
+) -> None:
+    step = plan_step(NUMBER, before, action)
+    assert (step.action, step.before, step.after, step.event) == (action, before, after, event)
+    assert (step.rule.first, step.rule.stamps, step.rule.clears) == (first, stamps, clears)
+
+
+def test_the_table_is_exactly_the_allowed_list() -> None:
+    assert set(LIFECYCLE) == ALLOWED_PAIRS
+    assert len(REFUSED) == len(WoState) * len(Transition) - len(ALLOWED) == 47
+
+
+@pytest.mark.parametrize(("state", "action"), REFUSED)
+def test_every_refused_step(state: WoState, action: Transition) -> None:
+    with pytest.raises(WorkOrderError) as caught:
+        plan_step(NUMBER, state, action)
+    text = str(caught.value)
+    assert text.startswith(f"{NUMBER}: cannot {action.value}: the order is {state.value}; ")
+    hint = text.split("; ", 1)[1]
+    assert hint  # says what to do instead
+    if state in (S.CLOSED, S.CANCELLED):
+        assert hint == f"a {state.value} order is final"
+
+
+@pytest.mark.parametrize(
+    ("action", "froms"),
+    [
+        (T.ASSIGN, {S.OPEN, S.ASSIGNED, S.IN_PROGRESS, S.ON_HOLD}),
+        (T.START, {S.OPEN, S.ASSIGNED, S.ON_HOLD}),
+        (T.HOLD, {S.IN_PROGRESS}),
+        (T.COMPLETE, {S.IN_PROGRESS}),
+        (T.VERIFY, {S.COMPLETED}),
+        (T.REOPEN, {S.COMPLETED, S.VERIFIED}),
+        (T.CLOSE, {S.VERIFIED}),
+        (T.CANCEL, {S.OPEN, S.ASSIGNED, S.IN_PROGRESS, S.ON_HOLD}),
+    ],
+)
+def test_allowed_from(action: Transition, froms: set[WoState]) -> None:
+    assert allowed_from(action) == froms
+
+
+@pytest.mark.parametrize(
+    ("action", "message"),
+    [
+        (T.ASSIGN, f"{NUMBER}: assign: expected the technician's name"),
+        (T.HOLD, f"{NUMBER}: hold: expected a reason (--reason)"),
+        (T.REOPEN, f"{NUMBER}: reopen: expected a reason"),
+        (T.CANCEL, f"{NUMBER}: cancel: expected a reason (--reason)"),
+    ],
+)
+@pytest.mark.parametrize("blank", ["", "   "])
+def test_required_arguments(action: Transition, message: str, blank: str) -> None:
+    with pytest.raises(WorkOrderError) as caught:
+        require(NUMBER, action, blank)
+    assert str(caught.value) == message
+    require(NUMBER, action, "waiting for parts")  # given: no error
+
+
+@pytest.mark.parametrize("action", [T.START, T.COMPLETE, T.VERIFY, T.CLOSE])
+def test_actions_without_required_arguments(action: Transition) -> None:
+    assert RULES[action].needs is None
+    require(NUMBER, action, "")
