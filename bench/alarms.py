@@ -253,7 +253,7 @@ async def _noop() -> None:
 
 
 def main() -> None:
-    from facility.services import MosquittoServer
+    from devtools.services import MosquittoServer
 
     alarm_set, payloads, topics = _fleet()
     n = len(payloads)

@@ -148,8 +148,8 @@ async def _sustain(assets: Sequence[Any]) -> None:
     from collectors.service import CollectorService
     from device_profiles import load_library
     from device_profiles.models import PollClass
+    from devtools.services import MosquittoServer
     from facility.mqtt import BrokerSettings
-    from facility.services import MosquittoServer
 
     # every point at 1 s: the hardest case the scale target names
     profiles = {

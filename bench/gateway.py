@@ -396,7 +396,7 @@ def one_year_query(url: str) -> None:
 
 
 def main() -> None:
-    from facility.services import InfluxServer, MosquittoServer
+    from devtools.services import InfluxServer, MosquittoServer
     from gateway.ingest import subscription_topic
 
     print(f"{MESSAGES} device messages × {POINTS} points, {DEVICES} devices", flush=True)

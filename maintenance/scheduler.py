@@ -39,7 +39,6 @@ from maintenance.wo_store import Notifier, WorkOrderStore
 from maintenance.workorders import SlaTargets
 
 if TYPE_CHECKING:
-    from gateway.history import History
     from maintenance.alarm_orders import AlarmOrders
 
 log = logging.getLogger(__name__)
@@ -167,19 +166,11 @@ class PmScheduler:
         return bool(self._scheduler.running)
 
 
-def historian(settings: Settings) -> History:
-    """Compatibility shim, removed when the CLI moves into the parts (issue 15 part B):
-    facility/cli/wo.py imports it from here; it is ``gateway.telemetry.historian``."""
-    from gateway.telemetry import historian as gateway_historian
-
-    return gateway_historian(settings)
-
-
 def build(
     settings: Settings,
     *,
     notifier: Notifier | None = None,
-    telemetry: PlantTelemetry | None = None,
+    telemetry: PlantTelemetry,
 ) -> PmScheduler:
     """Generator, work-order store and telemetry sources as the configuration says.
 
@@ -187,13 +178,6 @@ def build(
     (``gateway.telemetry.plant_telemetry(settings)``); the wiring passes it.
     """
     from device_profiles import load_library
-
-    if telemetry is None:
-        # Compatibility shim, removed when the CLI moves into the parts (issue 15 part B):
-        # facility/cli/pm.py calls build(settings) without telemetry today.
-        from gateway.telemetry import plant_telemetry
-
-        telemetry = plant_telemetry(settings)
 
     config = settings.maintenance
     url = settings.database_url

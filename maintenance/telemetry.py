@@ -24,7 +24,7 @@ import logging
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Protocol
 
 from facility.errors import StorageError
 from maintenance.alarm_schema import state_query
@@ -212,13 +212,3 @@ class FirstKnownMeters:
             found.update(got)
             missing -= set(got)
         return found
-
-
-def __getattr__(name: str) -> Any:
-    # Compatibility shim, removed when the CLI moves into the parts (issue 15 part B):
-    # facility/cli/wo.py still imports InfluxSeries from here.
-    if name in ("InfluxMeters", "InfluxSeries"):
-        from gateway import telemetry
-
-        return getattr(telemetry, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

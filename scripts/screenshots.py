@@ -24,9 +24,9 @@ sys.path.insert(0, str(ROOT))
 from dashboards import ids  # noqa: E402
 from dashboards.app import DashboardServer  # noqa: E402
 from dashboards.sample import HISTORY_ASSET, seed_bus, seed_history, seed_sql  # noqa: E402
+from devtools.services import InfluxServer, MosquittoServer  # noqa: E402
 from facility.config import DatabaseConfig, InfluxConfig, MqttConfig, Settings  # noqa: E402
 from facility.mqtt import BrokerSettings  # noqa: E402
-from facility.services import InfluxServer, MosquittoServer  # noqa: E402
 
 CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",

@@ -25,7 +25,7 @@ import pytest
 import pytest_asyncio
 
 if TYPE_CHECKING:
-    from facility.services import InfluxServer, MosquittoServer
+    from devtools.services import InfluxServer, MosquittoServer
 
 TESTS_DIR = Path(__file__).resolve().parent
 FOLDER_MARKERS = {"integration": pytest.mark.integration, "browser": pytest.mark.browser}
@@ -47,7 +47,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 @pytest.fixture(scope="session")
 def influxd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InfluxServer]:
     """The session's real influxd on a free loopback port (do not stop it in a test)."""
-    from facility.services import InfluxServer
+    from devtools.services import InfluxServer
 
     with InfluxServer(tmp_path_factory.mktemp("influxd")) as server:
         yield server
@@ -56,7 +56,7 @@ def influxd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InfluxServer]:
 @pytest.fixture(scope="session")
 def mosquitto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MosquittoServer]:
     """The session's real mosquitto on a free loopback port (do not stop it in a test)."""
-    from facility.services import MosquittoServer
+    from devtools.services import MosquittoServer
 
     with MosquittoServer(tmp_path_factory.mktemp("mosquitto")) as server:
         yield server
@@ -74,7 +74,7 @@ def influx_db(influxd: InfluxServer) -> Iterator[str]:
 @pytest.fixture
 def fresh_influxd(tmp_path: Path) -> Iterator[InfluxServer]:
     """An influxd of the test's own, free to be stopped, killed and restarted."""
-    from facility.services import InfluxServer
+    from devtools.services import InfluxServer
 
     with InfluxServer(tmp_path / "influxd") as server:
         yield server
@@ -83,7 +83,7 @@ def fresh_influxd(tmp_path: Path) -> Iterator[InfluxServer]:
 @pytest.fixture
 def fresh_mosquitto(tmp_path: Path) -> Iterator[MosquittoServer]:
     """A mosquitto of the test's own, free to be stopped, killed and restarted."""
-    from facility.services import MosquittoServer
+    from devtools.services import MosquittoServer
 
     with MosquittoServer(tmp_path / "mosquitto") as server:
         yield server

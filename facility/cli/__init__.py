@@ -1,9 +1,11 @@
-"""The ``facility`` command line.
+"""The ``facility`` command line: a thin root over the parts' command groups.
 
-Each command group lives in its own module (``facility/cli/<group>.py``) exposing ``group``;
-groups are imported only when invoked so ``facility --help`` stays fast and a broken optional
-part cannot take down the others. Errors from the project's exception tree are printed as one
-clear message and exit non-zero; a traceback is never the user-facing answer.
+Each part owns its commands (``collectors/cli/``, ``gateway/cli/``, ``maintenance/cli/``,
+``simulators/cli.py``, ``device_profiles/cli.py``, ``dashboards/cli.py``, ``devtools/demo.py``);
+the root names each group's module by one line and imports it only when invoked, so
+``facility --help`` stays fast, a broken optional part cannot take down the others, and this
+ground-floor package imports no part. Errors from the project's exception tree are printed as
+one clear message and exit non-zero; a traceback is never the user-facing answer.
 """
 
 from __future__ import annotations
@@ -20,21 +22,23 @@ import click
 from facility.config import load_settings
 from facility.errors import FacilityError, StorageError
 
-# name -> (module, help). One line per command group, the way plugins register.
+# name -> ("module" or "module:attribute" (default: group), help). One line per command
+# group, the way plugins register; the strings are imported only when the group is invoked.
 GROUPS: dict[str, tuple[str, str]] = {
-    "profiles": ("facility.cli.profiles", "Validate and document device profiles."),
-    "ledger": ("facility.cli.ledger", "The ledger of numbered assets: import, export, number."),
-    "sim": ("facility.cli.sim", "Run the simulated estates and inject faults."),
-    "collect": ("facility.cli.collect", "Poll devices and publish their readings to MQTT."),
-    "probe": ("facility.cli.probe", "Work out a point's type, word order and scale."),
-    "gateway": ("facility.cli.gateway", "MQTT into InfluxDB (historian) and the alarm engine."),
-    "history": ("facility.cli.history", "Query a point's history (any range, or as CSV)."),
-    "alarms": ("facility.cli.alarms", "List, acknowledge and shelve alarms; alarm KPIs."),
-    "pm": ("facility.cli.pm", "Preventive-maintenance plans and the work-order generator."),
-    "wo": ("facility.cli.wo", "Work orders: list, show, assign, start, complete, close."),
-    "demo": ("facility.cli.demo", "Run the whole system on the demo estates (make demo)."),
+    "profiles": ("device_profiles.cli", "Validate and document device profiles."),
+    "ledger": ("maintenance.cli.ledger", "The ledger of numbered assets: import, export, number."),
+    "sim": ("simulators.cli", "Run the simulated estates and inject faults."),
+    "collect": ("collectors.cli.collect", "Poll devices and publish their readings to MQTT."),
+    "probe": ("collectors.cli.probe", "Work out a point's type, word order and scale."),
+    "gateway": ("gateway.cli.gateway", "MQTT into InfluxDB (historian) and the alarm engine."),
+    "history": ("gateway.cli.history", "Query a point's history (any range, or as CSV)."),
+    "alarms": ("gateway.cli.alarms", "List, acknowledge and shelve alarms; alarm KPIs."),
+    # maintenance's commands (maintenance/cli/), wired to the plant's telemetry one floor up
+    "pm": ("gateway.cli.plant:pm", "Preventive-maintenance plans and the work-order generator."),
+    "wo": ("gateway.cli.plant:wo", "Work orders: list, show, assign, start, complete, close."),
+    "demo": ("devtools.demo", "Run the whole system on the demo estates (make demo)."),
     "dashboard": (
-        "facility.cli.dashboard",
+        "dashboards.cli",
         "The Dash dashboard: live status, alarms, work orders, history, KPIs.",
     ),
 }
@@ -54,14 +58,16 @@ class LazyGroup(click.Group):
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name in GROUPS:
-            module_name = GROUPS[cmd_name][0]
+            module_name, _, attribute = GROUPS[cmd_name][0].partition(":")
             try:
                 module = importlib.import_module(module_name)
             except ModuleNotFoundError as exc:
-                if exc.name != module_name:
+                # the group's own module (or its part) is missing, not something it imports
+                missing = exc.name or ""
+                if not (module_name == missing or module_name.startswith(missing + ".")):
                     raise
                 raise click.UsageError(f"'{cmd_name}' is not part of this build yet") from None
-            command: click.Command = module.group
+            command: click.Command = getattr(module, attribute or "group")
             return command
         return super().get_command(ctx, cmd_name)
 

@@ -1,45 +1,27 @@
-"""Helpers shared by command groups."""
+"""Helpers every part's commands may use: they import no part."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from pathlib import Path
+import re
 
-from facility.config import Settings
-from facility.errors import ConfigError
-from facility.types import Asset
+import click
+
+_DURATION_RE = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?", re.IGNORECASE)
+_UNIT_S = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 
 
-def load_assets(
-    settings: Settings, ledgers: Sequence[Path], from_db: bool, sites: Sequence[str]
-) -> list[Asset]:
-    """Monitored assets from ledger files, the database or the demo ledgers, by site."""
-    from maintenance import ledger_files
-
-    if from_db and ledgers:
-        raise ConfigError("--from-db and --ledger: expected one source of assets, not both")
-    if from_db:
-        from maintenance.store import LedgerStore
-
-        with LedgerStore(settings.database_url) as store:
-            assets = list(store.assets(monitored_only=True))
-        source = f"the database ({settings.database_url})"
-    else:
-        paths = list(ledgers) or ledger_files.demo_ledger_paths()
-        assets = [a for path in paths for a in ledger_files.read_ledger_file(path)]
-        source = ", ".join(str(p) for p in paths)
-    assets = [a for a in assets if a.monitored]
-    if sites:
-        wanted = {s.upper() for s in sites}
-        known = sorted({a.site for a in assets})
-        unknown = sorted(wanted - set(known))
-        if unknown:
-            raise ConfigError(
-                f"--site {', '.join(unknown)}: no monitored assets there in {source}; "
-                f"expected one of: {', '.join(known) or '(none)'}"
-            )
-        assets = [a for a in assets if a.site in wanted]
-    if not assets:
-        hint = " (import a ledger first: facility ledger import FILE)" if from_db else ""
-        raise ConfigError(f"no monitored assets in {source}{hint}")
-    return assets
+def parse_duration(text: str) -> float:
+    """Seconds in ``30s``, ``5m``, ``1h30m``, ``1.5h`` or plain ``90`` (seconds)."""
+    compact = text.strip().replace(" ", "")
+    total = 0.0
+    position = 0
+    for match in _DURATION_RE.finditer(compact):
+        if match.start() != position:
+            break
+        total += float(match[1]) * _UNIT_S[(match[2] or "s").lower()]
+        position = match.end()
+    if not compact or position != len(compact) or total <= 0:
+        raise click.BadParameter(
+            f"{text!r}: expected a duration such as 30s, 5m, 1h30m or 90 (seconds)"
+        )
+    return total

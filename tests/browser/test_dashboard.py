@@ -18,10 +18,10 @@ from dashboards import ids
 from dashboards.app import DashboardServer
 from dashboards.queries import Queries
 from dashboards.sample import HISTORY_ASSET, seed_bus, seed_history, seed_sql
+from devtools.services import InfluxServer, MosquittoServer
 from facility.config import DatabaseConfig, InfluxConfig, MqttConfig, Settings
 from facility.mqtt import BrokerSettings, publish_once
 from facility.payload import device_topic
-from facility.services import InfluxServer, MosquittoServer
 
 
 @dataclass

@@ -120,7 +120,7 @@ class System:
     # -- start / stop ----------------------------------------------------------------------
 
     def start(self) -> None:
-        from facility.services import InfluxServer, MosquittoServer
+        from devtools.services import InfluxServer, MosquittoServer
 
         self.var.mkdir(parents=True, exist_ok=True)
         self.influxd = InfluxServer(self.base / "influxd").start()

@@ -21,9 +21,9 @@ import pytest
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from device_profiles import load_library
+from devtools.services import MosquittoServer
 from facility.channels import SmtpSettings
 from facility.mqtt import BrokerSettings, MqttLink
-from facility.services import MosquittoServer
 from gateway.alarms.alarmfile import parse_alarm_file
 from gateway.alarms.definitions import compile_alarms
 from gateway.alarms.journal import AlarmRecord

@@ -18,10 +18,10 @@ import pytest
 from click.testing import CliRunner, Result
 
 from device_profiles import load_library
+from devtools.services import MosquittoServer
 from facility.cli import cli, main
 from facility.mqtt import BrokerSettings, MqttLink
 from facility.payload import DeviceMessage, device_topic, encode
-from facility.services import MosquittoServer
 from facility.types import Quality, Reading
 from gateway.alarms.core import AlarmCore, Command
 from gateway.alarms.definitions import compile_alarms

@@ -9,9 +9,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from collectors.publisher import SpooledPublisher
+from devtools.services import MosquittoServer
 from facility.mqtt import BrokerSettings, MqttLink
 from facility.payload import DeviceMessage, decode
-from facility.services import MosquittoServer
 from facility.spool import Spool
 from facility.types import Quality, Reading
 from tests.support import wait_until

@@ -22,9 +22,9 @@ from collectors.registry import build_collectors
 from collectors.service import CollectorService
 from device_profiles import load_library
 from device_profiles.models import PollClass
+from devtools.services import MosquittoServer
 from facility.mqtt import BrokerSettings, MqttLink
 from facility.payload import decode
-from facility.services import MosquittoServer
 from facility.types import Asset, Quality
 from maintenance.ledger_files import demo_ledger_paths, read_ledger_file
 from simulators.estate import Estate

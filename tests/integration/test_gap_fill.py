@@ -18,10 +18,10 @@ from pathlib import Path
 
 from collectors.publisher import SpooledPublisher
 from collectors.sentlog import SentLog
+from devtools.services import InfluxServer, MosquittoServer
 from facility.mqtt import BrokerSettings, MqttLink
 from facility.payload import DeviceMessage
 from facility.resend import request_topic
-from facility.services import InfluxServer, MosquittoServer
 from facility.spool import Spool
 from facility.types import Quality, Reading
 from gateway.influx import InfluxClient

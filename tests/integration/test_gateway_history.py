@@ -11,9 +11,9 @@ import pytest
 from click.testing import CliRunner
 
 from device_profiles import load_library
+from devtools.services import InfluxServer
 from facility.cli import cli
 from facility.payload import DeviceMessage
-from facility.services import InfluxServer
 from facility.types import Quality, Reading
 from gateway.history import DAY_MS, HOUR_MS, MINUTE_MS, History, PointKind, Resolution, point_kinds
 from gateway.influx import InfluxClient

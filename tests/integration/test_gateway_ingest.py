@@ -21,9 +21,9 @@ import pytest
 from collectors.endpoints import apply_endpoint_table
 from collectors.service import CollectorService
 from device_profiles import load_library
+from devtools.services import InfluxServer, MosquittoServer
 from facility.mqtt import BrokerSettings, MqttLink
 from facility.payload import DeviceMessage, decode, device_topic, encode
-from facility.services import InfluxServer, MosquittoServer
 from facility.types import Asset, Quality, Reading
 from gateway.influx import InfluxClient
 from gateway.ingest import GatewayService, InfluxTarget, dead_letter_topic, ledger_tags

@@ -10,9 +10,9 @@ from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
+from devtools.services import InfluxServer, MosquittoServer
 from facility.mqtt import BrokerSettings, MqttLink
 from facility.payload import DeviceMessage, device_topic, encode
-from facility.services import InfluxServer, MosquittoServer
 from facility.types import Asset, Quality, Reading
 from gateway.influx import InfluxClient
 from gateway.ingest import GatewayService, InfluxTarget

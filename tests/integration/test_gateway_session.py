@@ -22,8 +22,8 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from devtools.services import MosquittoServer
 from facility.config import GatewayConfig, load_settings
-from facility.services import MosquittoServer
 from gateway.ingest import SESSION_EXPIRY_S
 
 REPO = Path(__file__).resolve().parents[2]

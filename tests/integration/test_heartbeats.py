@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
+from devtools.services import MosquittoServer
 from facility.heartbeat import (
     Heartbeat,
     HeartbeatThread,
@@ -15,7 +16,6 @@ from facility.heartbeat import (
     status_topic,
 )
 from facility.mqtt import BrokerSettings, MqttLink
-from facility.services import MosquittoServer
 from tests.support import wait_until
 
 

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
+from devtools.services import InfluxServer, MosquittoServer
 from facility.mqtt import BrokerSettings, MqttLink
 from facility.payload import DeviceMessage, device_topic, encode
-from facility.services import InfluxServer, MosquittoServer
 from facility.types import Quality, Reading
 from gateway.influx import InfluxClient, InfluxUnavailable
 from gateway.ingest import GatewayService, InfluxTarget, dead_letter_topic

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 
 from device_profiles import load_library
+from devtools.services import MosquittoServer
 from facility.mqtt import BrokerSettings, publish_once
 from facility.payload import DeviceMessage, device_topic, encode
-from facility.services import MosquittoServer
 from facility.types import Quality, Reading
 from gateway.alarms.client import send_command
 from gateway.alarms.core import Command

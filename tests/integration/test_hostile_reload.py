@@ -18,9 +18,9 @@ import pytest
 
 from collectors.service import CollectorService
 from device_profiles import LIBRARY_DIR, load_library
+from devtools.services import MosquittoServer
 from facility.limits import PROFILE_MAX_DEPTH
 from facility.mqtt import BrokerSettings
-from facility.services import MosquittoServer
 from simulators.estate import Estate
 from tests.integration.test_collector_modbus import FLEET_NOS, wired
 from tests.support import wait_until

@@ -26,10 +26,10 @@ from prometheus_client.core import CounterMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from collectors.service import CollectorService
+from devtools.services import MosquittoServer
 from facility.errors import ConfigError
 from facility.metrics_http import MetricsServer, port_in_use_message
 from facility.mqtt import BrokerSettings
-from facility.services import MosquittoServer
 from maintenance.ledger_files import demo_ledger_paths
 from tests.support import wait_until
 

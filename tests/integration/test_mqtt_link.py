@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 
+from devtools.services import MosquittoServer
 from facility.errors import CommError
 from facility.mqtt import BrokerSettings, MqttLink
-from facility.services import MosquittoServer
 from tests.support import wait_until
 
 

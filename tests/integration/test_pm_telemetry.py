@@ -21,7 +21,7 @@ import pytest
 
 from device_profiles import load_library
 from device_profiles.models import DeviceProfile
-from facility.services import InfluxServer
+from devtools.services import InfluxServer
 from facility.types import PointValue
 from gateway.history import History
 from gateway.influx import InfluxClient

@@ -21,8 +21,8 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
+from devtools.services import InfluxServer, MosquittoServer
 from facility.errors import CommError
-from facility.services import InfluxServer, MosquittoServer
 
 # -- InfluxDB over its v1 HTTP API, with nothing but the standard library --------------------
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import click
 import pytest
 
-from facility.cli.sim import parse_duration
+from facility.cli.common import parse_duration
 from facility.types import (
     ModbusEndpoint,
     OpcuaEndpoint,

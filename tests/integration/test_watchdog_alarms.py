@@ -26,9 +26,9 @@ import pytest
 from collectors.endpoints import apply_endpoint_table
 from collectors.service import CollectorService
 from device_profiles import load_library
+from devtools.services import MosquittoServer
 from facility.errors import CommError
 from facility.mqtt import BrokerSettings, MqttLink
-from facility.services import MosquittoServer
 from facility.types import Asset
 from gateway.alarms.alarmfile import parse_alarm_file
 from gateway.alarms.definitions import compile_alarms

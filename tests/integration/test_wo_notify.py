@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
+from devtools.services import MosquittoServer
 from facility.mqtt import BrokerSettings
-from facility.services import MosquittoServer
 from maintenance.ledger_files import demo_ledger_paths, demo_sites
 from maintenance.store import LedgerStore
 from maintenance.wo_notify import FanOut, MqttNotifier, WebhookNotifier, workorder_topic

@@ -52,7 +52,7 @@ def _parse_time(text: str | None, settings: Settings, now: datetime) -> datetime
     """``30d`` (ago), ``2026-11-01`` or ``2026-11-01T08:00`` (site-local), or None."""
     if text is None:
         return None
-    from facility.cli.sim import parse_duration
+    from facility.cli.common import parse_duration
 
     if text[:1].isdigit() and text[4:5] != "-":
         try:
@@ -389,7 +389,7 @@ def shelve(
     timeout: float,
 ) -> None:
     """Shelve an alarm for a time (--for) or until it returns to normal (--one-shot)."""
-    from facility.cli.sim import parse_duration
+    from facility.cli.common import parse_duration
 
     if duration is None and not one_shot:
         raise click.UsageError("give --for DURATION (e.g. --for 2h) or --one-shot")

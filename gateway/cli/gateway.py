@@ -57,11 +57,11 @@ def group() -> None:
 @click.pass_context
 def run(ctx: click.Context, ledgers: tuple[Path, ...], any_asset: bool) -> None:
     """Subscribe to every device's readings and write them to InfluxDB until stopped."""
-    from facility.cli.common import load_assets
     from facility.mqtt import BrokerSettings
     from gateway.ingest import GatewayService, ledger_tags, subscription_topic
     from gateway.metrics import GatewayMetrics
     from gateway.retention import RetentionPlan
+    from maintenance.assets import load_assets
 
     settings = _settings(ctx)
     config = settings.gateway

@@ -34,7 +34,7 @@ def _assets(
     """Monitored assets from the ledger database (default) or ledger files, with the
     simulator's endpoint table applied when given."""
     from collectors.endpoints import apply_endpoint_table, read_endpoint_table
-    from facility.cli.common import load_assets
+    from maintenance.assets import load_assets
 
     assets = load_assets(settings, ledgers, from_db=not ledgers, sites=sites)
     if endpoints is not None:

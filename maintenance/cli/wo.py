@@ -25,9 +25,9 @@ from zoneinfo import ZoneInfo
 import click
 
 from device_profiles.models import Priority
-from facility.cli.pm import actor, settings_of
 from facility.errors import ConfigError
 from maintenance import wo_notify
+from maintenance.cli.pm import PlantGroup, actor, plant, settings_of
 from maintenance.ledger import format_table
 from maintenance.wo_store import WorkOrderStore
 from maintenance.workorders import SlaTargets, WoKind, WorkOrder, WoState
@@ -66,7 +66,7 @@ def _done(order: WorkOrder) -> None:
     click.echo(f"{order.number}: {order.state.value}{extra}")
 
 
-@click.group()
+@click.group(cls=PlantGroup)
 def group() -> None:
     """Work orders: list, show, assign, start, complete, verify, close."""
 
@@ -289,14 +289,12 @@ def verify(ctx: click.Context, number: str, note: str, telemetry: bool) -> None:
     if not telemetry:
         _done(store.verify(number, actor=actor(), note=note))
         return
-    from maintenance.scheduler import historian
-    from maintenance.telemetry import InfluxSeries
-
-    history = historian(settings_of(ctx))
+    readings = plant(ctx)
     try:
-        result = store.check_fix(number, InfluxSeries(history))
+        result = store.check_fix(number, readings.series)
     finally:
-        history.client.close()
+        for close in readings.closers:
+            close()
     click.echo(f"{number}: {result.verdict.value}: {result.reason}")
 
 
@@ -404,7 +402,7 @@ def kpi(
     """Maintenance KPIs per estate: PM compliance, repair timeliness, MTTR, MTBF, availability."""
     from datetime import datetime
 
-    from facility.cli.pm import parse_time
+    from maintenance.cli.pm import parse_time
     from maintenance.kpi import report
     from maintenance.wo_store import utc
 

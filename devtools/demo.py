@@ -75,7 +75,7 @@ def _facility(*args: str) -> list[str]:
 @click.pass_context
 def group(ctx: click.Context, speed: float | None) -> None:
     """Run the whole system on the demo estates until Ctrl-C."""
-    from facility.services import InfluxServer, MosquittoServer
+    from devtools.services import InfluxServer, MosquittoServer
     from maintenance.ledger_files import demo_ledger_paths, demo_sites
     from maintenance.store import LedgerStore
 

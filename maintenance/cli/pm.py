@@ -11,10 +11,12 @@ Times without an offset are the site's local time (Asia/Shanghai by default).
 
 from __future__ import annotations
 
+import copy
 import os
 import re
 import signal
 import threading
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from types import FrameType
 from zoneinfo import ZoneInfo
@@ -27,7 +29,13 @@ from maintenance.ledger import format_table
 from maintenance.pm_plans import PlanError
 from maintenance.pm_rules import PlanRule, Upcoming, format_number, upcoming
 from maintenance.scheduler import PmScheduler, build
+from maintenance.telemetry import PlantTelemetry
 from maintenance.wo_store import utc
+
+#: How the commands read the plant: the factory the level above maintenance implements
+#: (``gateway.telemetry.plant_telemetry``). Kept in ``ctx.meta`` under this key.
+PlantFactory = Callable[[Settings], PlantTelemetry]
+_PLANT = "maintenance.plant"
 
 
 def actor() -> str:
@@ -38,6 +46,37 @@ def actor() -> str:
 def settings_of(ctx: click.Context) -> Settings:
     settings: Settings = ctx.find_root().obj
     return settings
+
+
+class PlantGroup(click.Group):
+    """A command group whose commands read the plant (counters, proof of fix, alarm raises).
+
+    Maintenance states what it reads (``maintenance.telemetry``) and never imports who
+    implements it (docs/decisions/004-layers.md): the level above gives the factory with
+    :meth:`wired` (``gateway/cli/plant.py``), and the ``facility`` root registers that group.
+    """
+
+    plant: PlantFactory | None = None
+
+    def wired(self, plant: PlantFactory) -> PlantGroup:
+        """This group, its commands reading the plant through ``plant``."""
+        group = copy.copy(self)
+        group.plant = plant
+        return group
+
+    def invoke(self, ctx: click.Context) -> object:
+        if self.plant is not None:
+            ctx.meta[_PLANT] = self.plant  # shared with the subcommand's context
+        return super().invoke(ctx)
+
+
+def plant(ctx: click.Context) -> PlantTelemetry:
+    """The plant's telemetry as the wiring above reads it; its ``closers`` are the caller's."""
+    factory: PlantFactory | None = ctx.meta.get(_PLANT)
+    if factory is None:
+        # a bug in the wiring, not something a user can fix
+        raise RuntimeError("maintenance command run without the plant wired (gateway/cli/plant.py)")
+    return factory(settings_of(ctx))
 
 
 def parse_time(text: str, tz: ZoneInfo, option: str = "--at") -> datetime:
@@ -64,7 +103,7 @@ def parse_duration(text: str, option: str) -> timedelta:
 
 
 def _scheduler(ctx: click.Context) -> PmScheduler:
-    scheduler = build(settings_of(ctx))
+    scheduler = build(settings_of(ctx), telemetry=plant(ctx))
     ctx.call_on_close(scheduler.close)
     return scheduler
 
@@ -76,7 +115,7 @@ def _plan_error(exc: PlanError) -> None:
     raise SystemExit(1)
 
 
-@click.group()
+@click.group(cls=PlantGroup)
 def group() -> None:
     """Preventive-maintenance plans and the work-order generator."""
 

@@ -1,0 +1,1 @@
+"""The collectors' commands: ``facility collect`` and ``facility probe``."""

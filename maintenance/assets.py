@@ -1,0 +1,49 @@
+"""The monitored assets a command works on: from ledger files, the database or the demo ledgers.
+
+The collect, sim and gateway commands read the asset register through this one function
+(docs/decisions/004-layers.md: the commands of collectors and simulators may import it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from facility.config import Settings
+from facility.errors import ConfigError
+from facility.types import Asset
+
+
+def load_assets(
+    settings: Settings, ledgers: Sequence[Path], from_db: bool, sites: Sequence[str]
+) -> list[Asset]:
+    """Monitored assets from ledger files, the database or the demo ledgers, by site."""
+    from maintenance import ledger_files
+
+    if from_db and ledgers:
+        raise ConfigError("--from-db and --ledger: expected one source of assets, not both")
+    if from_db:
+        from maintenance.store import LedgerStore
+
+        with LedgerStore(settings.database_url) as store:
+            assets = list(store.assets(monitored_only=True))
+        source = f"the database ({settings.database_url})"
+    else:
+        paths = list(ledgers) or ledger_files.demo_ledger_paths()
+        assets = [a for path in paths for a in ledger_files.read_ledger_file(path)]
+        source = ", ".join(str(p) for p in paths)
+    assets = [a for a in assets if a.monitored]
+    if sites:
+        wanted = {s.upper() for s in sites}
+        known = sorted({a.site for a in assets})
+        unknown = sorted(wanted - set(known))
+        if unknown:
+            raise ConfigError(
+                f"--site {', '.join(unknown)}: no monitored assets there in {source}; "
+                f"expected one of: {', '.join(known) or '(none)'}"
+            )
+        assets = [a for a in assets if a.site in wanted]
+    if not assets:
+        hint = " (import a ledger first: facility ledger import FILE)" if from_db else ""
+        raise ConfigError(f"no monitored assets in {source}{hint}")
+    return assets
