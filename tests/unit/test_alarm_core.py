@@ -310,6 +310,4 @@ def test_an_engine_cut_off_from_the_bus_raises_nothing_for_its_own_deafness() ->
     assert kinds(core.tick(back + timedelta(seconds=5))) == []
     # and a service that stays silent after the engine hears again is still one alarm
     later = core.tick(back + timedelta(seconds=16))
-    assert [r.alarm_id for r in later if r.kind.value == "raise"] == [
-        "SYS-COL-collector-1/service"
-    ]
+    assert [r.alarm_id for r in later if r.kind.value == "raise"] == ["SYS-COL-collector-1/service"]
