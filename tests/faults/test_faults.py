@@ -18,9 +18,10 @@ from tests.faults.harness import env_float, fill_disk, http_ok, sqlite_locked
 from tests.faults.system import Row, System
 
 HOLD_S = env_float("FAULTS_HOLD_S", 15.0)
-# Does the alarm engine still hear? A pump overcurrent raises after 5 s and clears by itself
-# (lamp_failures, the first choice, waits 300 s before raising: it could never show in 45 s)
-PROBE_ASSET, PROBE_FAULT = "HT-PMP-002", "overcurrent"
+# Does the alarm engine still hear? A plant-room flood raises after 5 s (fast poll, not
+# latching) and clears by itself. lamp_failures waits 300 s and a pump's overcurrent climbs
+# for a minute: neither can show within the probe's 45 s.
+PROBE_ASSET, PROBE_FAULT = "HT-PDP-001", "flood"
 # the system alarm a killed part must raise (the alarm engine cannot report its own death)
 SYSTEM_ALARM_OF = {
     "gateway": "SYS-GW-gateway-1/service",
