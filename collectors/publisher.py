@@ -29,6 +29,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from collectors.sentlog import Loss, SentLog, SentRecord
+from facility.backoff import Backoff
 from facility.errors import CommError, ProtocolError, StorageError
 from facility.mqtt import MqttLink
 from facility.payload import DeviceMessage, device_topic, encode
@@ -146,7 +147,7 @@ class SpooledPublisher:
             group.create_task(self._resender())
 
     async def _writer(self) -> None:
-        delay = 0.5
+        backoff = Backoff(0.5, 10.0)
         while True:
             if not self._incoming and not self._losses:
                 self._wake_writer.clear()
@@ -160,8 +161,7 @@ class SpooledPublisher:
                 self._say_once(
                     "spool", f"collector spool refuses writes, polls wait in memory: {exc}"
                 )
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 10.0)
+                await asyncio.sleep(backoff.failed())
                 continue
             for item in items:  # submit() may have dropped some meanwhile (queue full)
                 if self._incoming and self._incoming[0] is item:
@@ -171,7 +171,7 @@ class SpooledPublisher:
                 log.info("collector spool writable again: %d queued polls stored", len(items))
                 self._logged.discard("spool")
                 self.spool_error = None
-            delay = 0.5
+            backoff.succeeded()
             self._wake_sender.set()
             await asyncio.sleep(0)  # let polls run between batches of a backlog
 

@@ -22,7 +22,6 @@ from zoneinfo import ZoneInfo
 from dashboards.i18n import t
 from dashboards.live import LiveFeed
 from dashboards.tiles import (
-    PRIORITY_ORDER,
     ServiceProblem,
     format_age,
     highest_priority,
@@ -33,7 +32,7 @@ from device_profiles.models import DeviceProfile
 from facility.config import Settings
 from facility.errors import ConfigError, FacilityError
 from facility.mqtt import BrokerSettings
-from facility.types import Asset
+from facility.types import Asset, priority_rank
 from gateway.alarms.state import HIDDEN, AlarmState
 from gateway.alarms.store import AlarmStore, CurrentAlarm
 from gateway.alarms.watchdog import WatchdogSettings
@@ -272,12 +271,11 @@ class Queries:
         """Alarms an operator sees (unacknowledged, acknowledged, returned, latched), most
         urgent first."""
         rows = self._alarm_store().current(site=site, states=CONSOLE_STATES)
-        order = {p: i for i, p in enumerate(PRIORITY_ORDER)}
         state_order = {AlarmState.UNACK: 0, AlarmState.RTN_UNACK: 1, AlarmState.LATCHED: 2}
         return sorted(
             rows,
             key=lambda r: (
-                order.get(r.priority, 9),
+                priority_rank(r.priority),
                 state_order.get(r.state, 3),
                 -(r.status.since or datetime.min.replace(tzinfo=UTC)).timestamp(),
                 r.alarm_id,
@@ -300,8 +298,7 @@ class Queries:
     def open_orders(self, site: str | None = None) -> list[WorkOrder]:
         """Open orders, most urgent first, then by completion due."""
         orders = self._order_store().orders(site=site, states=sorted(OPEN_STATES))
-        order = {p: i for i, p in enumerate(PRIORITY_ORDER)}
-        return sorted(orders, key=lambda o: (order.get(o.priority.value, 9), o.completion_due))
+        return sorted(orders, key=lambda o: (o.priority.rank, o.completion_due))
 
     def order(self, number: str) -> WorkOrder:
         return self._order_store().get(number)

@@ -17,6 +17,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from facility.types import PRIORITY_ORDER
+
 # (point, secondary point) shown on the tile of each device class
 KEY_POINTS: dict[str, tuple[str, str | None]] = {
     "PMP": ("discharge_pressure", "run_state"),
@@ -25,7 +27,6 @@ KEY_POINTS: dict[str, tuple[str, str | None]] = {
     "LGT": ("contactor_on", "lamps_failed"),
     "FAP": ("panel_state", None),
 }
-PRIORITY_ORDER = ("critical", "high", "medium", "low")
 BAD = "—"
 STALE_POLLS = 3  # a device is stale after this many of its fastest poll periods
 MIN_STALE_S = 30.0  # a hiccup of a fast device is not yet stale

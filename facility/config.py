@@ -23,6 +23,7 @@ from pydantic import (
 )
 
 from facility.errors import ConfigError
+from facility.types import PRIORITY_ORDER, Priority
 
 ENV_PREFIX = "FACILITY_"
 
@@ -181,9 +182,6 @@ class AlarmsConfig(_Section):
         return self
 
 
-_PRIORITIES = ("critical", "high", "medium", "low")
-
-
 class MaintenanceConfig(_Section):
     """Preventive maintenance and work orders."""
 
@@ -207,18 +205,18 @@ class MaintenanceConfig(_Section):
     notify_webhook_kind: Literal["wecom", "dingtalk", "generic"] = "generic"
     notify_mqtt: bool = True
     # Alarms of this priority or above raise (or attach to) a corrective work order.
-    corrective_min_priority: Literal["critical", "high", "medium", "low"] = "high"
+    corrective_min_priority: Priority = Priority.HIGH
     # Proof of fix: the signal must stay back in its normal band this long after completion.
     proof_of_fix_min: float = Field(default=30, gt=0)
 
     @field_validator("sla_response_min", "sla_completion_h")
     @classmethod
     def _every_priority(cls, value: dict[str, float]) -> dict[str, float]:
-        unknown = sorted(set(value) - set(_PRIORITIES))
-        missing = [p for p in _PRIORITIES if p not in value]
+        unknown = sorted(set(value) - set(PRIORITY_ORDER))
+        missing = [p for p in PRIORITY_ORDER if p not in value]
         if unknown or missing:
             raise ValueError(
-                f"expected a target for each priority ({', '.join(_PRIORITIES)})"
+                f"expected a target for each priority ({', '.join(PRIORITY_ORDER)})"
                 + (f"; unknown: {', '.join(unknown)}" if unknown else "")
                 + (f"; missing: {', '.join(missing)}" if missing else "")
             )

@@ -33,7 +33,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 import ssl
 import threading
 from collections.abc import Callable, Iterable
@@ -47,6 +46,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
+from facility.backoff import Backoff
 from facility.errors import CommError, ConfigError
 
 log = logging.getLogger(__name__)
@@ -163,12 +163,12 @@ class MqttLink:
     async def run(self) -> None:
         """Connect and stay connected until cancelled (run it as a task)."""
         self._loop = asyncio.get_running_loop()
-        delay = self.backoff_min_s
+        backoff = Backoff(self.backoff_min_s, self.backoff_max_s)
         try:
             while True:
                 try:
                     await self._connect_once()
-                    delay = self.backoff_min_s
+                    backoff.succeeded()
                     await self._watch_acks()
                 except CommError as exc:
                     self.stats.last_error = str(exc)
@@ -178,8 +178,7 @@ class MqttLink:
                         )
                         self._down_logged = True
                 self._teardown("connection lost")
-                await asyncio.sleep(delay * random.uniform(0.5, 1.0))
-                delay = min(delay * 2, self.backoff_max_s)
+                await asyncio.sleep(backoff.failed())
         finally:
             await self._close()
 

@@ -46,6 +46,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from facility.backoff import Backoff
 from facility.errors import FacilityError, StorageError
 from facility.heartbeat import (
     Heartbeat,
@@ -451,17 +452,20 @@ class GatewayService:
                 await link.connected.wait()
                 ready.set()
 
+    def _backoff(self) -> Backoff:
+        """A retry loop's delays towards InfluxDB or the spool: ``probe_interval_s`` (min, max)."""
+        return Backoff(*self.probe_interval_s)
+
     async def _setup(self, client: InfluxClient) -> None:
-        delay = self.probe_interval_s[0]
+        backoff = self._backoff()
         try:
             while True:
                 try:
                     changed = await asyncio.to_thread(setup, client, self.retention)
                 except (InfluxUnavailable, InfluxAuthError) as exc:
-                    if delay == self.probe_interval_s[0]:  # said once, not every retry
+                    if not backoff.failures:  # said once, not every retry
                         log.warning("historian setup waits for InfluxDB: %s", exc)
-                    await asyncio.sleep(delay)
-                    delay = min(delay * 2, self.probe_interval_s[1])
+                    await asyncio.sleep(backoff.failed())
                     continue
                 except InfluxRejected as exc:
                     # 2.x/3.x refuse RP/CQ statements: retention is theirs (docs/historian.md)
@@ -607,16 +611,16 @@ class GatewayService:
     # -- write (event loop + threads) --------------------------------------------------------
 
     async def _writer(self, client: InfluxClient) -> None:
-        delay = self.probe_interval_s[0]
+        backoff = self._backoff()
         while True:
             batch = await self._ready.get()
             # a batch neither InfluxDB nor the spool took is retried, never acknowledged
             # meanwhile: the broker holds its messages (and redelivers them if we die); the
             # unacknowledged messages (receive_maximum) hold the broker back meanwhile
-            while batch.lines and not await self._store(client, batch):
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, self.probe_interval_s[1])
-            delay = self.probe_interval_s[0]
+            # ASYNC110: a retry of the write, not a poll that an event would replace
+            while batch.lines and not await self._store(client, batch):  # noqa: ASYNC110
+                await asyncio.sleep(backoff.failed())
+            backoff.succeeded()
             if self.link is not None:
                 self.link.ack(batch.tokens)
 
@@ -737,15 +741,14 @@ class GatewayService:
         """Drain the spool in order, rate-limited; probe InfluxDB while it is down."""
         assert self.spool is not None
         spool = self.spool
-        delay = self.probe_interval_s[0]
+        backoff = self._backoff()
         run = _ReplayRun()
         while True:
             try:
                 records = await asyncio.to_thread(spool.peek, 1)
             except SpoolError as exc:
                 self._spool_failed(exc, "reading the spool")
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, self.probe_interval_s[1])
+                await asyncio.sleep(backoff.failed())
                 continue
             if not records:
                 if run.records:
@@ -762,10 +765,9 @@ class GatewayService:
                     await asyncio.to_thread(client.ping)
                     if self.stats.influx_up is False:
                         self._came_back()
-                    delay = self.probe_interval_s[0]
+                    backoff.succeeded()
                 except (InfluxUnavailable, InfluxAuthError):
-                    await asyncio.sleep(delay)
-                    delay = min(delay * 2, self.probe_interval_s[1])
+                    await asyncio.sleep(backoff.failed())
                 continue
             record = records[0]
             first_ms, last_ms, points = parse_spool_key(record.key)
@@ -774,8 +776,7 @@ class GatewayService:
             except (InfluxUnavailable, InfluxAuthError) as exc:
                 if self.stats.influx_up:
                     self._went_down(exc)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, self.probe_interval_s[1])
+                await asyncio.sleep(backoff.failed())
                 continue
             if not self.stats.influx_up:
                 self._came_back()
@@ -785,11 +786,10 @@ class GatewayService:
                 # deleting needs disk space too: the record stays and is written again
                 # (idempotent) once the spool works; counted only then
                 self._spool_failed(exc, "acknowledging a replayed batch")
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, self.probe_interval_s[1])
+                await asyncio.sleep(backoff.failed())
                 continue
             self._spool_back()
-            delay = self.probe_interval_s[0]
+            backoff.succeeded()
             self._account(outcome)
             self.stats.points_written += points
             self.stats.points_replayed += points

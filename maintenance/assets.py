@@ -1,7 +1,8 @@
 """The monitored assets a command works on: from ledger files, the database or the demo ledgers.
 
-The collect, sim and gateway commands read the asset register through this one function
-(docs/decisions/004-layers.md: the commands of collectors and simulators may import it).
+The collect, sim, gateway and alarms commands read the asset register through this one
+function (docs/decisions/004-layers.md: the commands of collectors and simulators may import
+it); the alarm engine re-reads the statuses with ``asset_statuses``.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from pathlib import Path
 
 from facility.config import Settings
 from facility.errors import ConfigError
-from facility.types import Asset
+from facility.types import Asset, AssetStatus
 
 
 def load_assets(
@@ -44,6 +45,18 @@ def load_assets(
             )
         assets = [a for a in assets if a.site in wanted]
     if not assets:
-        hint = " (import a ledger first: facility ledger import FILE)" if from_db else ""
+        hint = (
+            " (import a ledger first: facility ledger import FILE, or pass --ledger FILE)"
+            if from_db
+            else ""
+        )
         raise ConfigError(f"no monitored assets in {source}{hint}")
     return assets
+
+
+def asset_statuses(database_url: str) -> dict[str, AssetStatus]:
+    """The current status of every asset in the database's ledger, by asset number."""
+    from maintenance.store import LedgerStore
+
+    with LedgerStore(database_url, migrate=False) as ledger:
+        return {a.asset_no: a.status for a in ledger.assets()}

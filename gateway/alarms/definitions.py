@@ -167,7 +167,9 @@ def compile_alarms(
     """Every alarm of every monitored asset; AlarmFileError listing every problem."""
     loaded = alarm_file or LoadedAlarmFile("alarms.yaml", AlarmFile())
     content = loaded.content
-    monitored = {a.asset_no: a for a in assets if a.profile is not None}
+    # Asset.monitored, as everywhere: a retired asset raises nothing, and one without an
+    # endpoint is not polled (no data: it could only ever raise comm_loss)
+    monitored = {a.asset_no: a for a in assets if a.monitored}
     issues: list[Issue] = []
     used_overrides: set[int] = set()
     drafts_by_asset: dict[str, dict[str, _Draft]] = {}

@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from facility.backoff import Backoff
 from facility.errors import FacilityError, StorageError
 from facility.heartbeat import Heartbeat, ServiceKind, make_heartbeat
 from facility.limits import (
@@ -337,7 +338,7 @@ class AlarmEngine:
             await asyncio.sleep(self.tick_s)
 
     async def _writer(self) -> None:
-        delay = 0.5
+        backoff = Backoff(0.5, STORE_RETRY_MAX_S)
         pending = _Outbox()
         while True:
             await self._wake.wait()
@@ -353,6 +354,7 @@ class AlarmEngine:
                 written = await self._write(pending.records, currents)
             except StorageError as exc:
                 self.stats.store_failures += 1
+                delay = backoff.failed()
                 log.warning(
                     "alarm journal: write of %d entries failed, retrying in %.1f s: %s",
                     len(pending.records),
@@ -360,10 +362,9 @@ class AlarmEngine:
                     exc,
                 )
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, STORE_RETRY_MAX_S)
                 self._wake.set()
                 continue
-            delay = 0.5
+            backoff.succeeded()
             pending = _Outbox()
             self.stats.written += len(written)
             self._publish(written, currents)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -23,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from facility.config import Settings
-from facility.errors import ConfigError, FacilityError
+from facility.errors import FacilityError
 from facility.heartbeat import (
     STATUS_PREFIX,
     Heartbeat,
@@ -45,6 +46,7 @@ from gateway.alarms.runtime import COMMAND_TOPIC_PREFIX, AlarmEngine, command_to
 from gateway.alarms.store import AlarmStore
 from gateway.alarms.trends import InfluxEventSink
 from gateway.alarms.watchdog import WatchdogSettings
+from maintenance.assets import asset_statuses, load_assets
 
 log = logging.getLogger(__name__)
 
@@ -256,36 +258,12 @@ class AlarmService:
 def ledger_assets(
     settings: Settings, ledgers: Sequence[Path] = (), sites: Sequence[str] = ()
 ) -> tuple[list[Asset], Callable[[], dict[str, AssetStatus]] | None]:
-    """Monitored assets from ledger files or the database, and (for the database) a reader of
-    their current statuses."""
-    from maintenance import ledger_files
-    from maintenance.store import LedgerStore
-
-    reader: Callable[[], dict[str, AssetStatus]] | None = None
+    """Monitored assets from ledger files or (without them) the database, and for the
+    database a reader of their current statuses (``maintenance.assets``)."""
+    assets = load_assets(settings, ledgers, from_db=not ledgers, sites=sites)
     if ledgers:
-        assets = [a for path in ledgers for a in ledger_files.read_ledger_file(path)]
-        source = ", ".join(str(p) for p in ledgers)
-    else:
-        url = settings.database_url
-        with LedgerStore(url) as store:
-            assets = store.assets(monitored_only=True)
-        source = f"the database ({url})"
-
-        def reader() -> dict[str, AssetStatus]:
-            with LedgerStore(url, migrate=False) as ledger:
-                return {a.asset_no: a.status for a in ledger.assets()}
-
-    assets = [a for a in assets if a.monitored]
-    if sites:
-        wanted = {s.upper() for s in sites}
-        assets = [a for a in assets if a.site in wanted]
-    if not assets:
-        raise ConfigError(
-            f"no monitored assets in {source}"
-            + (f" for site {', '.join(sites)}" if sites else "")
-            + "; import a ledger first (facility ledger import FILE) or pass --ledger FILE"
-        )
-    return assets, reader
+        return assets, None
+    return assets, functools.partial(asset_statuses, settings.database_url)
 
 
 async def run_standalone(

@@ -24,6 +24,7 @@ import click
 
 from facility.config import Settings
 from facility.errors import ConfigError
+from facility.types import priority_rank
 
 STATES = (
     "normal",
@@ -107,8 +108,7 @@ def list_alarms(
             states=wanted or [s for s in STATES if s != "normal"],
             active=True if "active" in states else None,
         )
-    order = {"critical": 0, "high": 1, "medium": 2, "low": 3}
-    rows.sort(key=lambda r: (order.get(r.priority, 9), r.alarm_id))
+    rows.sort(key=lambda r: (priority_rank(r.priority), r.alarm_id))
     if as_json:
         for row in rows:
             click.echo(

@@ -3,13 +3,14 @@ bad definition refused with file:line, field and what was expected."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from device_profiles import load_library
 from device_profiles.models import Priority
-from facility.types import Asset
+from facility.types import Asset, AssetStatus
 from gateway.alarms.alarmfile import (
     BUILTIN_SUPPRESSION,
     AlarmFileError,
@@ -35,7 +36,7 @@ def errors(text: str) -> list[str]:
 
 def test_profile_defaults_for_every_monitored_asset() -> None:
     alarms = compile_alarms(ASSETS, PROFILES)
-    monitored = {a.asset_no for a in ASSETS if a.profile is not None}
+    monitored = {a.asset_no for a in ASSETS if a.monitored}
     assert set(alarms.by_asset) == monitored
     dry = alarms.specs["HT-PDP-001/dry_run"]
     assert (dry.check, dry.point, dry.states, dry.rules.latching) == (
@@ -54,6 +55,21 @@ def test_profile_defaults_for_every_monitored_asset() -> None:
     assert (low.rules.realarm_s, low.rules.max_shelve_s) == (None, 24 * 3600)
     assert alarms.specs[f"HT-PMP-001/{QUALITY_ALARM}"].check is Check.QUALITY
     assert alarms.suppression == BUILTIN_SUPPRESSION
+
+
+def test_only_monitored_assets_get_alarms() -> None:
+    """A retired asset raises no alarm; one in service with a profile but no endpoint is not
+    polled, so it has no data and would only ever raise comm_loss: neither gets alarm slots."""
+    retired = replace(ASSETS[0], status=AssetStatus.RETIRED)
+    unpolled = replace(ASSETS[1], endpoint=None)
+    assert retired.profile is not None
+    assert unpolled.profile is not None
+    alarms = compile_alarms([retired, unpolled, *ASSETS[2:]], PROFILES)
+    assert retired.asset_no not in alarms.by_asset
+    assert unpolled.asset_no not in alarms.by_asset
+    assert retired.asset_no not in alarms.assets
+    assert not [a for a in alarms.specs if a.split("/")[0] in (retired.asset_no, unpolled.asset_no)]
+    assert set(alarms.by_asset) == {a.asset_no for a in ASSETS[2:]}
 
 
 def test_overrides_by_asset_site_and_class_later_wins() -> None:
