@@ -129,6 +129,7 @@ class _Asset:
     rule_points: frozenset[str]
     last_seen: datetime | None = None
     last_collected: datetime | None = None  # newest poll evaluated
+    last_seq: int = 0
     mode_values: dict[str, PointValue] = field(default_factory=dict)
     held_by: str | None = None  # the system alarm whose service explains its silence
     grace_from: datetime | None = None  # its service recovered: staleness counts from here
@@ -267,12 +268,20 @@ class AlarmCore:
         if asset is None:
             self.stats.unknown_assets += 1
             return []
-        if asset.last_collected is not None and message.collected_ts < asset.last_collected:
-            # a poll resent to fill the history (or crossing a newer one on reconnect): the
-            # alarms already reflect newer data; evaluating it would re-raise what cleared
+        if (
+            asset.last_collected is not None
+            and message.collected_ts < asset.last_collected
+            and message.seq < asset.last_seq
+        ):
+            # a poll resent to fill the history (or crossing a newer one on reconnect) is
+            # older by both its time and its sequence: the alarms already reflect newer data,
+            # evaluating it would re-raise what cleared. Either alone is not enough: a
+            # collector's clock can step back, and a collector that lost its state starts
+            # its sequence again.
             self.stats.late += 1
             return []
         asset.last_collected = message.collected_ts
+        asset.last_seq = message.seq
         seen = min(message.collected_ts, now)
         if asset.last_seen is None or seen > asset.last_seen:
             asset.last_seen = seen

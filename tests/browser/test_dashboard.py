@@ -33,20 +33,30 @@ class Dashboard:
 
 
 @pytest.fixture(scope="module")
+def bus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MosquittoServer]:
+    """The dashboard's own broker: the session one holds retained device states that other
+    tests' collectors left (a tile expected to say "no data yet" showed their value)."""
+    from devtools.services import MosquittoServer as Server
+
+    with Server(tmp_path_factory.mktemp("dashboard-bus")) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
 def dashboard(
-    tmp_path_factory: pytest.TempPathFactory, mosquitto: MosquittoServer, influxd: InfluxServer
+    tmp_path_factory: pytest.TempPathFactory, bus: MosquittoServer, influxd: InfluxServer
 ) -> Iterator[Dashboard]:
     """One dashboard server for the module, on a free port, over freshly seeded data."""
     database = f"dash_{uuid.uuid4().hex[:10]}"
     db_path: Path = tmp_path_factory.mktemp("dashboard") / "facility.db"
     settings = Settings(
         database=DatabaseConfig(url=f"sqlite:///{db_path}"),
-        mqtt=MqttConfig(url=mosquitto.url),
+        mqtt=MqttConfig(url=bus.url),
         influxdb=InfluxConfig(url=influxd.url, database=database),
     )
     alarm_ids, numbers = seed_sql(settings.database_url)
     seed_history(influxd.url, database)
-    broker = BrokerSettings.from_url(mosquitto.url)
+    broker = BrokerSettings.from_url(bus.url)
     devices = seed_bus(broker)
     # no alarm engine runs here: an acknowledgement must say so within a second
     queries = Queries(settings, ack_timeout_s=1.0)
@@ -65,10 +75,10 @@ def _id(component_id: str) -> str:
 
 
 def test_overview_shows_a_tile_per_published_device_with_its_value(
-    browser_page: Page, dashboard: Dashboard, mosquitto: MosquittoServer
+    browser_page: Page, dashboard: Dashboard, bus: MosquittoServer
 ) -> None:
     # readings of now: tiles of readings older than a few polls say stale (issue 9)
-    seed_bus(BrokerSettings.from_url(mosquitto.url))
+    seed_bus(BrokerSettings.from_url(bus.url))
     started = time.perf_counter()
     browser_page.goto(dashboard.url + "/")
     expect(browser_page.locator(_id(ids.tile_value("HT-PMP-001")))).to_have_text(
@@ -92,7 +102,7 @@ def test_overview_shows_a_tile_per_published_device_with_its_value(
 
 
 def test_live_tiles_update_in_place_from_the_store(
-    browser_page: Page, dashboard: Dashboard, mosquitto: MosquittoServer
+    browser_page: Page, dashboard: Dashboard, bus: MosquittoServer
 ) -> None:
     from datetime import UTC, datetime
 
@@ -110,7 +120,7 @@ def test_live_tiles_update_in_place_from_the_store(
         ) for r in message.readings),
         message.health,
     )  # fmt: skip
-    broker = BrokerSettings.from_url(mosquitto.url)
+    broker = BrokerSettings.from_url(bus.url)
     publish_once(broker, device_topic("HT", "HT-TNK-001"), encode(changed), retain=True)
     try:
         expect(value).to_have_text("1.5 m · 71.3 %")  # next 2 s tick, without a reload

@@ -83,10 +83,11 @@ async def test_alarm_engine_survives_brackets_on_device_and_command_topics(
         service.store.close()
 
 
-async def test_dashboard_live_feed_survives_brackets(mosquitto: MosquittoServer) -> None:
+async def test_dashboard_live_feed_survives_brackets(fresh_mosquitto: MosquittoServer) -> None:
     from dashboards.live import LiveFeed
 
-    broker = BrokerSettings.from_url(mosquitto.url)
+    # a broker of its own: the session one may hold other tests' retained rejects
+    broker = BrokerSettings.from_url(fresh_mosquitto.url)
     feed = LiveFeed(broker, client_id="test-hostile-dashboard").start()
     try:
         await wait_until(lambda: feed.connected, 10)

@@ -311,3 +311,23 @@ def test_an_engine_cut_off_from_the_bus_raises_nothing_for_its_own_deafness() ->
     # and a service that stays silent after the engine hears again is still one alarm
     later = core.tick(back + timedelta(seconds=16))
     assert [r.alarm_id for r in later if r.kind.value == "raise"] == ["SYS-COL-collector-1/service"]
+
+
+def test_a_resent_old_poll_does_not_re_raise_but_a_clock_step_back_is_still_heard() -> None:
+    core = AlarmCore(alarm_set("HT-PDP-001"))
+    core.tick(JUNE)
+
+    def poll(seq: int, at: datetime, dry_run: bool) -> list[AlarmRecord]:
+        base = message("HT-PDP-001", at, {"dry_run_trip": dry_run})
+        m = DeviceMessage(base.site, base.asset_no, base.device_class, seq, at, base.readings)
+        return core.on_message(m, at)
+
+    assert kinds(poll(10, JUNE, False)) == []
+    raised = poll(11, JUNE + timedelta(seconds=1), True)
+    assert "raise" in kinds(raised)
+    # the gap filler resends poll 5 (older time, older seq): evaluated, it would change state
+    assert poll(5, JUNE - timedelta(seconds=5), False) == []
+    assert core.stats.late == 1
+    # the collector's clock steps back 10 s, but the sequence moves on: still evaluated
+    poll(12, JUNE - timedelta(seconds=9), True)
+    assert core.stats.late == 1
