@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-import signal
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
+from facility.cli.common import serve
 from facility.config import Settings
 from facility.errors import ConfigError
 from facility.types import Asset
@@ -237,23 +236,10 @@ def run(
         resend_max_bytes=int(config.resend_max_mb * 2**20),
     )
 
-    async def main() -> None:
-        ready = asyncio.Event()
-        task = asyncio.create_task(service.run(ready))
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, task.cancel)
-        waiter = asyncio.create_task(ready.wait())
-        await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
-        waiter.cancel()
-        if task.done():
-            task.result()  # start-up failed: raise its error (main() prints it once)
-            return
-        click.echo(
+    serve(
+        service.run,
+        lambda: click.echo(
             f"collecting {len(service.pollers)} devices on {len(service.collectors)} "
             f"endpoints → {settings.mqtt.url}; metrics {service.metrics_url}"
-        )
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-
-    asyncio.run(main())
+        ),
+    )

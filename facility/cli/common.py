@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import re
+import signal
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 import click
 
@@ -25,3 +30,29 @@ def parse_duration(text: str) -> float:
             f"{text!r}: expected a duration such as 30s, 5m, 1h30m or 90 (seconds)"
         )
     return total
+
+
+def serve(
+    run: Callable[[asyncio.Event], Coroutine[Any, Any, None]], on_ready: Callable[[], None]
+) -> None:
+    """Run a long-lived service until SIGINT/SIGTERM: ``run(ready)`` sets ``ready`` once it is
+    up, then ``on_ready()`` says where it is. A start-up failure raises its error (the root
+    prints it once); a signal cancels the service, which cleans up on the way out."""
+
+    async def main() -> None:
+        ready = asyncio.Event()
+        task = asyncio.create_task(run(ready))
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, task.cancel)
+        waiter = asyncio.create_task(ready.wait())
+        await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
+        waiter.cancel()
+        if task.done() and not ready.is_set():
+            task.result()  # start-up failed: raise its error
+            return
+        on_ready()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    asyncio.run(main())

@@ -10,9 +10,7 @@ device profiles, as the engine does at start-up.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-import signal
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -451,33 +449,21 @@ def run(
     no_trends: bool,
 ) -> None:
     """Run the alarm engine on its own: device readings from MQTT, alarms out."""
+    from facility.cli.common import serve
     from gateway.alarms.service import run_standalone
 
     settings = _settings(ctx)
 
-    async def main() -> None:
-        ready = asyncio.Event()
-        task = asyncio.create_task(
-            run_standalone(
-                settings,
-                ledgers=ledgers,
-                sites=sites,
-                service_id=service_id,
-                trends=not no_trends,
-                ready=ready,
-            )
-        )
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, task.cancel)
-        waiter = asyncio.create_task(ready.wait())
-        await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
-        waiter.cancel()
-        if task.done():
-            task.result()
-            return
-        click.echo(f"alarm engine {service_id} running → {settings.mqtt.url}; Ctrl-C to stop")
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-
-    asyncio.run(main())
+    serve(
+        lambda ready: run_standalone(
+            settings,
+            ledgers=ledgers,
+            sites=sites,
+            service_id=service_id,
+            trends=not no_trends,
+            ready=ready,
+        ),
+        lambda: click.echo(
+            f"alarm engine {service_id} running → {settings.mqtt.url}; Ctrl-C to stop"
+        ),
+    )

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import signal
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
+from facility.cli.common import serve
 from facility.config import Settings
 
 if TYPE_CHECKING:
@@ -90,27 +88,16 @@ def run(ctx: click.Context, ledgers: tuple[Path, ...], any_asset: bool) -> None:
         metrics_source=GatewayMetrics,
     )
 
-    async def main() -> None:
-        ready = asyncio.Event()
-        task = asyncio.create_task(service.run(ready))
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, task.cancel)
-        waiter = asyncio.create_task(ready.wait())
-        await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
-        waiter.cancel()
-        if ready.is_set():
-            known = "any asset" if any_asset else f"{len(assets)} ledger assets"
-            click.echo(
-                f"gateway {config.id}: {settings.mqtt.url} {subscription_topic(config.share_group)}"
-                f" ({known}) → InfluxDB {settings.influxdb.url} database "
-                f"{settings.influxdb.database}; spool {service.spool_path}; "
-                f"metrics {service.metrics_url}"
-            )
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-
-    asyncio.run(main())
+    known = "any asset" if any_asset else f"{len(assets)} ledger assets"
+    serve(
+        service.run,
+        lambda: click.echo(
+            f"gateway {config.id}: {settings.mqtt.url} {subscription_topic(config.share_group)}"
+            f" ({known}) → InfluxDB {settings.influxdb.url} database "
+            f"{settings.influxdb.database}; spool {service.spool_path}; "
+            f"metrics {service.metrics_url}"
+        ),
+    )
 
 
 @group.command()
