@@ -181,7 +181,8 @@ async def end_to_end(
 ) -> tuple[float, float]:
     """(messages/s, readings/s) of a GatewayService draining the same queued messages."""
     from facility.mqtt import BrokerSettings
-    from gateway.ingest import GatewayService, InfluxTarget, subscription_topic
+    from gateway.ingest import GatewayService, InfluxTarget
+    from gateway.ingest_rules import subscription_topic
 
     topic = subscription_topic("bench")
     await asyncio.to_thread(_paho_session, host, port, "bench-gw", topic)
@@ -222,7 +223,7 @@ def scale_out(host: str, port: int, url: str, messages: list[tuple[str, bytes, A
     from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
     from gateway.influx import InfluxClient, InfluxRejected
-    from gateway.ingest import status_topic, subscription_topic
+    from gateway.ingest_rules import status_topic, subscription_topic
 
     ids = ["bench-gw-a", "bench-gw-b"]
     online: set[str] = set()
@@ -397,7 +398,7 @@ def one_year_query(url: str) -> None:
 
 def main() -> None:
     from devtools.services import InfluxServer, MosquittoServer
-    from gateway.ingest import subscription_topic
+    from gateway.ingest_rules import subscription_topic
 
     print(f"{MESSAGES} device messages × {POINTS} points, {DEVICES} devices", flush=True)
     messages = _messages(MESSAGES)

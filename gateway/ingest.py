@@ -40,8 +40,8 @@ import json
 import logging
 import re
 import time
-from collections import Counter, deque
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections import deque
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -57,10 +57,10 @@ from facility.heartbeat import (
 )
 from facility.metrics_http import MetricsServer, MetricsSource
 from facility.mqtt import AckToken, BrokerSettings, MqttLink
-from facility.payload import TOPIC_PREFIX, DeviceMessage, PayloadError, decode
+from facility.payload import DeviceMessage, PayloadError, decode
 from facility.resend import REPORT_WILDCARD
 from facility.spool import Spool, SpoolError, SpoolStats
-from facility.types import ASSET_NO_RE, SITE_CODE_RE, Asset
+from facility.types import ASSET_NO_RE, SITE_CODE_RE
 from gateway.gapfill import GapFiller
 from gateway.influx import (
     InfluxAuthError,
@@ -70,7 +70,16 @@ from gateway.influx import (
     Rejected,
     WriteOutcome,
 )
-from gateway.lineproto import LineEncoder, event_line, measurement_for, to_ms
+from gateway.ingest_rules import (
+    DEAD_LETTER_PAYLOAD_MAX,
+    REPORT_PREFIX,
+    SESSION_EXPIRY_S,
+    check_message,
+    dead_letter_topic,
+    subscription_topic,
+)
+from gateway.ingest_stats import GatewayStats
+from gateway.lineproto import LineEncoder, event_line, to_ms
 from gateway.retention import RetentionPlan, backfill, setup
 
 log = logging.getLogger(__name__)
@@ -81,101 +90,6 @@ MessageHook = Callable[[DeviceMessage], None]
 MetricsFactory = Callable[
     [Callable[[], "GatewayStats"], Callable[[], SpoolStats | None]], MetricsSource
 ]
-POINT_NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
-DEAD_LETTER_PAYLOAD_MAX = 64 * 1024
-# the broker keeps our session this long after we go (config: [gateway] session_expiry_s)
-SESSION_EXPIRY_S = 600
-LATENCY_BUCKETS_S = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
-
-
-REPORT_PREFIX = REPORT_WILDCARD.removesuffix("+")
-
-
-def subscription_topic(share_group: str) -> str:
-    """The shared subscription of the gateways: one message to one member of the group."""
-    return f"$share/{share_group}/{TOPIC_PREFIX}/+/+"
-
-
-def dead_letter_topic(gateway_id: str) -> str:
-    return f"{TOPIC_PREFIX}/deadletter/{gateway_id}"
-
-
-def status_topic(gateway_id: str) -> str:
-    return f"{TOPIC_PREFIX}/status/gateway/{gateway_id}"
-
-
-def ledger_tags(assets: Iterable[Asset]) -> dict[str, dict[str, str]]:
-    """Extra tags per asset from the ledger: ``building`` and ``system`` (cheap, and what a
-    manager filters by). They are part of the series: keep them stable for an asset."""
-    return {a.asset_no: {"building": a.building, "system": a.system} for a in assets}
-
-
-def check_message(message: DeviceMessage, known_assets: Collection[str] | None) -> None:
-    """Gateway rules on top of the bus schema; PayloadError with a kind if one fails."""
-    if known_assets is not None and message.asset_no not in known_assets:
-        raise PayloadError(
-            "unknown_asset", f"asset {message.asset_no} is not in the ledger given to the gateway"
-        )
-    expected = measurement_for(message.asset_no).upper()
-    if message.device_class != expected:
-        raise PayloadError(
-            "class_mismatch",
-            f"class {message.device_class!r:.20} but asset {message.asset_no} is a {expected}",
-        )
-    for reading in message.readings:
-        name = reading.point
-        if not POINT_NAME_RE.match(name) or name.endswith("_q") or name == "time":
-            raise PayloadError(
-                "bad_point_name",
-                f"point {name[:64]!r}: expected lower_case_name (not ending in _q, not 'time')",
-            )
-
-
-@dataclass
-class Histogram:
-    """A latency histogram filled by the pipeline, exported by gateway.metrics."""
-
-    buckets: tuple[float, ...] = LATENCY_BUCKETS_S
-    counts: list[int] = field(default_factory=lambda: [0] * (len(LATENCY_BUCKETS_S) + 1))
-    total: float = 0.0
-    count: int = 0
-
-    def observe(self, seconds: float) -> None:
-        for i, bound in enumerate(self.buckets):
-            if seconds <= bound:
-                self.counts[i] += 1
-                break
-        else:
-            self.counts[-1] += 1
-        self.total += seconds
-        self.count += 1
-
-
-@dataclass
-class GatewayStats:
-    """Counters of one gateway (read at scrape time by gateway.metrics)."""
-
-    messages_in: int = 0
-    points_in: int = 0
-    points_written: int = 0  # readings in InfluxDB, live or replayed
-    points_spooled: int = 0
-    points_replayed: int = 0
-    batches_written: int = 0
-    batches_spooled: int = 0
-    ignored: int = 0  # topics under facility/v1/+/+ that are not device readings
-    dead_letters: Counter[str] = field(default_factory=Counter)
-    dead_letters_unpublished: int = 0
-    rejected_lines: int = 0
-    expired_lines: int = 0
-    write_failures: Counter[str] = field(default_factory=Counter)
-    hook_errors: int = 0
-    influx_up: bool = True
-    # the spool refused a put/ack/read (disk full, file locked...), by SpoolError.kind; while
-    # it does, batches that need it stay unacknowledged (the broker keeps their messages)
-    spool_failures: Counter[str] = field(default_factory=Counter)
-    spool_ok: bool = True
-    write_seconds: Histogram = field(default_factory=Histogram)
-    delay_seconds: Histogram = field(default_factory=Histogram)
 
 
 @dataclass

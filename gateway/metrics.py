@@ -14,7 +14,7 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector, CollectorRegistry
 
 from facility.spool import SpoolStats
-from gateway.ingest import GatewayStats, Histogram
+from gateway.ingest_stats import GatewayStats, Histogram
 
 PREFIX = "facility_gateway"
 

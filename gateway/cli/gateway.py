@@ -56,7 +56,8 @@ def group() -> None:
 def run(ctx: click.Context, ledgers: tuple[Path, ...], any_asset: bool) -> None:
     """Subscribe to every device's readings and write them to InfluxDB until stopped."""
     from facility.mqtt import BrokerSettings
-    from gateway.ingest import GatewayService, ledger_tags, subscription_topic
+    from gateway.ingest import GatewayService
+    from gateway.ingest_rules import ledger_tags, subscription_topic
     from gateway.metrics import GatewayMetrics
     from gateway.retention import RetentionPlan
     from maintenance.assets import load_assets

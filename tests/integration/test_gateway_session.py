@@ -24,7 +24,7 @@ from paho.mqtt.properties import Properties
 
 from devtools.services import MosquittoServer
 from facility.config import GatewayConfig, load_settings
-from gateway.ingest import SESSION_EXPIRY_S
+from gateway.ingest_rules import SESSION_EXPIRY_S
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -9,12 +9,11 @@ import pytest
 
 from facility.payload import DeviceMessage, PayloadError
 from facility.types import Quality, Reading
-from gateway.ingest import (
-    _lines,
+from gateway.ingest import _lines, parse_spool_key
+from gateway.ingest_rules import (
     check_message,
     dead_letter_topic,
     ledger_tags,
-    parse_spool_key,
     status_topic,
     subscription_topic,
 )
