@@ -181,9 +181,14 @@ class SpooledPublisher:
             last: dict[str, int] = {}
             for item in items:
                 last[item.asset_no] = max(last.get(item.asset_no, 0), item.seq)
-            self.sent_log.note_seqs(last)
-            for loss in losses:
-                self.sent_log.record_loss(loss)
+            try:
+                self.sent_log.note_seqs(last)
+                for loss in losses:
+                    self.sent_log.record_loss(loss)
+            except StorageError as exc:
+                # best effort: the polls themselves must reach the spool. Without the note a
+                # restart may reuse a few sequence numbers (stored over, not lost)
+                self._say_once("sentlog-seq", f"collector sent log: {exc}")
         if items:
             self.spool.put_many((spool_key(i.topic, i.seq), i.body) for i in items)
 

@@ -14,11 +14,17 @@ is kept here (``last_seq``), so a restarted collector continues where it stopped
 starting again at 1 (which would look like a restart, not a gap, to the historian).
 
 One SQLite file (WAL), written in batches from a worker thread: never from the event loop.
-Bounded by age (``window_s``) and size (``max_bytes``): the oldest polls go first.
+Bounded by age (``window_s``), size (``max_bytes``) and the disk it shares with the spool:
+its files never take more than half of what is free beside them (their own size counted),
+because
+the spool — polls not yet sent — matters more than the copies of polls already sent (a 30 min
+soak filled a 64 MB spool disk with this log before that rule). The oldest polls go first.
 """
 
 from __future__ import annotations
 
+import contextlib
+import shutil
 import sqlite3
 import threading
 import time
@@ -29,15 +35,17 @@ from pathlib import Path
 from facility.errors import StorageError
 
 _SCHEMA = """
-CREATE TABLE IF NOT EXISTS sent (
+-- a rowid table: WITHOUT ROWID with ~1 KB bodies took 4 pages of disk per poll
+CREATE TABLE IF NOT EXISTS sent_polls (
+    id INTEGER PRIMARY KEY,
     asset_no TEXT NOT NULL,
     seq INTEGER NOT NULL,
     topic TEXT NOT NULL,
     body BLOB NOT NULL,
-    created REAL NOT NULL,
-    PRIMARY KEY (asset_no, seq)
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS sent_created ON sent (created);
+    created REAL NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS sent_polls_key ON sent_polls (asset_no, seq);
+CREATE INDEX IF NOT EXISTS sent_polls_created ON sent_polls (created);
 CREATE TABLE IF NOT EXISTS last_seq (asset_no TEXT PRIMARY KEY, seq INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS losses (
     asset_no TEXT NOT NULL,
@@ -80,14 +88,22 @@ class SentLog:
         self._lock = threading.Lock()
         self._bytes = 0
         self._pruned_at = 0.0
+        self._disk_share = max_bytes
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+            # pruning must give space back to the disk (the spool shares it): pages freed by
+            # deletes are released (incremental vacuum), the WAL is kept short and truncated
+            self._db.execute("PRAGMA auto_vacuum=INCREMENTAL")
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute("PRAGMA busy_timeout=2000")
+            self._db.execute("PRAGMA wal_autocheckpoint=256")
+            self._db.execute(f"PRAGMA journal_size_limit={2**20}")
             self._db.executescript(_SCHEMA)
-            row = self._db.execute("SELECT COALESCE(SUM(LENGTH(body)), 0) FROM sent").fetchone()
+            row = self._db.execute(
+                "SELECT COALESCE(SUM(LENGTH(body)), 0) FROM sent_polls"
+            ).fetchone()
             self._bytes = int(row[0])
         except (OSError, sqlite3.Error) as exc:
             raise StorageError(f"sent log {path}: cannot open: {exc}") from exc
@@ -125,40 +141,63 @@ class SentLog:
 
         def insert(db: sqlite3.Connection) -> None:
             db.executemany(
-                "INSERT OR REPLACE INTO sent (asset_no, seq, topic, body, created) "
+                "INSERT OR REPLACE INTO sent_polls (asset_no, seq, topic, body, created) "
                 "VALUES (?, ?, ?, ?, ?)",
                 rows,
             )
             self._bytes += sum(len(r[3]) for r in rows)
-            if now - self._pruned_at > 10 or self._bytes > self.max_bytes:
+            if now - self._pruned_at > 10 or self._bytes > self._limit:
                 self._prune(db, now)
 
         self._write("keep sent messages", insert)
 
+    def _files_bytes(self) -> int:
+        total = 0
+        for suffix in ("", "-wal"):
+            with contextlib.suppress(OSError):
+                total += self.path.with_name(self.path.name + suffix).stat().st_size
+        return total
+
+    @property
+    def _limit(self) -> int:
+        return min(self.max_bytes, self._disk_share)
+
     def _prune(self, db: sqlite3.Connection, now: float) -> None:
         self._pruned_at = now
-        db.execute("DELETE FROM sent WHERE created < ?", (now - self.window_s,))
+        self._disk_share = self._share_of_disk()
+        db.execute("DELETE FROM sent_polls WHERE created < ?", (now - self.window_s,))
         db.execute("DELETE FROM losses WHERE created < ?", (now - self.window_s,))
-        row = db.execute("SELECT COALESCE(SUM(LENGTH(body)), 0) FROM sent").fetchone()
+        row = db.execute("SELECT COALESCE(SUM(LENGTH(body)), 0) FROM sent_polls").fetchone()
         self._bytes = int(row[0])
-        while self._bytes > self.max_bytes:
+        while self._bytes > self._limit:
             # oldest tenth of the rows at a time: cheap, and keeps the newest polls
             cut = db.execute(
-                "SELECT created FROM sent ORDER BY created "
-                "LIMIT 1 OFFSET (SELECT COUNT(*) / 10 FROM sent)"
+                "SELECT created FROM sent_polls ORDER BY created "
+                "LIMIT 1 OFFSET (SELECT COUNT(*) / 10 FROM sent_polls)"
             ).fetchone()
             if cut is None:
                 break
-            db.execute("DELETE FROM sent WHERE created <= ?", (cut[0],))
-            row = db.execute("SELECT COALESCE(SUM(LENGTH(body)), 0) FROM sent").fetchone()
+            db.execute("DELETE FROM sent_polls WHERE created <= ?", (cut[0],))
+            row = db.execute("SELECT COALESCE(SUM(LENGTH(body)), 0) FROM sent_polls").fetchone()
             self._bytes = int(row[0])
+        db.execute("PRAGMA incremental_vacuum")  # give the freed pages back to the disk
+
+    def _share_of_disk(self) -> int:
+        """The log's files may take half of what is free beside them (their own size
+        counted); the polls' bodies take about half of the files (keys, index, free pages
+        and the WAL are the rest, measured): so a quarter for the bodies."""
+        try:
+            free = shutil.disk_usage(self.path.parent).free
+        except OSError:
+            return self.max_bytes
+        return (free + self._files_bytes()) // 4
 
     def get(self, asset_no: str, seq_from: int, seq_to: int) -> list[SentRecord]:
         """The kept messages of one device with ``seq_from <= seq <= seq_to``, in order."""
         with self._lock:
             rows = self._db.execute(
-                "SELECT seq, topic, body FROM sent WHERE asset_no = ? AND seq BETWEEN ? AND ? "
-                "ORDER BY seq",
+                "SELECT seq, topic, body FROM sent_polls "
+                "WHERE asset_no = ? AND seq BETWEEN ? AND ? ORDER BY seq",
                 (asset_no, seq_from, seq_to),
             ).fetchall()
         return [SentRecord(asset_no, int(s), str(t), bytes(b)) for s, t, b in rows]

@@ -144,6 +144,10 @@ class Spool:
             # NORMAL in WAL mode: a power cut may lose the last transactions, a process crash
             # loses nothing — the right trade for a buffer that is written hundreds of times/s.
             self._db.execute("PRAGMA synchronous=NORMAL")
+            # a short WAL, truncated after each checkpoint: on a small or nearly full disk the
+            # default (4 MB before a checkpoint, never shrunk) took most of the room
+            self._db.execute("PRAGMA wal_autocheckpoint=256")
+            self._db.execute(f"PRAGMA journal_size_limit={2**20}")
             self._db.executescript(_SCHEMA)
             self._bytes = int(self._counter("bytes"))
         except sqlite3.Error as exc:

@@ -56,3 +56,41 @@ def test_a_spool_that_fills_its_disk_survives_and_recovers(small_disk: Path) -> 
         spool.put("k", b"after")
         stats = spool.stats()
         assert (stats.full, stats.error_kind, stats.depth) == (False, "", stored - 5 + 1)
+
+
+@pytest.fixture
+def spool_disk(tmp_path: Path) -> Iterator[Path]:
+    mount = tmp_path / "spool-disk"
+    mount.mkdir()
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(mount)],
+        capture_output=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def test_the_sent_log_leaves_the_spool_its_disk(spool_disk: Path) -> None:
+    """A 30 min soak filled a 64 MB spool disk with copies of sent polls, and the spool then
+    refused new polls. The sent log now keeps to half of what is free beside it."""
+    from collectors.sentlog import SentLog, SentRecord
+
+    sent = SentLog(spool_disk / "c.spool.sent", max_bytes=128 * 2**20)
+    try:
+        for batch in range(200):  # 200 x 50 x 1 KB = 10 MB of sent polls, on an 8 MB disk
+            sent.add(
+                SentRecord("HT-PMP-001", batch * 50 + i, "t", os.urandom(1000)) for i in range(50)
+            )
+            sent._pruned_at = 0  # prune at every batch (10 s apart in production)
+        with Spool(spool_disk / "c.spool") as spool:
+            for _ in range(500):  # 1 MB of unsent polls still fits beside the log
+                spool.put("k", os.urandom(2000))
+            assert spool.stats().depth == 500
+        assert sent.get("HT-PMP-001", 9_999, 9_999), "the newest sent poll is kept"
+    finally:
+        sent.close()
