@@ -5,6 +5,7 @@ otherwise — tests/unit/test_spool.py covers the same path with SQLite's max_pa
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 from collections.abc import Iterator
@@ -16,12 +17,12 @@ from facility.errors import StorageError
 from facility.spool import Spool
 
 
-@pytest.fixture
-def small_disk(tmp_path: Path) -> Iterator[Path]:
-    mount = tmp_path / "disk"
+@contextlib.contextmanager
+def _tmpfs(mount: Path, size: str) -> Iterator[Path]:
+    """A real, small filesystem (skips the test where mounting is not allowed)."""
     mount.mkdir()
     done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mount)],
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mount)],
         capture_output=True,
         check=False,
     )
@@ -31,6 +32,12 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
         yield mount
     finally:
         subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    with _tmpfs(tmp_path / "disk", "256k") as mount:
+        yield mount
 
 
 def test_a_spool_that_fills_its_disk_survives_and_recovers(small_disk: Path) -> None:
@@ -60,19 +67,8 @@ def test_a_spool_that_fills_its_disk_survives_and_recovers(small_disk: Path) -> 
 
 @pytest.fixture
 def spool_disk(tmp_path: Path) -> Iterator[Path]:
-    mount = tmp_path / "spool-disk"
-    mount.mkdir()
-    done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(mount)],
-        capture_output=True,
-        check=False,
-    )
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
-    try:
+    with _tmpfs(tmp_path / "spool-disk", "8m") as mount:
         yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
 
 
 def test_the_sent_log_leaves_the_spool_its_disk(spool_disk: Path) -> None:
