@@ -14,7 +14,7 @@ import logging
 import random
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from collectors.base import Collected, DeviceCollector
 from collectors.health import DeviceHealth, Transition
@@ -51,6 +51,7 @@ class DevicePoller:
         used = {p.poll for p in device.profile.points}
         self.periods = {c: periods[c] for c in PollClass if c in used and c in periods}
         self.schedule: PollSchedule | None = None
+        self._last_ts: datetime | None = None
 
     async def run(self) -> None:
         """Poll until cancelled. Start jitter spreads a site's devices over the fast period."""
@@ -107,12 +108,23 @@ class DevicePoller:
                 asset_no=asset.asset_no,
                 device_class=asset.device_class.value,
                 seq=self.seq,
-                collected_ts=datetime.now(UTC),
+                collected_ts=self._next_ts(),
                 readings=collected.readings,
                 health=self.health.as_reading(),
             )
         )
         return collected
+
+    def _next_ts(self) -> datetime:
+        """Now, but always after this device's previous poll: the historian keys a poll by
+        its millisecond, and two polls in one millisecond (a failing device answers at once)
+        would overwrite each other there — one poll lost without a trace."""
+        now = datetime.now(UTC)
+        now = now.replace(microsecond=now.microsecond // 1000 * 1000)
+        if self._last_ts is not None and now <= self._last_ts:
+            now = self._last_ts + timedelta(milliseconds=1)
+        self._last_ts = now
+        return now
 
     def _skipped(self, due: frozenset[PollClass]) -> Collected:
         now = datetime.now(UTC)
