@@ -23,17 +23,9 @@ import click
 from facility.config import Settings
 from facility.errors import ConfigError
 from facility.types import priority_rank
+from gateway.alarms.state import AlarmState
 
-STATES = (
-    "normal",
-    "unack",
-    "acked",
-    "rtn_unack",
-    "latched",
-    "shelved",
-    "suppressed",
-    "out_of_service",
-)
+STATES = tuple(state.value for state in AlarmState)
 
 
 def _settings(ctx: click.Context) -> Settings:
