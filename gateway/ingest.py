@@ -716,14 +716,21 @@ class GatewayService:
         log.info("influxdb back up; replaying the spool in order")
 
     async def _replay_finished(self, client: InfluxClient, run: _ReplayRun) -> None:
-        now_ms = int(time.time() * 1000)
         fields: dict[str, float | int | bool | str] = {
             "points": run.points,
             "records": run.records,
         }
         if run.first_ms is not None and run.last_ms is not None:
             fields.update(from_ms=run.first_ms, to_ms=run.last_ms)
-        line = event_line({"gateway": self.gateway_id, "event": "replayed"}, fields, now_ms)
+            # the CQs ran while this data was away: recompute its aggregates first, so that
+            # the "replayed" event is written once the history is whole again
+            try:
+                await self.setup_done.wait()
+                fields["aggregate_rows"] = await asyncio.to_thread(
+                    backfill, client, self.retention, run.first_ms, run.last_ms
+                )
+            except StorageError as exc:
+                log.warning("after replay: backfill failed (raw data is written): %s", exc)
         log.info(
             "spool replayed gateway=%s points=%d batches=%d range_ms=%s..%s",
             self.gateway_id,
@@ -732,14 +739,13 @@ class GatewayService:
             run.first_ms,
             run.last_ms,
         )
+        line = event_line(
+            {"gateway": self.gateway_id, "event": "replayed"}, fields, int(time.time() * 1000)
+        )
         try:
             await asyncio.to_thread(client.write, line)
-            if run.first_ms is not None and run.last_ms is not None:
-                # the CQs ran while this data was away: recompute its aggregates
-                await self.setup_done.wait()
-                await asyncio.to_thread(backfill, client, self.retention, run.first_ms, run.last_ms)
         except StorageError as exc:
-            log.warning("after replay: event/backfill failed (data is written): %s", exc)
+            log.warning("after replay: the replayed event could not be written: %s", exc)
 
     async def _housekeeping(self, client: InfluxClient) -> None:
         """Turn spool drops (byte/age bounds) into ``ingest_events`` data, every few s."""
