@@ -225,6 +225,16 @@ class MaintenanceConfig(_Section):
         return value
 
 
+class IdentityConfig(_Section):
+    """Sign-in and sessions (docs/identity.md)."""
+
+    session_hours: float = Field(default=12, gt=0)  # a browser session ends after this ...
+    idle_minutes: float = Field(default=30, gt=0)  # ... or after this long without activity
+    cli_token_hours: float = Field(default=12, gt=0)  # `facility login` tokens
+    # Cookies only over HTTPS: set when the dashboard is served behind TLS (it should be).
+    secure_cookies: bool = False
+
+
 class Settings(_Section):
     """All configuration sections."""
 
@@ -239,6 +249,7 @@ class Settings(_Section):
     gateway: GatewayConfig = GatewayConfig()
     alarms: AlarmsConfig = AlarmsConfig()
     maintenance: MaintenanceConfig = MaintenanceConfig()
+    identity: IdentityConfig = IdentityConfig()
 
     @property
     def database_url(self) -> str:

@@ -77,3 +77,13 @@ class ProtocolError(FacilityError):
 
 class StorageError(FacilityError):
     """The database, spool or historian refused or lost a write."""
+
+
+class AuthError(FacilityError):
+    """Who is acting could not be established: unknown user, wrong password, locked account,
+    expired or tampered session/token. The message never says which of user and password was
+    wrong."""
+
+
+class PermissionDenied(AuthError):
+    """The person is known, but their role or estate scope does not allow the action."""

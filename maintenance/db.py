@@ -45,6 +45,7 @@ from maintenance import (
     alarm_schema,  # noqa: F401
     wo_schema,  # noqa: F401
 )
+from maintenance.identity import schema as identity_schema  # noqa: F401
 from maintenance.schema import Base
 
 log = logging.getLogger(__name__)

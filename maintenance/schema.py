@@ -139,7 +139,8 @@ class StatusChangeRow(Base):
 
 
 class AuditRow(Base):
-    """Who changed what, when: one row per change to the ledger."""
+    """Who changed what, when, from where: one row per change (ledger, users, sign-ins and
+    refusals). Append-only: migration 0004 adds triggers refusing UPDATE and DELETE."""
 
     __tablename__ = "audit_log"
 
@@ -149,3 +150,5 @@ class AuditRow(Base):
     action: Mapped[str] = mapped_column(String(50))
     entity: Mapped[str] = mapped_column(String(200), index=True)
     detail: Mapped[dict[str, Any]] = mapped_column(JSON)
+    source: Mapped[str] = mapped_column(String(16), server_default="system")
+    remote: Mapped[str | None] = mapped_column(String(100))

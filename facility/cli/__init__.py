@@ -36,6 +36,10 @@ GROUPS: dict[str, tuple[str, str]] = {
     # maintenance's commands (maintenance/cli/), wired to the plant's telemetry one floor up
     "pm": ("gateway.cli.plant:pm", "Preventive-maintenance plans and the work-order generator."),
     "wo": ("gateway.cli.plant:wo", "Work orders: list, show, assign, start, complete, close."),
+    "users": ("maintenance.cli.users", "Users, roles and estates; the audit trail."),
+    "login": ("maintenance.cli.users:login", "Sign in: later commands act as you."),
+    "logout": ("maintenance.cli.users:logout", "End your session."),
+    "whoami": ("maintenance.cli.users:whoami", "Who the commands act as."),
     "demo": ("devtools.demo", "Run the whole system on the demo estates (make demo)."),
     "dashboard": (
         "dashboards.cli",

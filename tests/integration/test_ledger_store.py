@@ -83,6 +83,8 @@ def test_migrations_create_exactly_the_schema(url: str) -> None:
         "wo_labour",
         "wo_parts",
         "meter_readings",
+        "users",
+        "user_sessions",
     }
     assert pragmas == ["wal", 1]
 
