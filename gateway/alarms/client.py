@@ -38,10 +38,16 @@ def site_of(alarm_id: str) -> str:
 
 
 async def send_command(
-    broker: BrokerSettings, command: Command, *, timeout_s: float = 10.0
+    broker: BrokerSettings,
+    command: Command,
+    *,
+    token: str | None = None,
+    timeout_s: float = 10.0,
 ) -> dict[str, Any]:
     """The engine's answer (``state``); AlarmCommandError if it refused, CommError if no
-    broker or no engine answered in time."""
+    broker or no engine answered in time. ``token`` is the acting person's session or CLI
+    token: the engine resolves it to the person and checks their role and estates
+    (docs/decisions/005-identity.md)."""
     site = site_of(command.alarm_id)
     request_id = uuid.uuid4().hex
     reply_topic = f"{REPLY_TOPIC_PREFIX}/{request_id}"
@@ -73,6 +79,8 @@ async def send_command(
                 f"({link.stats.last_error or 'no answer'})"
             ) from None
         body = {**asdict(command), "id": request_id, "reply_to": reply_topic}
+        if token is not None:
+            body["auth"] = token
         topic = command_topic(site)
         # the subscription was sent first on this connection: the broker has it before this
         await link.publish(topic, json.dumps(body, ensure_ascii=False).encode())
