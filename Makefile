@@ -7,7 +7,7 @@
 VENV    ?= .venv
 PY      := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed
-DEBS    := influxdb mosquitto mbpoll chromium chromium-driver nodejs npm fonts-wqy-microhei
+DEBS    := influxdb mosquitto postgresql mbpoll chromium chromium-driver nodejs npm fonts-wqy-microhei
 
 .PHONY: demo test faults soak check bench format install clean
 

@@ -1,4 +1,4 @@
-"""Real ``influxd`` and ``mosquitto`` processes on loopback, for the demo and the tests.
+"""Real ``influxd``, ``mosquitto`` and PostgreSQL processes on loopback, for the demo and tests.
 
 One implementation shared by the demo launcher and the test fixtures, so what the tests run is
 what the demo runs. Each server gets a generated configuration, its data and its log file under
@@ -550,3 +550,185 @@ def _recv_exactly(sock: socket.socket, size: int) -> bytes:
 
 def _toml_str(path: Path) -> str:
     return json.dumps(str(path))  # a JSON string is a valid TOML basic string
+
+
+def _postgres_bin(name: str) -> Path:
+    """A PostgreSQL server binary: on PATH, else in Debian's versioned directory."""
+    found = shutil.which(name)
+    if found:
+        return Path(found)
+    versions = sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)
+    for directory in versions:
+        if (directory / name).exists():
+            return directory / name
+    raise ConfigError(
+        f"{name}: not found on PATH or in /usr/lib/postgresql/*/bin; install the Debian "
+        "package 'postgresql' (make install does it)"
+    )
+
+
+class PostgresServer(_ServerProcess):
+    """Debian's PostgreSQL: a throw-away cluster (``initdb``) on loopback, trust auth for the
+    one database user ``facility``, fsync off (test data, not precious).
+
+    PostgreSQL refuses to run as root: as root the cluster is made and run as the ``postgres``
+    system user (created by the Debian package), in a directory of its own under the system's
+    temporary directory (pytest's folders are private to root); ``data_dir`` keeps the log.
+    """
+
+    name = "postgres"
+    package = "postgresql"
+    log_name = "postgres.log"
+    database = "facility"
+    user = "facility"
+
+    def __init__(
+        self, data_dir: Path | str, port: int = 0, *, startup_timeout: float = 60.0
+    ) -> None:
+        super().__init__(data_dir, port, startup_timeout=startup_timeout)
+        self._cluster: Path | None = None
+        self._as: list[str] = []
+
+    @property
+    def url(self) -> str:
+        """A SQLAlchemy URL: ``postgresql+psycopg://facility@127.0.0.1:<port>/facility``."""
+        return f"postgresql+psycopg://{self.user}@{self.host}:{self.port}/{self.database}"
+
+    def url_for(self, database: str) -> str:
+        return f"postgresql+psycopg://{self.user}@{self.host}:{self.port}/{database}"
+
+    def _write_config(self) -> list[str]:
+        if self._cluster is None:
+            self._init_cluster()
+        assert self._cluster is not None
+        return [
+            *self._as,
+            str(_postgres_bin("postgres")),
+            "-D",
+            str(self._cluster / "data"),
+            "-h",
+            self.host,
+            "-p",
+            str(self._port),
+            "-k",
+            str(self._cluster),
+            "-c",
+            "fsync=off",
+            "-c",
+            "synchronous_commit=off",
+            "-c",
+            "full_page_writes=off",
+            "-c",
+            "max_connections=200",
+        ]
+
+    def _init_cluster(self) -> None:
+        import tempfile
+
+        cluster = Path(tempfile.mkdtemp(prefix="facility-pg-"))
+        if os.geteuid() == 0:
+            owner = pwd.getpwnam("postgres")
+            os.chown(cluster, owner.pw_uid, owner.pw_gid)
+            self._as = ["runuser", "-u", "postgres", "--"]
+        result = subprocess.run(
+            [
+                *self._as,
+                str(_postgres_bin("initdb")),
+                "-D",
+                str(cluster / "data"),
+                "-U",
+                self.user,
+                "--auth=trust",
+                "--encoding=UTF8",
+                "--locale=C",
+                "--no-sync",
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if result.returncode != 0:
+            shutil.rmtree(cluster, ignore_errors=True)
+            raise CommError(f"initdb failed ({result.returncode}): {result.stderr[-2000:]}")
+        self._cluster = cluster
+
+    def _ready(self) -> bool:
+        try:
+            with socket.create_connection((self.host, self._port), timeout=0.5):
+                pass
+        except OSError:
+            return False
+        created = subprocess.run(
+            [
+                *self._as,
+                str(_postgres_bin("psql")),
+                "-h",
+                self.host,
+                "-p",
+                str(self._port),
+                "-U",
+                self.user,
+                "-d",
+                "postgres",
+                "-tAc",
+                f"SELECT 1 FROM pg_database WHERE datname = '{self.database}'",
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if created.returncode != 0:
+            return False  # still starting ("the database system is starting up")
+        if created.stdout.strip() != "1":
+            self.create_database(self.database)
+        return True
+
+    def create_database(self, name: str) -> str:
+        """A new empty database on this server; returns its URL."""
+        if not name.replace("_", "").isalnum():
+            raise ValueError(f"database name {name!r}: letters, digits and _ only")
+        subprocess.run(
+            [
+                *self._as,
+                str(_postgres_bin("createdb")),
+                "-h",
+                self.host,
+                "-p",
+                str(self._port),
+                "-U",
+                self.user,
+                name,
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return self.url_for(name)
+
+    def drop_database(self, name: str) -> None:
+        """Drop a database made by ``create_database`` (its connections are ended)."""
+        subprocess.run(
+            [
+                *self._as,
+                str(_postgres_bin("dropdb")),
+                "-h",
+                self.host,
+                "-p",
+                str(self._port),
+                "-U",
+                self.user,
+                "--force",
+                "--if-exists",
+                name,
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+
+    def remove(self) -> None:
+        """Stop and delete the cluster's files."""
+        self.stop()
+        if self._cluster is not None:
+            shutil.rmtree(self._cluster, ignore_errors=True)
+            self._cluster = None

@@ -56,8 +56,8 @@ def profiles() -> dict[str, DeviceProfile]:
 
 
 @pytest.fixture
-def url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'facility.db'}"
+def url(sql_url: str) -> str:
+    return sql_url
 
 
 def load_ledger(url: str, sites: tuple[str, ...] = ("HT", "JU", "HY")) -> None:
