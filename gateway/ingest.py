@@ -58,6 +58,7 @@ from facility.heartbeat import (
 from facility.metrics_http import MetricsServer, MetricsSource
 from facility.mqtt import AckToken, BrokerSettings, MqttLink
 from facility.payload import DeviceMessage, PayloadError, decode
+from facility.redact import redact_url
 from facility.resend import REPORT_WILDCARD
 from facility.spool import Spool, SpoolError, SpoolStats
 from facility.types import ASSET_NO_RE, SITE_CODE_RE
@@ -358,7 +359,7 @@ class GatewayService:
                 "gateway id=%s group=%s influxdb=%s database=%s spool=%s",
                 self.gateway_id,
                 self.share_group,
-                self.influx.url,
+                redact_url(self.influx.url),
                 self.influx.database,
                 self.spool_path,
             )

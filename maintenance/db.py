@@ -38,6 +38,7 @@ from sqlalchemy.exc import ArgumentError, IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from facility.errors import ConfigError, StorageError
+from facility.redact import redact_url
 
 # Every schema module declares its tables on Base.metadata: import them all here so the
 # metadata is the whole schema (migrations and tests compare against it).
@@ -63,11 +64,8 @@ class ConflictError(StorageError):
 
 
 def safe_url(url: str) -> str:
-    """The URL with its password masked, for messages and logs."""
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
-        return "<unparseable database URL>"
+    """The URL with its password masked, for messages and logs (facility.redact)."""
+    return redact_url(url)
 
 
 def make_engine(url: str) -> Engine:

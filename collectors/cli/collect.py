@@ -13,6 +13,7 @@ import click
 from facility.cli.common import serve
 from facility.config import Settings
 from facility.errors import ConfigError
+from facility.redact import redact_url
 from facility.types import Asset
 
 if TYPE_CHECKING:
@@ -240,6 +241,6 @@ def run(
         service.run,
         lambda: click.echo(
             f"collecting {len(service.pollers)} devices on {len(service.collectors)} "
-            f"endpoints → {settings.mqtt.url}; metrics {service.metrics_url}"
+            f"endpoints → {redact_url(settings.mqtt.url)}; metrics {service.metrics_url}"
         ),
     )
