@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -78,3 +79,37 @@ def test_gateway_banner_and_logs_never_show_url_passwords(
     assert f"admin:***@127.0.0.1:{influxd.port}" in said
     assert MQTT_PASSWORD not in said
     assert INFLUX_PASSWORD not in said
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_the_sqlite_database_and_its_wal_files_are_created_0600(tmp_path: Path) -> None:
+    from maintenance.store import LedgerStore
+
+    old_umask = os.umask(0o022)  # the usual umask: files would be 0644
+    try:
+        database = tmp_path / "var" / "facility.db"
+        with LedgerStore(f"sqlite:///{database}") as store:
+            assert store.revision()  # migrated: the WAL and shared-memory files exist now
+            files = [database, Path(f"{database}-wal"), Path(f"{database}-shm")]
+            assert all(f.exists() for f in files)
+            assert {f.name: _mode(f) for f in files} == {f.name: 0o600 for f in files}
+    finally:
+        os.umask(old_umask)
+
+
+async def test_the_opcua_client_private_key_is_created_0600(tmp_path: Path) -> None:
+    from collectors.opcua.security import OpcuaSecurity
+    from collectors.opcua.session import ensure_own_certificate
+
+    old_umask = os.umask(0o022)
+    try:
+        security = OpcuaSecurity(pki_dir=tmp_path / "pki")
+        await ensure_own_certificate(security)
+        assert _mode(security.own_private_key) == 0o600
+        assert _mode(security.own_private_key.parent) == 0o700
+        assert security.own_certificate.exists()
+    finally:
+        os.umask(old_umask)
