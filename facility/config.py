@@ -225,6 +225,14 @@ class MaintenanceConfig(_Section):
         return value
 
 
+class MetricsConfig(_Section):
+    """The /metrics endpoints of the collector and the gateway."""
+
+    # Bearer token a scraper must send (Authorization: Bearer ...); from
+    # $FACILITY_METRICS__TOKEN, never the file. None: open, for loopback scrapers only.
+    token: str | None = None
+
+
 class Settings(_Section):
     """All configuration sections."""
 
@@ -239,6 +247,7 @@ class Settings(_Section):
     gateway: GatewayConfig = GatewayConfig()
     alarms: AlarmsConfig = AlarmsConfig()
     maintenance: MaintenanceConfig = MaintenanceConfig()
+    metrics: MetricsConfig = MetricsConfig()
 
     @property
     def database_url(self) -> str:

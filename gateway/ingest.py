@@ -216,6 +216,7 @@ class GatewayService:
         metrics_host: str = "127.0.0.1",
         metrics_port: int | None = None,
         metrics_source: MetricsFactory | None = None,
+        metrics_token: str | None = None,
         gap_audit: bool = True,
         gap_audit_interval_s: float = 30.0,
         gap_lookback_s: float = 900.0,
@@ -243,6 +244,7 @@ class GatewayService:
         if metrics_port is not None and metrics_source is None:
             raise ValueError("metrics_port needs metrics_source (gateway.metrics.GatewayMetrics)")
         self.metrics_source = metrics_source
+        self.metrics_token = metrics_token  # /metrics asks for it as a Bearer token
         self.metrics_url: str | None = None
         self.stats = GatewayStats()
         self.encoder = LineEncoder(asset_tags)
@@ -323,6 +325,7 @@ class GatewayService:
             host=self.metrics_host,
             port=self.metrics_port,
             section="gateway",
+            token=self.metrics_token,
         )
         await stack.enter_async_context(server)
         self.metrics_url = server.url

@@ -227,6 +227,7 @@ def run(
         spool_max_bytes=int(config.spool_max_mb * 2**20),
         spool_max_age_s=config.spool_max_age_h * 3600,
         metrics_port=config.metrics_port,
+        metrics_token=settings.metrics.token,
         options=collector_options(settings),
         reload=lambda: (
             _assets(settings, ledgers, sites or tuple(config.sites), endpoints),

@@ -87,6 +87,7 @@ def run(ctx: click.Context, ledgers: tuple[Path, ...], any_asset: bool) -> None:
         gap_audit_interval_s=config.gap_audit_interval_s,
         retention=RetentionPlan.from_config(settings.influxdb),
         metrics_port=config.metrics_port,
+        metrics_token=settings.metrics.token,
         metrics_source=GatewayMetrics,
     )
 

@@ -3,18 +3,29 @@ exports stay inert, /metrics can ask for a token (issue 11, "Secrets hygiene")."
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import dataclasses
 import io
+import logging
 import os
 import signal
 import stat
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
+from prometheus_client.core import CounterMetricFamily, Metric
+from prometheus_client.registry import Collector
+
 from devtools.services import InfluxServer, MosquittoServer
+from facility.config import load_settings
+from facility.metrics_http import MetricsServer
 from facility.types import Asset
 
 CLI = [sys.executable, "-c", "from facility.cli import main; main()"]
@@ -187,3 +198,50 @@ def test_alarm_journal_csv_neutralises_formulas() -> None:
     assert row["comment"] == "'" + '=HYPERLINK("http://evil.example","x")'
     assert row["user"] == "'@ops"
     assert row["value"] == "-3"
+
+
+class _OneCounter(Collector):
+    def collect(self) -> Iterator[Metric]:
+        yield CounterMetricFamily("hygiene_scrapes", "A counter to scrape", 1)
+
+
+def _get(url: str, headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
+    request = urllib.request.Request(url, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, dict(exc.headers), exc.read()
+
+
+async def test_metrics_behind_a_token_refuse_scrapers_without_it() -> None:
+    token = load_settings(environ={"FACILITY_METRICS__TOKEN": "scrape-tok-5b1d"}).metrics.token
+    assert token == "scrape-tok-5b1d"
+    async with MetricsServer(_OneCounter(), token=token) as server:
+        for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": token}):
+            status, answer_headers, body = await asyncio.to_thread(_get, server.url, headers)
+            assert status == 401, headers
+            assert answer_headers["WWW-Authenticate"].startswith("Bearer")
+            assert b"hygiene_scrapes" not in body
+        status, _, body = await asyncio.to_thread(
+            _get, server.url, {"Authorization": f"Bearer {token}"}
+        )
+        assert status == 200
+        assert b"hygiene_scrapes_total 1.0" in body
+        assert server.unauthorized == 3
+
+
+async def test_metrics_beyond_loopback_without_a_token_warn(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="facility.metrics_http"):
+        async with MetricsServer(_OneCounter(), host="127.0.0.1"):
+            pass
+        async with MetricsServer(_OneCounter(), host="0.0.0.0", token="t0k3n-for-test"):
+            pass
+        assert caplog.messages == []
+        async with MetricsServer(_OneCounter(), host="0.0.0.0"):
+            pass
+    assert len(caplog.messages) == 1
+    assert "without a token" in caplog.messages[0]
+    assert "FACILITY_METRICS__TOKEN" in caplog.messages[0]
