@@ -10,6 +10,7 @@ import io
 import logging
 import os
 import signal
+import socket
 import stat
 import subprocess
 import sys
@@ -245,3 +246,23 @@ async def test_metrics_beyond_loopback_without_a_token_warn(
     assert len(caplog.messages) == 1
     assert "without a token" in caplog.messages[0]
     assert "FACILITY_METRICS__TOKEN" in caplog.messages[0]
+
+
+def test_the_dashboard_warns_when_it_listens_beyond_loopback(tmp_path: Path) -> None:
+    # the port is taken, so the command stops right after deciding where to listen
+    with socket.socket() as taken:
+        taken.bind(("0.0.0.0", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            [*CLI, "dashboard", "run", "--host", "0.0.0.0", "--port", str(port)],
+            cwd=tmp_path,
+            env=_environment(tmp_path),
+            capture_output=True,
+            text=True,
+            timeout=START_WAIT_S,
+            check=False,
+        )
+    assert done.returncode != 0
+    assert "listening beyond loopback without authentication" in done.stderr
+    assert "in use" in done.stderr
