@@ -40,6 +40,7 @@ check: $(STAMP)
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 	$(PY) tools/import_graph.py --check
+	$(PY) tools/secret_scan.py
 
 format: $(STAMP)
 	$(VENV)/bin/ruff format .

@@ -27,6 +27,7 @@ import click
 
 from facility.config import Settings
 from facility.errors import CommError
+from facility.redact import redact_url
 
 
 @dataclass
@@ -91,12 +92,12 @@ def group(ctx: click.Context, speed: float | None) -> None:
     try:
         mqtt_port = urlsplit(settings.mqtt.url).port or 1883
         if _answers(settings.mqtt.url):
-            click.echo(f"MQTT broker: using the one already at {settings.mqtt.url}")
+            click.echo(f"MQTT broker: using the one already at {redact_url(settings.mqtt.url)}")
         else:
             servers.append(MosquittoServer(var / "mosquitto", port=mqtt_port).start())
         influx_port = urlsplit(settings.influxdb.url).port or 8086
         if _answers(settings.influxdb.url):
-            click.echo(f"InfluxDB: using the one already at {settings.influxdb.url}")
+            click.echo(f"InfluxDB: using the one already at {redact_url(settings.influxdb.url)}")
         else:
             servers.append(InfluxServer(var / "influxdb", port=influx_port).start())
 
@@ -135,7 +136,9 @@ def group(ctx: click.Context, speed: float | None) -> None:
             by_site[entry["site"]] = by_site.get(entry["site"], 0) + 1
         click.echo("")
         click.echo("Facility demo is running (Ctrl-C stops everything):")
-        click.echo(f"  ledger      {settings.database_url}  ({monitored} monitored assets)")
+        click.echo(
+            f"  ledger      {redact_url(settings.database_url)}  ({monitored} monitored assets)"
+        )
         click.echo(
             f"  simulators  {len(table['endpoints'])} devices "
             + ", ".join(f"{s} {n}" for s, n in sorted(by_site.items()))
@@ -143,8 +146,9 @@ def group(ctx: click.Context, speed: float | None) -> None:
         )
         if table.get("control_url"):
             click.echo(f"  sim control {table['control_url']}")
-        click.echo(f"  MQTT        {settings.mqtt.url}  (topics facility/v1/#)")
-        click.echo(f"  InfluxDB    {settings.influxdb.url}  database {settings.influxdb.database}")
+        click.echo(f"  MQTT        {redact_url(settings.mqtt.url)}  (topics facility/v1/#)")
+        influx_url = redact_url(settings.influxdb.url)
+        click.echo(f"  InfluxDB    {influx_url}  database {settings.influxdb.database}")
         click.echo(
             f"  collectors  metrics http://127.0.0.1:{settings.collector.metrics_port}/metrics"
         )

@@ -48,6 +48,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from facility.backoff import Backoff
 from facility.errors import CommError, ConfigError
+from facility.redact import redact_url
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +76,9 @@ class BrokerSettings:
     ) -> BrokerSettings:
         parts = urlsplit(url)
         if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
-            raise ConfigError(f"MQTT URL {url!r}: expected mqtt://host:port or mqtts://host:port")
+            raise ConfigError(
+                f"MQTT URL {redact_url(url)!r}: expected mqtt://host:port or mqtts://host:port"
+            )
         tls = parts.scheme == "mqtts"
         return cls(
             host=parts.hostname,
