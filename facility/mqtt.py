@@ -64,7 +64,7 @@ class BrokerSettings:
     host: str
     port: int
     username: str | None = None
-    password: str | None = None
+    password: str | None = field(default=None, repr=False)  # never in a log line or repr
     tls: bool = False
     ca_file: str | None = None
     keepalive_s: int = 30
@@ -87,6 +87,21 @@ class BrokerSettings:
             tls=tls,
             ca_file=ca_file,
         )
+
+
+def mask_password(url: str) -> str:
+    """``url`` with any password replaced by ``***`` (``mqtt://user:***@host:port``): what a
+    log line or a banner may show. A URL that cannot be parsed is shown as ``<url>``."""
+    try:
+        parts = urlsplit(url)
+        has_password = parts.password is not None
+    except ValueError:
+        return "<url>"
+    if not has_password:
+        return url
+    user = parts.username or ""
+    host = parts.netloc.rpartition("@")[2]
+    return parts._replace(netloc=f"{user}:***@{host}").geturl()
 
 
 @dataclass(frozen=True, slots=True)
