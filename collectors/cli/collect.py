@@ -210,7 +210,7 @@ def run(
     """Poll every device of the chosen sites and publish to MQTT until stopped."""
     from collectors.service import CollectorService
     from device_profiles import load_library
-    from facility.mqtt import BrokerSettings
+    from facility.mqtt import BrokerSettings, mask_password
 
     settings = _settings(ctx)
     config = settings.collector
@@ -240,6 +240,6 @@ def run(
         service.run,
         lambda: click.echo(
             f"collecting {len(service.pollers)} devices on {len(service.collectors)} "
-            f"endpoints → {settings.mqtt.url}; metrics {service.metrics_url}"
+            f"endpoints → {mask_password(settings.mqtt.url)}; metrics {service.metrics_url}"
         ),
     )

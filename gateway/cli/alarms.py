@@ -442,6 +442,7 @@ def run(
 ) -> None:
     """Run the alarm engine on its own: device readings from MQTT, alarms out."""
     from facility.cli.common import serve
+    from facility.mqtt import mask_password
     from gateway.alarms.service import run_standalone
 
     settings = _settings(ctx)
@@ -456,6 +457,7 @@ def run(
             ready=ready,
         ),
         lambda: click.echo(
-            f"alarm engine {service_id} running → {settings.mqtt.url}; Ctrl-C to stop"
+            f"alarm engine {service_id} running → {mask_password(settings.mqtt.url)}; "
+            "Ctrl-C to stop"
         ),
     )

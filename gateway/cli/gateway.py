@@ -55,7 +55,7 @@ def group() -> None:
 @click.pass_context
 def run(ctx: click.Context, ledgers: tuple[Path, ...], any_asset: bool) -> None:
     """Subscribe to every device's readings and write them to InfluxDB until stopped."""
-    from facility.mqtt import BrokerSettings
+    from facility.mqtt import BrokerSettings, mask_password
     from gateway.ingest import GatewayService
     from gateway.ingest_rules import ledger_tags, subscription_topic
     from gateway.metrics import GatewayMetrics
@@ -93,7 +93,8 @@ def run(ctx: click.Context, ledgers: tuple[Path, ...], any_asset: bool) -> None:
     serve(
         service.run,
         lambda: click.echo(
-            f"gateway {config.id}: {settings.mqtt.url} {subscription_topic(config.share_group)}"
+            f"gateway {config.id}: {mask_password(settings.mqtt.url)} "
+            f"{subscription_topic(config.share_group)}"
             f" ({known}) → InfluxDB {settings.influxdb.url} database "
             f"{settings.influxdb.database}; spool {service.spool_path}; "
             f"metrics {service.metrics_url}"
