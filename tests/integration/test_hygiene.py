@@ -31,7 +31,6 @@ from facility.types import Asset
 
 CLI = [sys.executable, "-c", "from facility.cli import main; main()"]
 START_WAIT_S = 60
-MQTT_PASSWORD = "Mqtt-pw-7f3e"  # fake: only the test broker sees it (it ignores it)
 INFLUX_PASSWORD = "Influx-pw-91c2"
 
 
@@ -47,7 +46,9 @@ def _environment(tmp_path: Path, **overrides: str) -> dict[str, str]:
 def test_gateway_banner_and_logs_never_show_url_passwords(
     tmp_path: Path, mosquitto: MosquittoServer, influxd: InfluxServer, influx_db: str
 ) -> None:
-    broker = mosquitto.url.replace("mqtt://", f"mqtt://gateway:{MQTT_PASSWORD}@")
+    # the closed broker's real test account: the gateway must log in to get to its banner
+    user, mqtt_password = mosquitto.credentials
+    broker = mosquitto.url
     historian = influxd.url.replace("http://", f"http://admin:{INFLUX_PASSWORD}@")
     env = _environment(
         tmp_path,
@@ -91,9 +92,9 @@ def test_gateway_banner_and_logs_never_show_url_passwords(
                 process.kill()
                 process.wait()
     said = setup.stdout + setup.stderr + out_path.read_text() + err_path.read_text()
-    assert f"gateway:***@127.0.0.1:{mosquitto.port}" in said  # the banner still says where
+    assert f"{user}:***@127.0.0.1:{mosquitto.port}" in said  # the banner still says where
     assert f"admin:***@127.0.0.1:{influxd.port}" in said
-    assert MQTT_PASSWORD not in said
+    assert mqtt_password not in said
     assert INFLUX_PASSWORD not in said
 
 
