@@ -260,7 +260,10 @@ def scale_out(host: str, port: int, url: str, messages: list[tuple[str, bytes, A
         for gateway_id in ids:
             env = {
                 **os.environ,
-                "FACILITY_MQTT__URL": f"mqtt://{host}:{port}",
+                "FACILITY_MQTT__URL": f"mqtt://{_LOGIN[0][0]}@{host}:{port}"
+                if _LOGIN
+                else f"mqtt://{host}:{port}",
+                "FACILITY_MQTT__PASSWORD": _LOGIN[0][1] if _LOGIN else "",
                 "FACILITY_INFLUXDB__URL": url,
                 "FACILITY_INFLUXDB__DATABASE": "bench_scale",
                 "FACILITY_PATHS__VAR_DIR": var,
