@@ -244,8 +244,14 @@ def _timed(rule: PlanRule, day: date, slot: str, kind: TriggerKind) -> Occurrenc
         trigger=kind,
         due=localize(wall, rule.tz),
         release=localize(wall - timedelta(days=plan.lead_time_days), rule.tz),
-        window_end=localize(wall + timedelta(days=plan.window_days), rule.tz),
+        window_end=localize(wall + timedelta(days=_grace_days(plan)), rule.tz),
     )
+
+
+def _grace_days(plan: PmPlan) -> float:
+    """Days after the due date an occurrence still counts as done on time: its window, or
+    for a statutory maximum interval only the due date itself (done by its end)."""
+    return 1.0 if plan.statutory_max else plan.window_days
 
 
 def calendar_anchor(rule: PlanRule, trigger: PmTrigger) -> date:

@@ -724,3 +724,63 @@ def test_upcoming_shows_the_next_date_and_threshold() -> None:
         (TriggerKind.METER, None, 1500, 1200),
         (TriggerKind.FLOATING, at("2027-02-26 00:00"), None, None),
     ]
+
+
+# --- statutory plans: the interval is a maximum (issue 10, finding 10) ----------------------
+
+
+def test_tank_cleaning_is_due_within_six_months_of_the_last_cleaning() -> None:
+    from device_profiles import load_library
+
+    cleaning = next(
+        p for p in load_library()["water-tank-monitor"].pm_plans if p.name == "cleaning"
+    )
+    assert cleaning.statutory_max
+    cleaned = at("2026-01-10 14:00")
+    state = PlanState(active_from=START - timedelta(days=400), cycle_start=cleaned)
+    (decision,) = decide(cleaning, state, at("2026-06-20 00:00")).decisions
+    occurrence = decision.occurrence
+    assert decision.state is G
+    # Due on Jul 10 (six months on), counted as done on time only to the end of that day:
+    # never six months and four weeks, whatever the lead time.
+    assert occurrence.due == at("2026-07-10 00:00")
+    assert occurrence.window_end == at("2026-07-11 00:00")
+    assert occurrence.release == at("2026-06-12 00:00")  # 28 days' notice
+    texts = " ".join(item.text.en for item in cleaning.checklist)
+    assert "water-quality test" in texts
+
+
+def test_a_late_statutory_cleaning_is_recorded_as_missed_the_day_after_the_maximum() -> None:
+    pm_plan = PmPlan.model_validate(
+        {
+            "name": "cleaning",
+            "title": {"en": "Cleaning", "zh": "清洗"},
+            "triggers": [{"kind": "floating", "every": 6, "unit": "month"}],
+            "lead_time_days": 28,
+            "statutory_max": True,
+        }
+    )
+    state = PlanState(active_from=START, cycle_start=at("2026-01-10 14:00"))
+    (decision,) = decide(pm_plan, state, at("2026-07-11 00:00")).decisions
+    assert decision.state is M
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"triggers": [MONTHLY]}, "expected floating triggers only"),
+        ({"window_days": 28}, "no window after the due date"),
+        ({"lead_time_days": 0}, "at least 1 day"),
+    ],
+)
+def test_statutory_plans_are_validated(fields: dict[str, Any], message: str) -> None:
+    data: dict[str, Any] = {
+        "name": "cleaning",
+        "title": {"en": "Cleaning", "zh": "清洗"},
+        "triggers": [{"kind": "floating", "every": 6, "unit": "month"}],
+        "lead_time_days": 28,
+        "statutory_max": True,
+        **fields,
+    }
+    with pytest.raises(ValueError, match=message):
+        PmPlan.model_validate(data)
