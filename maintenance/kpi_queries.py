@@ -11,7 +11,7 @@ fraction of a second. Replaces the fixed 90-day look-back of
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Select, and_, or_, select
@@ -19,11 +19,18 @@ from sqlalchemy import Select, and_, or_, select
 from maintenance.db import Database
 from maintenance.kpi import OccurrenceRecord, OrderRecord
 from maintenance.schema import AssetRow
-from maintenance.wo_rows import opt_utc, utc
+from maintenance.wo_rows import utc
 from maintenance.wo_schema import PmOccurrenceRow, PmPlanRow, WorkOrderEventRow, WorkOrderRow
 
 HOLD_STATE = "on_hold"
 RETIRED = "retired"
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    # ``wo_rows.opt_utc`` inlined: called 50,000 times for a year of orders.
+    if moment is None:
+        return None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 @dataclass(frozen=True)
@@ -141,13 +148,13 @@ def kpi_records(
                 kind="corrective",
                 created_at=utc(r.created_at),
                 completion_due=utc(r.completion_due),
-                completed_at=opt_utc(r.completed_at),
+                completed_at=_utc(r.completed_at),
                 cancelled=False,
                 asset_down=r.asset_down,
                 number=r.number,
                 priority=r.priority,
                 response_due=utc(r.response_due),
-                responded_at=opt_utc(r.responded_at),
+                responded_at=_utc(r.responded_at),
                 holds=tuple(holds.get(r.id, ())),
             )
             for r in tx.execute(orders_overlapping_query(start, end, site))
@@ -160,7 +167,7 @@ def kpi_records(
                 utc(r.window_end),
                 r.state,
                 r.reason,
-                opt_utc(r.completed_at),
+                _utc(r.completed_at),
             )
             for r in tx.execute(occurrences_due_query(start, end, site))
         ]
