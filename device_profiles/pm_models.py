@@ -151,7 +151,8 @@ class PmPlan(Frozen):
                     f"counts from the last completion), got {', '.join(kinds)}",
                 )
             )
-        if "window_days" in self.model_fields_set:
+        # Compared with the default, not "was it given": stored definitions carry every field.
+        if self.window_days != type(self).model_fields["window_days"].default:
             problems.append(
                 Problem(
                     ("window_days",),
