@@ -178,8 +178,9 @@ def upgrade(url: str, revision: str = "head") -> None:
 class Tx:
     """One unit of work: typed reads and writes of schema rows, committed together."""
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, url: str = "") -> None:
         self._session = session
+        self._url = url
 
     def get(self, row_type: type[RowT], key: Any, *, lock: bool = False) -> RowT | None:
         """The row with primary key ``key``; ``lock``: hold it until commit (FOR UPDATE)."""
@@ -214,6 +215,15 @@ class Tx:
 
     def flush(self) -> None:
         self._session.flush()
+
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """A nested unit of work (SAVEPOINT): when its block raises, only what it did is
+        rolled back and the transaction goes on; its database errors come out as
+        ``StorageError`` (``ConflictError`` for a duplicate key)."""
+        with translate_errors(self._url), self._session.begin_nested():
+            yield
+            self._session.flush()
 
 
 class Database:
@@ -259,7 +269,7 @@ class Database:
             Session(self._writer if write else self._engine, expire_on_commit=False) as session,
             session.begin(),
         ):
-            yield Tx(session)
+            yield Tx(session, self.url)
 
     def close(self) -> None:
         self._engine.dispose()
