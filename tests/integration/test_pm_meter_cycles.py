@@ -6,7 +6,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from textwrap import dedent
 from zoneinfo import ZoneInfo
 
@@ -35,8 +34,8 @@ def profiles() -> dict[str, DeviceProfile]:
 
 
 @pytest.fixture
-def url(tmp_path: Path) -> str:
-    url = f"sqlite:///{tmp_path / 'facility.db'}"
+def url(sql_url: str) -> str:
+    url = sql_url
     with LedgerStore(url) as ledger:
         ledger.save_sites(demo_sites(), user="test")
         for path in demo_ledger_paths():
