@@ -24,6 +24,7 @@ import hmac
 import html
 import json
 import logging
+import re
 import secrets
 import threading
 from datetime import timedelta
@@ -52,6 +53,7 @@ PUBLIC_PATHS = frozenset({LOGIN_PATH, LOGOUT_PATH, "/assets/style.css", "/_favic
 PUBLIC_PREFIXES = ("/_dash-component-suites/",)
 MAX_REQUEST_BYTES = 2 * 1024 * 1024  # callbacks and forms are small; a flood is refused early
 ANONYMOUS = "anonymous"
+TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{32,100}")
 GATE_KEY = "FACILITY_GATE"
 
 
@@ -185,7 +187,11 @@ class Gate:
         return self._form(target, "", 200)
 
     def _form(self, target: str, message: str, status: int, name: str = "") -> Response:
-        csrf = secrets.token_urlsafe(32)
+        # keep the browser's token if it has one: a second GET of the form (the browser's
+        # own favicon request is sent here too) must not void the form already shown
+        csrf = flask.request.cookies.get(CSRF_COOKIE, "")
+        if not TOKEN_RE.fullmatch(csrf):
+            csrf = secrets.token_urlsafe(32)
         response = flask.make_response(login_page(csrf, target, message, name[:40]), status)
         response.headers["Cache-Control"] = "no-store"
         self._set_cookie(response, CSRF_COOKIE, csrf, http_only=False)
@@ -309,6 +315,7 @@ def login_page(csrf: str, target: str, message: str, name: str = "") -> str:
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Sign in · 登录 — Facility</title>
+<link rel="icon" href="/_favicon.ico">
 <link rel="stylesheet" href="/assets/style.css"></head>
 <body class="login-body"><main class="login-box">
 <h1>Facility monitoring · 设施监控中心</h1>

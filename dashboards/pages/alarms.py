@@ -17,6 +17,7 @@ from dashboards.auth import gate
 from dashboards.components import banner, queries, table
 from dashboards.i18n import normalise, t
 from facility.errors import FacilityError, PermissionDenied
+from maintenance.identity.roles import Permission
 
 dash.register_page(__name__, path="/alarms", name="Alarms", order=1)  # type: ignore[no-untyped-call]
 
@@ -62,11 +63,13 @@ def _console(lang: str) -> tuple[list[Any], list[dict[str, str]]]:
 def layout(lang: str | None = None, **_query: str) -> html.Div:
     lang = normalise(lang)
     console, options = _console(lang)
+    # a courtesy only: the server refuses the acknowledge callback to those without it
+    may_ack = current_principal().can(Permission.ALARM_ACK)
     return html.Div(
         [
             html.H1(t("alarms_title", lang)),
             html.Div(console, id=ids.ALARM_TABLE),
-            html.H2(t("ack_title", lang)),
+            html.H2(t("ack_title", lang), hidden=not may_ack),
             html.Div(
                 [
                     html.Div(
@@ -84,6 +87,7 @@ def layout(lang: str | None = None, **_query: str) -> html.Div:
                     html.Button(t("ack_button", lang), id=ids.ACK_BUTTON, className="btn"),
                 ],
                 className="ack-form",
+                style=None if may_ack else {"display": "none"},
             ),
             html.Div(id=ids.ACK_RESULT),
             dcc.Interval(id=ids.ALARM_TICK, interval=TICK_MS),
