@@ -19,7 +19,7 @@ from gateway.history import MINUTE_MS
 from gateway.influx import InfluxClient
 from gateway.lineproto import LineEncoder
 from gateway.retention import RetentionPlan, backfill, setup
-from maintenance.identity.roles import Principal, Source
+from maintenance.identity.roles import Principal, Role, Source
 from maintenance.identity.store import UserStore
 from maintenance.ledger_files import demo_ledger_paths, demo_sites
 from maintenance.store import LedgerStore
@@ -216,3 +216,22 @@ def seed_other_estate(url: str, site: str = "JU") -> str:
             priority="high",
         )
         return result.order.number
+
+
+def demo_user_passwords(url: str) -> dict[str, tuple[str, str]]:
+    """``make demo``: the demo users with fresh random passwords — created on an empty
+    database, else the existing demo users' passwords are reset (they are stored only as
+    hashes, so a second run cannot print the first run's). Users not of ``DEMO_USERS`` are
+    left alone."""
+    with UserStore(url) as users:
+        if users.count() == 0:
+            return seed_users(url)
+        admin = users.user(DEMO_USERS[0][0])
+        if admin is None or Role.ADMIN not in admin.roles:
+            return {}
+        by = Principal(admin.name, admin.roles, admin.sites, Source.SYSTEM)
+        made: dict[str, tuple[str, str]] = {}
+        for name, role, _sites in DEMO_USERS:
+            if users.user(name) is not None:
+                made[role] = (name, users.set_password(name, None, by=by))
+        return made

@@ -523,3 +523,22 @@ def test_the_header_names_the_signed_in_person_and_hides_pages_they_cannot_open(
     kpi_style = re.search(r'"style":([^,]*),"id":"nav-kpi"', manager.get("/_dash-layout").body)
     assert kpi_style is not None
     assert kpi_style[1] == "null"
+
+
+def test_make_demo_users_one_per_role_with_fresh_random_passwords(tmp_path: Path) -> None:
+    from dashboards.sample import demo_user_passwords
+    from facility.errors import AuthError
+    from maintenance.identity.roles import Source
+
+    url = f"sqlite:///{tmp_path / 'demo.db'}"
+    first = demo_user_passwords(url)
+    assert sorted(first) == sorted(ROLES)
+    again = demo_user_passwords(url)  # a second `make demo` prints new ones
+    assert sorted(again) == sorted(ROLES)
+    with UserStore(url) as store:
+        assert store.user("tech.ju") is not None
+        assert store.user("tech.ju").sites == frozenset({"JU"})  # type: ignore[union-attr]
+        name, password = again["operator"]
+        assert store.authenticate(name, password, source=Source.CLI).name == name
+        with pytest.raises(AuthError):
+            store.authenticate(name, first["operator"][1], source=Source.CLI)
