@@ -542,3 +542,52 @@ def test_make_demo_users_one_per_role_with_fresh_random_passwords(tmp_path: Path
         assert store.authenticate(name, password, source=Source.CLI).name == name
         with pytest.raises(AuthError):
             store.authenticate(name, first["operator"][1], source=Source.CLI)
+
+
+async def test_the_acknowledge_reaches_the_engine_as_the_signed_in_person(
+    served: Served, mosquitto: MosquittoServer
+) -> None:
+    """The alarm engine journals the signed-in operator's name: nobody types a name."""
+    import asyncio
+
+    from device_profiles import load_library
+    from facility.mqtt import BrokerSettings
+    from gateway.alarms.alarmfile import parse_alarm_file
+    from gateway.alarms.definitions import compile_alarms
+    from gateway.alarms.service import AlarmService
+    from gateway.alarms.store import AlarmStore
+    from maintenance.store import LedgerStore
+
+    alarm_id = "HT-PDP-001/dry_run"  # seeded unacknowledged; the engine restores it
+    with LedgerStore(served.db_url) as ledger:
+        assets = [a for a in ledger.assets() if a.asset_no == "HT-PDP-001"]
+    alarm_set = compile_alarms(
+        assets, load_library(), parse_alarm_file("supervisors: []\n", "a.yaml")
+    )
+    service = AlarmService(
+        alarm_set, BrokerSettings.from_url(mosquitto.url), AlarmStore(served.db_url),
+        service_id="test-dash-ack", tick_s=0.2,
+    )  # fmt: skip
+    ready = asyncio.Event()
+    engine = asyncio.create_task(service.run(ready))
+    try:
+        await asyncio.wait_for(ready.wait(), 20)
+        operator = signed_in(served, "operator")
+        body = callback_body(
+            served.callbacks,
+            access.outputs_key((ids.ACK_RESULT, "children")),
+            ack_button__n_clicks=1,
+            alarm_select__value=alarm_id,
+            ack_comment__value="on my way",
+        )
+        reply = await asyncio.to_thread(operator.callback, body)
+        assert reply.status == 200, reply.body[:300]
+        banner = reply.json()["response"]["ack-result"]["children"]["props"]["children"]
+        assert banner == f"Acknowledged {alarm_id}: acked"
+    finally:
+        engine.cancel()
+        await asyncio.gather(engine, return_exceptions=True)
+    with AlarmStore(served.db_url) as store:
+        acks = [r for r in store.journal(alarm_id=alarm_id) if r.kind.value == "ack"]
+    assert [r.user for r in acks] == [served.users["operator"][0]]
+    assert acks[0].comment == "on my way"
