@@ -5,8 +5,14 @@ The header carries the page links and the EN/中文 toggle; the language is kept
 ``dcc.Store`` in the browser's local storage and passed to every page's ``layout(lang=...)``
 as a routing input, so switching language re-renders the page server-side.
 
-``DashboardServer`` serves an app from a werkzeug server in a daemon thread and can be
-stopped (tests, screenshots); ``run`` serves in the foreground until Ctrl-C.
+Every request passes ``dashboards.auth``'s gate first (session, CSRF, the per-callback
+permission table of ``dashboards.access``); the header says who is signed in and links only
+the pages their roles may open.
+
+``DashboardServer`` serves an app from waitress (a production WSGI server, not werkzeug's
+development server) in a daemon thread and can be stopped (tests, screenshots); ``run``
+serves in the foreground until Ctrl-C. Behind a TLS reverse proxy, pass its address as
+``trusted_proxy`` so the client's address and scheme come from its headers (docs/identity.md).
 """
 
 from __future__ import annotations
@@ -17,21 +23,28 @@ import logging
 import threading
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 import dash
 from dash import Input, Output, State, dcc, html
-from werkzeug.serving import BaseWSGIServer, make_server
+from waitress.server import (  # type: ignore[import-untyped]
+    BaseWSGIServer,
+    MultiSocketServer,
+    create_server,
+)
 
-from dashboards import ids
+from dashboards import access, auth, ids
 from dashboards.components import QUERIES_KEY
 from dashboards.i18n import normalise, t
 from dashboards.queries import Queries
 from facility.config import Settings
+from facility.errors import AuthError
+from maintenance.identity.roles import Principal
 
 log = logging.getLogger(__name__)
 
 HERE = Path(__file__).resolve().parent
-PAGES = ("overview", "alarms", "workorders", "asset", "kpi")
+PAGES = ids.PAGES
 PAGE_PATHS = {
     "overview": "/",
     "alarms": "/alarms",
@@ -41,18 +54,68 @@ PAGE_PATHS = {
 }
 
 
-def _header() -> html.Header:
+def _header(principal: Principal | None, csrf: str) -> html.Header:
+    # a link the person's roles cannot open is hidden (kept in the page: the labelling
+    # callback writes every link); the gate refuses the page itself either way
     links = [
-        dcc.Link(t(f"nav_{page}", "en"), href=PAGE_PATHS[page], id=ids.nav_link(page))
+        dcc.Link(
+            t(f"nav_{page}", "en"),
+            href=PAGE_PATHS[page],
+            id=ids.nav_link(page),
+            style=None if _may_open(principal, page) else {"display": "none"},
+        )
         for page in PAGES
     ]
+    who: list[Any] = []
+    if principal is not None:
+        roles = ", ".join(sorted(principal.roles))
+        sites = "all estates" if principal.all_sites else ", ".join(sorted(principal.sites))
+        who = [
+            html.Span(
+                f"{principal.display_name or principal.name} ({roles} · {sites})",
+                id=ids.USER_BADGE,
+                className="user-badge",
+                title=principal.name,
+            ),
+            html.Form(
+                [
+                    dcc.Input(type="hidden", name=auth.CSRF_FIELD, value=csrf),
+                    html.Button("Sign out · 退出", id=ids.LOGOUT_BUTTON, className="lang-toggle"),
+                ],
+                id=ids.LOGOUT_FORM,
+                method="post",
+                action=auth.LOGOUT_PATH,
+                className="logout-form",
+            ),
+        ]
     return html.Header(
         [
             html.Span(t("app_title", "en"), id=ids.TITLE, className="app-title"),
             html.Nav(links, id=ids.NAV, className="nav"),
+            *who,
             html.Button(t("language", "en"), id=ids.LANG_TOGGLE, className="lang-toggle"),
         ],
         className="app-header",
+    )
+
+
+def _may_open(principal: Principal | None, page: str) -> bool:
+    return principal is not None and principal.can(access.page_permission(PAGE_PATHS[page]))
+
+
+def _layout() -> html.Div:
+    """The shell, per request: the header names the signed-in person (the gate has put them
+    on ``flask.g``; the layout is never served without one)."""
+    try:
+        principal: Principal | None = access.current_principal()
+    except AuthError:
+        principal = None
+    return html.Div(
+        [
+            dcc.Store(id=ids.LANG, storage_type="local", data="en"),
+            _header(principal, access.current_csrf()),
+            html.Main(dash.page_container, className="app-main"),
+        ]
     )
 
 
@@ -73,13 +136,8 @@ def create_app(settings: Settings, queries: Queries | None = None) -> dash.Dash:
         routing_callback_inputs={"lang": Input(ids.LANG, "data")},
     )
     app.server.config[QUERIES_KEY] = queries or Queries(settings)
-    app.layout = html.Div(
-        [
-            dcc.Store(id=ids.LANG, storage_type="local", data="en"),
-            _header(),
-            html.Main(dash.page_container, className="app-main"),
-        ]
-    )
+    auth.install(app.server, settings)
+    app.layout = _layout
     _register_shell_callbacks(app)
     # imported after the app exists: Dash has (re)loaded the page modules by now
     from dashboards.pages import alarms, asset, kpi, overview, workorders
@@ -112,8 +170,9 @@ def _register_shell_callbacks(app: dash.Dash) -> None:
 
 
 class DashboardServer:
-    """An app served by werkzeug from a daemon thread, with its live feed; ``stop()`` ends
-    both. ``port=0`` picks a free port (see ``url``)."""
+    """An app served by waitress from a daemon thread, with its live feed; ``stop()`` ends
+    both. ``port=0`` picks a free port (see ``url``). ``trusted_proxy``: the address of a
+    reverse proxy whose ``X-Forwarded-For``/``-Proto``/``-Host`` headers are believed."""
 
     def __init__(
         self,
@@ -122,23 +181,39 @@ class DashboardServer:
         port: int = 8050,
         *,
         queries: Queries | None = None,
+        threads: int = 8,
+        trusted_proxy: str | None = None,
     ) -> None:
         self.queries = queries or Queries(settings)
-        # one access-log line per 2 s poll of every open browser is noise, not news
-        logging.getLogger("werkzeug").setLevel(logging.WARNING)
         self.app = create_app(settings, self.queries)
-        self._server: BaseWSGIServer = make_server(host, port, self.app.server, threaded=True)
+        proxy: dict[str, Any] = {}
+        if trusted_proxy:
+            proxy = {
+                "trusted_proxy": trusted_proxy,
+                "trusted_proxy_headers": {
+                    "x-forwarded-for",
+                    "x-forwarded-proto",
+                    "x-forwarded-host",
+                },
+                "clear_untrusted_proxy_headers": True,
+            }
+        self._map: dict[int, Any] = {}
+        # threads: one request waits on the alarm engine's answer (ack) without stalling
+        # the 2 s ticks of every other browser
+        self._server: BaseWSGIServer | MultiSocketServer = create_server(
+            self.app.server, map=self._map, host=host, port=port, threads=threads, ident="facility",
+            **proxy,
+        )  # fmt: skip
         self._thread: threading.Thread | None = None
 
     @property
     def url(self) -> str:
-        return f"http://{self._server.host}:{self._server.port}"
+        host, port = self._server.effective_host, self._server.effective_port
+        return f"http://{host}:{port}"
 
     def start(self) -> DashboardServer:
         self.queries.start()
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, name="dashboard-http", daemon=True
-        )
+        self._thread = threading.Thread(target=self._server.run, name="dashboard-http", daemon=True)
         self._thread.start()
         log.info("dashboard serving url=%s", self.url)
         return self
@@ -148,17 +223,25 @@ class DashboardServer:
         self.queries.start()
         log.info("dashboard serving url=%s", self.url)
         try:
-            self._server.serve_forever()
+            self._server.run()
         finally:
             self.stop()
 
     def stop(self) -> None:
         if self._thread is not None:
-            self._server.shutdown()
+            # the loop ends when its socket map is empty: empty it from the loop's own thread
+            self._server.trigger.pull_trigger(self._close_channels)
             self._thread.join(10)
             self._thread = None
-        self._server.server_close()
+        else:
+            self._close_channels()
+        self._server.task_dispatcher.shutdown()
         self.queries.close()
+        self.app.server.config[auth.GATE_KEY].close()
+
+    def _close_channels(self) -> None:
+        for channel in list(self._map.values()):
+            channel.close()
 
     def __enter__(self) -> DashboardServer:
         return self.start()
@@ -172,9 +255,15 @@ class DashboardServer:
         self.stop()
 
 
-def run(settings: Settings, host: str = "127.0.0.1", port: int = 8050) -> None:
+def run(
+    settings: Settings,
+    host: str = "127.0.0.1",
+    port: int = 8050,
+    *,
+    trusted_proxy: str | None = None,
+) -> None:
     """Serve the dashboard until Ctrl-C."""
-    server = DashboardServer(settings, host, port)
+    server = DashboardServer(settings, host, port, trusted_proxy=trusted_proxy)
     print(f"Facility dashboard on {server.url}  (Ctrl-C stops it)", flush=True)
     with contextlib.suppress(KeyboardInterrupt):
         server.serve_forever()

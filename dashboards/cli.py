@@ -22,9 +22,15 @@ def group() -> None:
 @group.command("run")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8050, show_default=True, type=int, help="Port to listen on.")
+@click.option(
+    "--trusted-proxy",
+    default=None,
+    metavar="ADDRESS",
+    help="Address of the TLS reverse proxy in front (its X-Forwarded-* headers are believed).",
+)
 @click.pass_context
-def run_command(ctx: click.Context, host: str, port: int) -> None:
-    """Serve the dashboard until Ctrl-C."""
+def run_command(ctx: click.Context, host: str, port: int, trusted_proxy: str | None) -> None:
+    """Serve the dashboard (waitress) until Ctrl-C; sign-in required (docs/identity.md)."""
     from dashboards.app import run
 
     settings: Settings = ctx.find_root().obj
@@ -37,6 +43,6 @@ def run_command(ctx: click.Context, host: str, port: int) -> None:
             host,
         )
     try:
-        run(settings, host, port)
+        run(settings, host, port, trusted_proxy=trusted_proxy)
     except OSError as exc:  # address in use, not allowed
         raise CommError(f"dashboard: cannot listen on {host}:{port}: {exc.strerror}") from None

@@ -49,11 +49,9 @@ LABELS: dict[str, dict[str, str]] = {
     "col_value": {"en": "Value", "zh": "数值"},
     "col_by": {"en": "By", "zh": "操作人"},
     "ack_title": {"en": "Acknowledge", "zh": "确认报警"},
-    "ack_user": {"en": "Your name", "zh": "操作人"},
     "ack_comment": {"en": "Comment", "zh": "备注"},
     "ack_button": {"en": "Acknowledge", "zh": "确认"},
     "ack_need_alarm": {"en": "Choose an alarm first", "zh": "请先选择报警"},
-    "ack_need_user": {"en": "Enter your name (it is journaled)", "zh": "请输入操作人(将记入日志)"},
     "ack_done": {"en": "Acknowledged", "zh": "已确认"},
     "ack_failed": {"en": "Not acknowledged", "zh": "确认失败"},
     # work orders

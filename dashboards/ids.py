@@ -7,11 +7,15 @@ concatenation in a page, so a test or the clientside script can find them the sa
 from __future__ import annotations
 
 # -- app shell --------------------------------------------------------------------------------
+PAGES = ("overview", "alarms", "workorders", "asset", "kpi")  # in the order of the header
 LANG = "lang"  # dcc.Store: "en" or "zh" (browser local storage)
 LANG_TOGGLE = "lang-toggle"
 NAV = "nav"
 NAV_LINK_PREFIX = "nav-"  # + page key (see nav_link)
 TITLE = "app-title"
+USER_BADGE = "user-badge"  # who is signed in: display name and roles
+LOGOUT_FORM = "logout-form"
+LOGOUT_BUTTON = "logout-button"
 
 # -- overview ---------------------------------------------------------------------------------
 LIVE_TICK = "live-tick"  # dcc.Interval
@@ -25,7 +29,6 @@ ALARM_TICK = "alarm-tick"
 ALARM_TABLE = "alarm-table"
 ALARM_BANNER = "alarm-banner"
 ALARM_SELECT = "alarm-select"
-ACK_USER = "ack-user"
 ACK_COMMENT = "ack-comment"
 ACK_BUTTON = "ack-button"
 ACK_RESULT = "ack-result"

@@ -1,5 +1,10 @@
 """The dashboard's query layer: every read and the one write (acknowledge) the pages do.
 
+Every read that shows estate data takes the signed-in ``Principal`` and returns only what is
+in their estates (``principal.sees(site)``): a technician of JU never gets an HT tile, alarm,
+order, asset or KPI row, and an HT order asked for by number is "not found or not in your
+estates" — the same answer as for a number that does not exist.
+
 Pages never open a store or a socket themselves; they call a ``Queries`` method and get the
 project's own types, or a ``FacilityError`` whose message a banner can show. Nothing here
 computes a KPI or an alarm state: those come from ``maintenance.kpi``, the alarm store and
@@ -30,13 +35,14 @@ from dashboards.tiles import (
 )
 from device_profiles.models import DeviceProfile
 from facility.config import Settings
-from facility.errors import ConfigError, FacilityError
+from facility.errors import ConfigError, FacilityError, PermissionDenied
 from facility.mqtt import BrokerSettings
-from facility.types import Asset, priority_rank
+from facility.types import ASSET_NO_RE, Asset, priority_rank
 from gateway.alarms.state import HIDDEN, AlarmState
 from gateway.alarms.store import AlarmStore, CurrentAlarm
 from gateway.alarms.watchdog import WatchdogSettings
 from gateway.history import DAY_MS, HOUR_MS, History, Series, open_history
+from maintenance.identity.roles import Permission, Principal
 from maintenance.kpi import KpiRow, report
 from maintenance.ledger import Site
 from maintenance.store import LedgerStore
@@ -50,6 +56,17 @@ RANGES_MS: dict[str, int] = {"24h": DAY_MS, "7d": 7 * DAY_MS, "1y": 365 * DAY_MS
 MAX_CHART_POINTS = 1500
 LEDGER_TTL_S = 30.0  # the ledger changes rarely; re-read it at most this often
 CONSOLE_STATES = tuple(s for s in AlarmState if s is not AlarmState.NORMAL and s not in HIDDEN)
+
+
+def asset_site(asset_no: str) -> str | None:
+    """The estate of ``<SITE>-<CLASS>-<NNN>`` (None for anything else)."""
+    match = ASSET_NO_RE.match(asset_no)
+    return match["site"] if match else None
+
+
+def _hidden(what: str) -> ConfigError:
+    # one answer for "does not exist" and "not yours": the scope is not to be probed
+    return ConfigError(f"{what[:100]}: not found, or not in your estates")
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,8 +164,10 @@ class Queries:
 
     # -- ledger ------------------------------------------------------------------------------
 
-    def sites(self) -> list[Site]:
-        return self._ledger_store().sites()
+    def sites(self, principal: Principal | None = None) -> list[Site]:
+        """The estates (those of ``principal`` when given)."""
+        sites = self._ledger_store().sites()
+        return [s for s in sites if principal is None or principal.sees(s.code)]
 
     def assets(self, site: str | None = None) -> list[Asset]:
         """Assets in service or out of service (not retired), by site, class and number."""
@@ -158,14 +177,22 @@ class Queries:
             cached = self._assets = (time.monotonic(), assets)
         return [a for a in cached[1] if site is None or a.site == site]
 
-    def monitored_assets(self, site: str | None = None) -> list[Asset]:
-        return [a for a in self.assets(site) if a.monitored]
+    def monitored_assets(self, principal: Principal, site: str | None = None) -> list[Asset]:
+        """Monitored assets in the estates of ``principal``."""
+        return [a for a in self.assets(site) if a.monitored and principal.sees(a.site)]
 
     def asset(self, asset_no: str) -> Asset | None:
         return next((a for a in self.assets() if a.asset_no == asset_no), None)
 
-    def points(self, asset_no: str) -> list[PointChoice]:
+    def check_asset(self, asset_no: str, principal: Principal) -> None:
+        """ConfigError unless ``asset_no`` is an asset number in the person's estates."""
+        site = asset_site(asset_no)
+        if site is None or not principal.sees(site):
+            raise _hidden(f"asset {asset_no}")
+
+    def points(self, asset_no: str, principal: Principal) -> list[PointChoice]:
         """The points of an asset's device profile (empty if unknown or not monitored)."""
+        self.check_asset(asset_no, principal)
         asset = self.asset(asset_no)
         profile = self.profiles().get(asset.profile or "") if asset is not None else None
         if profile is None:
@@ -199,7 +226,7 @@ class Queries:
             by_asset.setdefault(alarm.asset_no, []).append(alarm.priority)
         return {a: p for a, ps in by_asset.items() if (p := highest_priority(ps)) is not None}
 
-    def live_tiles(self, lang: str) -> dict[str, Any]:
+    def live_tiles(self, lang: str, principal: Principal) -> dict[str, Any]:
         """The snapshot the overview's store holds: one small entry per device with a message.
 
         ``{"connected", "at", "newest_age_s", "services": [problem...],
@@ -217,6 +244,8 @@ class Queries:
         tiles: dict[str, dict[str, Any]] = {}
         newest_ms: int | None = None
         for asset_no, device in sorted(self.live.snapshot().items()):
+            if not principal.sees(device.site):
+                continue
             profile_id = profile_of.get(asset_no) or ""
             if profile_id not in states_of:
                 states_of[profile_id] = self.point_states(profile_id)
@@ -267,10 +296,14 @@ class Queries:
 
     # -- alarms ------------------------------------------------------------------------------
 
-    def console_alarms(self, site: str | None = None) -> list[CurrentAlarm]:
-        """Alarms an operator sees (unacknowledged, acknowledged, returned, latched), most
-        urgent first."""
-        rows = self._alarm_store().current(site=site, states=CONSOLE_STATES)
+    def console_alarms(self, principal: Principal, site: str | None = None) -> list[CurrentAlarm]:
+        """Alarms an operator sees (unacknowledged, acknowledged, returned, latched) in the
+        person's estates, most urgent first."""
+        rows = [
+            r
+            for r in self._alarm_store().current(site=site, states=CONSOLE_STATES)
+            if principal.sees(r.site)
+        ]
         state_order = {AlarmState.UNACK: 0, AlarmState.RTN_UNACK: 1, AlarmState.LATCHED: 2}
         return sorted(
             rows,
@@ -282,31 +315,49 @@ class Queries:
             ),
         )
 
-    def acknowledge(self, alarm_id: str, user: str, comment: str = "") -> dict[str, Any]:
-        """Send an acknowledgement to the running alarm engine and return its answer."""
-        from gateway.alarms.client import send_command
+    def acknowledge(
+        self, alarm_id: str, principal: Principal, token: str, comment: str = ""
+    ) -> dict[str, Any]:
+        """Acknowledge as ``principal``: the command names them and carries their session
+        ``token`` (the engine resolves it and checks role and estate itself). Returns the
+        engine's answer; PermissionDenied before anything is sent if the person may not."""
+        from gateway.alarms.client import send_command, site_of
         from gateway.alarms.core import Command
 
-        if not user.strip():
-            raise ConfigError("acknowledge: a user name is required (it is journaled)")
-        command = Command(op="ack", alarm_id=alarm_id, user=user.strip(), comment=comment.strip())
-        log.info("alarm ack alarm_id=%s user=%s", alarm_id, user.strip())
-        return asyncio.run(send_command(self.broker, command, timeout_s=self.ack_timeout_s))
+        principal.require(Permission.ALARM_ACK, site_of(alarm_id))
+        if len(comment) > 500:
+            raise ConfigError(f"comment: at most 500 characters (got {len(comment)})")
+        command = Command(op="ack", alarm_id=alarm_id, user=principal.name, comment=comment.strip())
+        log.info("alarm ack alarm_id=%s user=%s", alarm_id, principal.name)
+        return asyncio.run(
+            send_command(self.broker, command, token=token, timeout_s=self.ack_timeout_s)
+        )
 
     # -- work orders -------------------------------------------------------------------------
 
-    def open_orders(self, site: str | None = None) -> list[WorkOrder]:
-        """Open orders, most urgent first, then by completion due."""
+    def open_orders(self, principal: Principal, site: str | None = None) -> list[WorkOrder]:
+        """Open orders of the person's estates, most urgent first, then by completion due."""
         orders = self._order_store().orders(site=site, states=sorted(OPEN_STATES))
-        return sorted(orders, key=lambda o: (o.priority.rank, o.completion_due))
+        return sorted(
+            (o for o in orders if principal.sees(o.site)),
+            key=lambda o: (o.priority.rank, o.completion_due),
+        )
 
-    def order(self, number: str) -> WorkOrder:
-        return self._order_store().get(number)
+    def order(self, number: str, principal: Principal) -> WorkOrder:
+        """One order; ConfigError if there is none of that number in the person's estates."""
+        try:
+            order = self._order_store().get(number)
+        except (ConfigError, PermissionDenied):
+            raise _hidden(f"work order {number}") from None
+        if not principal.sees(order.site):
+            raise _hidden(f"work order {number}")
+        return order
 
     # -- history -----------------------------------------------------------------------------
 
-    def series(self, asset_no: str, point: str, range_key: str) -> Series:
+    def series(self, asset_no: str, point: str, range_key: str, principal: Principal) -> Series:
         """A point over the last 24 h / 7 d / 1 y at the resolution History picks."""
+        self.check_asset(asset_no, principal)
         span = RANGES_MS.get(range_key)
         if span is None:
             raise ConfigError(f"range {range_key!r}: expected one of {', '.join(RANGES_MS)}")
@@ -325,21 +376,27 @@ class Queries:
                 now_ms=now_ms,
             )
 
-    def timeline(self, asset_no: str, days: int = 365, limit: int = 200) -> list[TimelineEntry]:
+    def timeline(
+        self, asset_no: str, principal: Principal, days: int = 365, limit: int = 200
+    ) -> list[TimelineEntry]:
         """The asset's recent history (work orders, alarms, meters, status), newest first."""
+        self.check_asset(asset_no, principal)
         since = self.clock() - timedelta(days=days)
         entries = asset_timeline(self._order_store().db, asset_no, since=since)
         return list(reversed(entries))[:limit]
 
     # -- KPIs --------------------------------------------------------------------------------
 
-    def month_kpis(self) -> list[KpiRow]:
-        """This calendar month's KPIs per site (``maintenance.kpi.report``)."""
+    def month_kpis(self, principal: Principal) -> list[KpiRow]:
+        """This calendar month's KPIs per site of the person's estates
+        (``maintenance.kpi.report``); PermissionDenied without the reports permission."""
+        principal.require(Permission.REPORTS)
         now = self.clock()
         local = now.astimezone(self.tz)
         start = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
         occurrences, orders, assets = self._order_store().kpi_records(start, now)
-        return report(occurrences, orders, assets, start, now, "month", self.tz, now)
+        rows = report(occurrences, orders, assets, start, now, "month", self.tz, now)
+        return [r for r in rows if principal.sees(r.site)]
 
     @property
     def timeliness_target(self) -> float:

@@ -19,6 +19,8 @@ from gateway.history import MINUTE_MS
 from gateway.influx import InfluxClient
 from gateway.lineproto import LineEncoder
 from gateway.retention import RetentionPlan, backfill, setup
+from maintenance.identity.roles import Principal, Role, Source
+from maintenance.identity.store import UserStore
 from maintenance.ledger_files import demo_ledger_paths, demo_sites
 from maintenance.store import LedgerStore
 from maintenance.wo_store import LogNotifier, WorkOrderStore
@@ -166,3 +168,70 @@ def seed_history(influx_url: str, database: str, now_ms: int | None = None) -> i
         return len(lines)
     finally:
         client.close()
+
+
+#: One user per role: (name, role, estates). The technician works at Ju only, so what a
+#: person of one estate sees can be shown beside someone who sees all three.
+DEMO_USERS: list[tuple[str, str, tuple[str, ...]]] = [
+    ("admin", "admin", ("*",)),
+    ("viewer", "viewer", ("*",)),
+    ("operator", "operator", ("*",)),
+    ("tech.ju", "technician", ("JU",)),
+    ("supervisor", "supervisor", ("*",)),
+    ("manager", "manager", ("*",)),
+]
+
+
+def seed_users(url: str) -> dict[str, tuple[str, str]]:
+    """The users of ``DEMO_USERS`` with random passwords: ``{role: (name, password)}``.
+
+    The admin is added first (the installation's first user, ``by=None``), the others by
+    the admin — as ``facility users add`` does it; there is no default password."""
+    made: dict[str, tuple[str, str]] = {}
+    with UserStore(url) as users:
+        name, role, sites = DEMO_USERS[0]
+        admin, secret = users.add(name, [role], sites, by=None, display_name="Demo admin")
+        made[role] = (name, secret)
+        by = Principal(admin.name, admin.roles, admin.sites, Source.SYSTEM)
+        for name, role, sites in DEMO_USERS[1:]:
+            _user, secret = users.add(
+                name, [role], sites, by=by, display_name=f"Demo {role} ({', '.join(sites)})"
+            )
+            made[role] = (name, secret)
+    return made
+
+
+def seed_other_estate(url: str, site: str = "JU") -> str:
+    """Another estate's ledger and one corrective order there; returns its number (for the
+    estate-scope tests: a technician of JU sees this order and none of HT's)."""
+    with LedgerStore(url) as ledger:
+        path = next(p for p in demo_ledger_paths() if p.stem == site)
+        ledger.import_file(path, user="sample")
+    with WorkOrderStore(url, notifier=LogNotifier()) as orders:
+        result = orders.raise_corrective(
+            f"{site}-PMP-001",
+            "fault_code",
+            title_en="Booster pump fault",
+            title_zh="生活水泵故障",
+            priority="high",
+        )
+        return result.order.number
+
+
+def demo_user_passwords(url: str) -> dict[str, tuple[str, str]]:
+    """``make demo``: the demo users with fresh random passwords — created on an empty
+    database, else the existing demo users' passwords are reset (they are stored only as
+    hashes, so a second run cannot print the first run's). Users not of ``DEMO_USERS`` are
+    left alone."""
+    with UserStore(url) as users:
+        if users.count() == 0:
+            return seed_users(url)
+        admin = users.user(DEMO_USERS[0][0])
+        if admin is None or Role.ADMIN not in admin.roles:
+            return {}
+        by = Principal(admin.name, admin.roles, admin.sites, Source.SYSTEM)
+        made: dict[str, tuple[str, str]] = {}
+        for name, role, _sites in DEMO_USERS:
+            if users.user(name) is not None:
+                made[role] = (name, users.set_password(name, None, by=by))
+        return made

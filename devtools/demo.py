@@ -136,6 +136,12 @@ def group(ctx: click.Context, speed: float | None) -> None:
             for path in demo_ledger_paths():
                 store.import_file(path, user="demo")
             monitored = len(store.assets(monitored_only=True))
+        # demo users: one per role, random passwords, printed below (issue 11)
+        demo_users: dict[str, tuple[str, str]] = {}
+        if importlib.util.find_spec("dashboards.sample") is not None:
+            from dashboards.sample import demo_user_passwords
+
+            demo_users = demo_user_passwords(settings.database_url)
 
         endpoints = var / "sim" / "endpoints.json"
         endpoints.unlink(missing_ok=True)
@@ -210,6 +216,8 @@ def group(ctx: click.Context, speed: float | None) -> None:
                 "  dashboard   http://127.0.0.1:8050/  (live status, alarms, work orders, "
                 "history, KPIs)"
             )
+        for role, (name, password) in demo_users.items():
+            click.echo(f"  user        {role:<11} {name:<11} password {password}")
         click.echo(f"  logs        {var / 'log'}")
         click.echo(
             "Try: facility sim fault HT-PDP-001 dry_run   ·   facility alarms list   ·   "

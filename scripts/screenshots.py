@@ -23,10 +23,17 @@ sys.path.insert(0, str(ROOT))
 
 from dashboards import ids  # noqa: E402
 from dashboards.app import DashboardServer  # noqa: E402
-from dashboards.sample import HISTORY_ASSET, seed_bus, seed_history, seed_sql  # noqa: E402
+from dashboards.sample import (  # noqa: E402
+    HISTORY_ASSET,
+    seed_bus,
+    seed_history,
+    seed_sql,
+    seed_users,
+)
 from devtools.services import InfluxServer, MosquittoServer  # noqa: E402
 from facility.config import DatabaseConfig, InfluxConfig, MqttConfig, Settings  # noqa: E402
 from facility.mqtt import BrokerSettings  # noqa: E402
+from maintenance.identity.roles import system_principal  # noqa: E402
 
 CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -57,11 +64,12 @@ def main() -> None:
             influxdb=InfluxConfig(url=influxd.url, database="facility"),
         )
         seed_sql(settings.database_url)
+        name, password = seed_users(settings.database_url)["supervisor"]
         seed_history(influxd.url, "facility")
         seed_bus(BrokerSettings.from_url(mosquitto.url))
         with DashboardServer(settings, "127.0.0.1", 0) as server, sync_playwright() as pw:
             time.sleep(1.0)  # the live feed receives the retained messages
-            snapshot = server.queries.live_tiles("en")
+            snapshot = server.queries.live_tiles("en", system_principal("screenshots"))
             size = len(json.dumps(snapshot, ensure_ascii=False).encode())
             print(f"live snapshot: {len(snapshot['tiles'])} tiles, {size} bytes of JSON")
             browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
@@ -70,6 +78,11 @@ def main() -> None:
                     viewport={"width": 1280, "height": 800}, timezone_id="Asia/Shanghai"
                 )
                 page = context.new_page()
+                page.goto(server.url + "/login")  # as the supervisor, who sees every page
+                page.fill("#username", name)
+                page.fill("#password", password)
+                page.click("#login-button")
+                page.wait_for_url(server.url + "/")
                 if lang != "en":  # the toggle's choice lives in local storage
                     page.goto(server.url + "/kpi")
                     page.evaluate(f"localStorage.setItem('{ids.LANG}', JSON.stringify('{lang}'))")

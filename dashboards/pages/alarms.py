@@ -12,9 +12,12 @@ import dash
 from dash import Input, Output, State, dcc, html
 
 from dashboards import ids
+from dashboards.access import current_principal, current_token
+from dashboards.auth import gate
 from dashboards.components import banner, queries, table
 from dashboards.i18n import normalise, t
-from facility.errors import FacilityError
+from facility.errors import FacilityError, PermissionDenied
+from maintenance.identity.roles import Permission
 
 dash.register_page(__name__, path="/alarms", name="Alarms", order=1)  # type: ignore[no-untyped-call]
 
@@ -25,7 +28,7 @@ def _console(lang: str) -> tuple[list[Any], list[dict[str, str]]]:
     """The table (or a banner) and the options of the acknowledge menu."""
     q = queries()
     try:
-        alarms = q.console_alarms()
+        alarms = q.console_alarms(current_principal())
     except FacilityError as exc:
         return [banner(f"{t('unavailable', lang)}: {exc}")], []
     if not alarms:
@@ -60,11 +63,13 @@ def _console(lang: str) -> tuple[list[Any], list[dict[str, str]]]:
 def layout(lang: str | None = None, **_query: str) -> html.Div:
     lang = normalise(lang)
     console, options = _console(lang)
+    # a courtesy only: the server refuses the acknowledge callback to those without it
+    may_ack = current_principal().can(Permission.ALARM_ACK)
     return html.Div(
         [
             html.H1(t("alarms_title", lang)),
             html.Div(console, id=ids.ALARM_TABLE),
-            html.H2(t("ack_title", lang)),
+            html.H2(t("ack_title", lang), hidden=not may_ack),
             html.Div(
                 [
                     html.Div(
@@ -72,12 +77,6 @@ def layout(lang: str | None = None, **_query: str) -> html.Div:
                             id=ids.ALARM_SELECT, options=options, placeholder=t("col_alarm", lang)
                         ),
                         className="ack-alarm",
-                    ),
-                    dcc.Input(
-                        id=ids.ACK_USER,
-                        placeholder=t("ack_user", lang),
-                        type="text",
-                        className="ack-input",
                     ),
                     dcc.Input(
                         id=ids.ACK_COMMENT,
@@ -88,6 +87,7 @@ def layout(lang: str | None = None, **_query: str) -> html.Div:
                     html.Button(t("ack_button", lang), id=ids.ACK_BUTTON, className="btn"),
                 ],
                 className="ack-form",
+                style=None if may_ack else {"display": "none"},
             ),
             html.Div(id=ids.ACK_RESULT),
             dcc.Interval(id=ids.ALARM_TICK, interval=TICK_MS),
@@ -111,7 +111,6 @@ def register_callbacks(app: dash.Dash) -> None:
         Output(ids.ACK_RESULT, "children"),
         Input(ids.ACK_BUTTON, "n_clicks"),
         State(ids.ALARM_SELECT, "value"),
-        State(ids.ACK_USER, "value"),
         State(ids.ACK_COMMENT, "value"),
         State(ids.LANG, "data"),
         prevent_initial_call=True,
@@ -119,17 +118,19 @@ def register_callbacks(app: dash.Dash) -> None:
     def acknowledge(
         _clicks: int | None,
         alarm_id: str | None,
-        user: str | None,
         comment: str | None,
         lang: str | None,
     ) -> html.Div:
         lang = normalise(lang)
         if not alarm_id:
             return banner(t("ack_need_alarm", lang), "warn")
-        if not (user or "").strip():
-            return banner(t("ack_need_user", lang), "warn")
+        # the person is the signed-in one, never a typed name; the engine gets their token
+        principal = current_principal()
         try:
-            state = queries().acknowledge(alarm_id, user or "", comment or "")
+            state = queries().acknowledge(alarm_id, principal, current_token(), comment or "")
+        except PermissionDenied as exc:
+            gate().refuse(principal, f"alarm:{alarm_id[:100]}", str(exc), 403)
+            return banner(f"{t('ack_failed', lang)} {alarm_id}: {exc}")
         except FacilityError as exc:
             return banner(f"{t('ack_failed', lang)} {alarm_id}: {exc}")
         return banner(f"{t('ack_done', lang)} {alarm_id}: {state.get('state', '')}", "ok")

@@ -12,6 +12,7 @@ import plotly.graph_objects as go
 from dash import Input, Output, State, dcc, html
 
 from dashboards import ids
+from dashboards.access import current_principal
 from dashboards.components import banner, queries, table
 from dashboards.i18n import normalise, t
 from dashboards.tiles import KEY_POINTS
@@ -72,7 +73,7 @@ def _timeline(asset_no: str | None, lang: str) -> list[Any]:
         return []
     q = queries()
     try:
-        entries = q.timeline(asset_no)
+        entries = q.timeline(asset_no, current_principal())
     except FacilityError as exc:
         return [banner(f"{t('unavailable', lang)}: {exc}")]
     if not entries:
@@ -85,8 +86,9 @@ def _timeline(asset_no: str | None, lang: str) -> list[Any]:
 def layout(lang: str | None = None, asset_no: str | None = None, **_query: str) -> html.Div:
     lang = normalise(lang)
     q = queries()
+    principal = current_principal()
     try:
-        assets = q.monitored_assets()
+        assets = q.monitored_assets(principal)
     except FacilityError as exc:
         return html.Div(
             [html.H1(t("asset_title", lang)), banner(f"{t('unavailable', lang)}: {exc}")]
@@ -97,6 +99,15 @@ def layout(lang: str | None = None, asset_no: str | None = None, **_query: str) 
     ]
     if asset_no is None and assets:
         asset_no = assets[0].asset_no
+    elif asset_no is not None and not any(a.asset_no == asset_no for a in assets):
+        # another estate's asset (or none): the same answer for both, nothing of it shown
+        return html.Div(
+            [
+                html.H1(t("asset_title", lang)),
+                banner(f"{t('unavailable', lang)}: asset {asset_no[:40]}: not found, or not in "
+                       "your estates", component_id=ids.HISTORY_BANNER),
+            ]
+        )  # fmt: skip
     return html.Div(
         [
             html.H1(t("asset_title", lang)),
@@ -143,7 +154,7 @@ def register_callbacks(app: dash.Dash) -> None:
         if not asset_no:
             return [], None, []
         try:
-            points = queries().points(asset_no)
+            points = queries().points(asset_no, current_principal())
         except FacilityError:
             points = []
         options = [
@@ -176,7 +187,9 @@ def register_callbacks(app: dash.Dash) -> None:
             return _figure(None, ""), None, ""
         title = f"{asset_no} · {point}"
         try:
-            series = queries().series(asset_no, point, range_key or DEFAULT_RANGE)
+            series = queries().series(
+                asset_no, point, range_key or DEFAULT_RANGE, current_principal()
+            )
         except FacilityError as exc:
             return _figure(None, title), banner(f"{t('history_down', lang)} ({exc})"), ""
         note = f"{len(series.points)} · {series.plan.label}"

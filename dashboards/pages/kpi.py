@@ -9,6 +9,7 @@ import dash
 from dash import html
 
 from dashboards import ids
+from dashboards.access import current_principal
 from dashboards.components import banner, queries, table
 from dashboards.i18n import normalise, t
 from facility.errors import FacilityError
@@ -25,8 +26,10 @@ def layout(lang: str | None = None, **_query: str) -> html.Div:
         html.P(f"{t('kpi_target', lang)}: {target:.0%}", className="note"),
     ]
     try:
-        rows = q.month_kpis()
-        names = {s.code: (s.name_zh if lang == "zh" else s.name_en) for s in q.sites()}
+        # the gate refuses the page already; refusing here too keeps it so if one is missed
+        principal = current_principal()
+        rows = q.month_kpis(principal)
+        names = {s.code: (s.name_zh if lang == "zh" else s.name_en) for s in q.sites(principal)}
     except FacilityError as exc:
         children.append(banner(f"{t('unavailable', lang)}: {exc}", component_id=ids.KPI_BANNER))
         return html.Div(children)

@@ -13,6 +13,7 @@ import dash
 from dash import ClientsideFunction, Input, Output, State, dcc, html
 
 from dashboards import ids
+from dashboards.access import current_principal
 from dashboards.components import banner, queries
 from dashboards.i18n import normalise, t
 from dashboards.tiles import BAD, ServiceProblem, live_banner
@@ -72,12 +73,13 @@ def _status(snapshot: dict[str, Any], lang: str) -> html.Div:
 def layout(lang: str | None = None, **_query: str) -> html.Div:
     lang = normalise(lang)
     q = queries()
+    principal = current_principal()
     children: list[Any] = [html.H1(t("overview_title", lang))]
-    snapshot = q.live_tiles(lang)
+    snapshot = q.live_tiles(lang, principal)
     children.append(html.Div(_status(snapshot, lang), id=ids.LIVE_STATUS))
     try:
-        sites = q.sites()
-        assets = q.monitored_assets()
+        sites = q.sites(principal)
+        assets = q.monitored_assets(principal)
     except FacilityError as exc:
         children.append(banner(f"{t('unavailable', lang)}: {exc}"))
         sites, assets = [], []
@@ -118,7 +120,7 @@ def register_callbacks(app: dash.Dash) -> None:
     )
     def refresh(_n: int | None, lang: str | None) -> tuple[dict[str, Any], html.Div]:
         lang = normalise(lang)
-        snapshot = queries().live_tiles(lang)
+        snapshot = queries().live_tiles(lang, current_principal())
         return snapshot, _status(snapshot, lang)
 
     app.clientside_callback(  # type: ignore[no-untyped-call]

@@ -9,6 +9,7 @@ import dash
 from dash import dcc, html
 
 from dashboards import ids
+from dashboards.access import current_principal
 from dashboards.components import banner, queries
 from dashboards.i18n import normalise, t
 from facility.errors import FacilityError
@@ -46,7 +47,7 @@ def _card(order: WorkOrder, lang: str) -> dcc.Link:
 def _detail(number: str, lang: str) -> list[Any]:
     q = queries()
     try:
-        order = q.order(number)
+        order = q.order(number, current_principal())
     except FacilityError as exc:
         return [banner(f"{t('wo_not_found', lang)}: {exc}")]
     items = []
@@ -91,7 +92,7 @@ def layout(lang: str | None = None, number: str | None = None, **_query: str) ->
         return html.Div(_detail(number, lang), id=ids.WO_DETAIL)
     children: list[Any] = [html.H1(t("wo_title", lang))]
     try:
-        orders = queries().open_orders()
+        orders = queries().open_orders(current_principal())
     except FacilityError as exc:
         children.append(banner(f"{t('unavailable', lang)}: {exc}", component_id=ids.WO_BANNER))
         orders = []

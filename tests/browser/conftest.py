@@ -2,12 +2,13 @@
 
 ``playwright install`` cannot download browsers here, so Playwright drives the Debian package
 (PITFALLS.md). ``browser_page`` gives each test a page in a fresh browser context (own cookies
-and storage); the browser itself is launched once per test module.
+and storage); the browser itself is launched once per test module. The dashboard needs a
+signed-in person: ``sign_in`` goes through the real /login form, as a person would.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
@@ -56,3 +57,25 @@ def browser_page(browser: Browser) -> Iterator[Page]:
         yield context.new_page()
     finally:
         context.close()
+
+
+def sign_in(page: Page, base_url: str, user: tuple[str, str], next_path: str = "/") -> None:
+    """Sign ``(name, password)`` in through the real /login form, then open ``next_path``."""
+    name, password = user
+    page.goto(f"{base_url}/login?next={next_path}")
+    page.locator("#username").fill(name)
+    page.locator("#password").fill(password)
+    page.locator("#login-button").click()
+    page.wait_for_url(f"{base_url}{next_path}")
+
+
+@pytest.fixture
+def sign_in_as(browser_page: Page) -> Callable[[str, tuple[str, str], str], Page]:
+    """``sign_in_as(base_url, (name, password), next_path)``: the test's page, signed in
+    (the users come from dashboards.sample.seed_users in the test's own database)."""
+
+    def signed(base_url: str, user: tuple[str, str], next_path: str = "/") -> Page:
+        sign_in(browser_page, base_url, user, next_path)
+        return browser_page
+
+    return signed

@@ -1,13 +1,14 @@
 """The dashboard in headless Chromium, over real servers: mosquitto (retained device
 messages), influxd (two days of history) and a SQLite database (HT ledger, alarms, work
-orders), all written through the project's own APIs (dashboards.sample)."""
+orders, one user per role), all written through the project's own APIs (dashboards.sample).
+The tests sign in as the supervisor (who may see every page and acknowledge)."""
 
 from __future__ import annotations
 
 import re
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from playwright.sync_api import Page, expect
 from dashboards import ids
 from dashboards.app import DashboardServer
 from dashboards.queries import Queries
-from dashboards.sample import HISTORY_ASSET, seed_bus, seed_history, seed_sql
+from dashboards.sample import HISTORY_ASSET, seed_bus, seed_history, seed_sql, seed_users
 from devtools.services import InfluxServer, MosquittoServer
 from facility.config import DatabaseConfig, InfluxConfig, MqttConfig, Settings
 from facility.mqtt import BrokerSettings, publish_once
@@ -30,6 +31,7 @@ class Dashboard:
     alarm_ids: list[str]
     order_numbers: list[str]
     devices: list[str]
+    users: dict[str, tuple[str, str]]  # role -> (name, password)
 
 
 @pytest.fixture(scope="module")
@@ -55,6 +57,7 @@ def dashboard(
         influxdb=InfluxConfig(url=influxd.url, database=database),
     )
     alarm_ids, numbers = seed_sql(settings.database_url)
+    users = seed_users(settings.database_url)
     seed_history(influxd.url, database)
     broker = BrokerSettings.from_url(bus.url)
     devices = seed_bus(broker)
@@ -62,7 +65,7 @@ def dashboard(
     queries = Queries(settings, ack_timeout_s=1.0)
     server = DashboardServer(settings, "127.0.0.1", 0, queries=queries).start()
     try:
-        yield Dashboard(server.url, alarm_ids, numbers, devices)
+        yield Dashboard(server.url, alarm_ids, numbers, devices, users)
     finally:
         server.stop()
         for asset_no in devices:  # leave the session broker as we found it
@@ -74,43 +77,47 @@ def _id(component_id: str) -> str:
     return "#" + component_id
 
 
+@pytest.fixture
+def page(sign_in_as: Callable[..., Page], dashboard: Dashboard) -> Page:
+    """A page signed in as the supervisor."""
+    return sign_in_as(dashboard.url, dashboard.users["supervisor"])
+
+
 def test_overview_shows_a_tile_per_published_device_with_its_value(
-    browser_page: Page, dashboard: Dashboard, bus: MosquittoServer
+    page: Page, dashboard: Dashboard, bus: MosquittoServer
 ) -> None:
     # readings of now: tiles of readings older than a few polls say stale (issue 9)
     seed_bus(BrokerSettings.from_url(bus.url))
     started = time.perf_counter()
-    browser_page.goto(dashboard.url + "/")
-    expect(browser_page.locator(_id(ids.tile_value("HT-PMP-001")))).to_have_text(
-        "4.21 bar · running"
-    )
+    page.goto(dashboard.url + "/")
+    expect(page.locator(_id(ids.tile_value("HT-PMP-001")))).to_have_text("4.21 bar · running")
     print(f"overview ready in {time.perf_counter() - started:.2f} s")
 
-    expect(browser_page.locator(_id(ids.tile_value("HT-TNK-001")))).to_have_text("2.85 m · 71.3 %")
-    expect(browser_page.locator(_id(ids.tile_value("HT-FAP-001")))).to_have_text("normal")
-    expect(browser_page.locator(_id(ids.tile_value("HT-LGT-001")))).to_have_text("on · 2")
+    expect(page.locator(_id(ids.tile_value("HT-TNK-001")))).to_have_text("2.85 m · 71.3 %")
+    expect(page.locator(_id(ids.tile_value("HT-FAP-001")))).to_have_text("normal")
+    expect(page.locator(_id(ids.tile_value("HT-LGT-001")))).to_have_text("on · 2")
     # a device that lost communication says so, with a bad quality instead of a value
-    expect(browser_page.locator(_id(ids.tile_comm("HT-PMP-002")))).to_have_text("comm lost")
-    expect(browser_page.locator(_id(ids.tile("HT-PMP-002")))).to_have_class(re.compile("tile-bad"))
+    expect(page.locator(_id(ids.tile_comm("HT-PMP-002")))).to_have_text("comm lost")
+    expect(page.locator(_id(ids.tile("HT-PMP-002")))).to_have_class(re.compile("tile-bad"))
     # the alarm engine's state colours the tile: an unacknowledged critical dry-run
-    expect(browser_page.locator(_id(ids.tile("HT-PDP-001")))).to_have_class(
+    expect(page.locator(_id(ids.tile("HT-PDP-001")))).to_have_class(
         re.compile("tile-alarm-critical")
     )
     # a monitored device that has not published yet is shown as such, not as a 0
-    expect(browser_page.locator(_id(ids.tile_value("HT-PMP-003")))).to_have_text("no data yet")
-    expect(browser_page.locator(_id(ids.LIVE_STATUS))).to_contain_text("connected")
+    expect(page.locator(_id(ids.tile_value("HT-PMP-003")))).to_have_text("no data yet")
+    expect(page.locator(_id(ids.LIVE_STATUS))).to_contain_text("connected")
 
 
 def test_live_tiles_update_in_place_from_the_store(
-    browser_page: Page, dashboard: Dashboard, bus: MosquittoServer
+    page: Page, dashboard: Dashboard, bus: MosquittoServer
 ) -> None:
     from datetime import UTC, datetime
 
     from dashboards.sample import device_message
     from facility.payload import encode
 
-    browser_page.goto(dashboard.url + "/")
-    value = browser_page.locator(_id(ids.tile_value("HT-TNK-001")))
+    page.goto(dashboard.url + "/")
+    value = page.locator(_id(ids.tile_value("HT-TNK-001")))
     expect(value).to_have_text("2.85 m · 71.3 %")
     message = device_message("HT-TNK-001", 2, datetime.now(UTC))
     changed = type(message)(
@@ -129,90 +136,83 @@ def test_live_tiles_update_in_place_from_the_store(
 
 
 def test_alarm_console_lists_alarms_and_reports_a_missing_engine(
-    browser_page: Page, dashboard: Dashboard
+    page: Page, dashboard: Dashboard
 ) -> None:
-    browser_page.goto(dashboard.url + "/alarms")
-    table = browser_page.locator(_id(ids.ALARM_TABLE))
+    page.goto(dashboard.url + "/alarms")
+    table = page.locator(_id(ids.ALARM_TABLE))
     for alarm_id in dashboard.alarm_ids:
         expect(table).to_contain_text(alarm_id)
     first_row = table.locator("tbody tr").first
     expect(first_row).to_contain_text("HT-PDP-001/dry_run")  # critical first
     expect(first_row).to_have_class(re.compile("prio-critical"))
 
-    browser_page.locator(_id(ids.ACK_BUTTON)).click()
-    expect(browser_page.locator(_id(ids.ACK_RESULT))).to_contain_text("Choose an alarm first")
+    page.locator(_id(ids.ACK_BUTTON)).click()
+    expect(page.locator(_id(ids.ACK_RESULT))).to_contain_text("Choose an alarm first")
 
-    browser_page.locator(_id(ids.ALARM_SELECT)).click()
-    browser_page.get_by_role("option", name="HT-PDP-001/dry_run").click()
-    browser_page.locator(_id(ids.ACK_USER)).fill("li.na")
-    browser_page.locator(_id(ids.ACK_BUTTON)).click()
-    result = browser_page.locator(_id(ids.ACK_RESULT))
+    page.locator(_id(ids.ALARM_SELECT)).click()
+    page.get_by_role("option", name="HT-PDP-001/dry_run").click()
+    page.locator(_id(ids.ACK_BUTTON)).click()
+    result = page.locator(_id(ids.ACK_RESULT))
     expect(result).to_contain_text("Not acknowledged HT-PDP-001/dry_run")
     expect(result).to_contain_text("no alarm engine answered")
 
 
-def test_work_order_list_and_detail_with_checklist(
-    browser_page: Page, dashboard: Dashboard
-) -> None:
-    browser_page.set_viewport_size({"width": 390, "height": 844})  # a phone
-    browser_page.goto(dashboard.url + "/workorders")
-    listing = browser_page.locator(_id(ids.WO_LIST))
+def test_work_order_list_and_detail_with_checklist(page: Page, dashboard: Dashboard) -> None:
+    page.set_viewport_size({"width": 390, "height": 844})  # a phone
+    page.goto(dashboard.url + "/workorders")
+    listing = page.locator(_id(ids.WO_LIST))
     for number in dashboard.order_numbers:
         expect(listing).to_contain_text(number)
     expect(listing).to_contain_text("Drain pump dry-run trip")
 
     listing.get_by_text(dashboard.order_numbers[0]).click()
-    detail = browser_page.locator(_id(ids.WO_DETAIL))
+    detail = page.locator(_id(ids.WO_DETAIL))
     expect(detail).to_contain_text(dashboard.order_numbers[0])
     expect(detail).to_contain_text("Checklist")
 
 
-def test_asset_page_charts_history_and_shows_the_timeline(
-    browser_page: Page, dashboard: Dashboard
-) -> None:
+def test_asset_page_charts_history_and_shows_the_timeline(page: Page, dashboard: Dashboard) -> None:
     started = time.perf_counter()
-    browser_page.goto(f"{dashboard.url}/asset/{HISTORY_ASSET}")
-    graph = browser_page.locator(_id(ids.HISTORY_GRAPH))
+    page.goto(f"{dashboard.url}/asset/{HISTORY_ASSET}")
+    graph = page.locator(_id(ids.HISTORY_GRAPH))
     expect(graph.locator(".scatterlayer .trace").first).to_be_attached()
-    note = browser_page.locator(_id(ids.HISTORY_NOTE))
+    note = page.locator(_id(ids.HISTORY_NOTE))
     expect(note).to_contain_text("1m data")  # 24 h is read from the 1-minute aggregates
     print(f"asset chart ready in {time.perf_counter() - started:.2f} s; {note.text_content()}")
     count = int((note.text_content() or "0").split(" ")[0])
     assert 1300 <= count <= 1500  # about one point per minute of the last 24 h
 
-    browser_page.get_by_label("7 d").check()
+    page.get_by_label("7 d").check()
     expect(note).to_contain_text("buckets")
-    expect(browser_page.locator(_id(ids.HISTORY_BANNER))).to_be_empty()
+    expect(page.locator(_id(ids.HISTORY_BANNER))).to_be_empty()
 
 
-def test_asset_timeline_lists_the_work_order(browser_page: Page, dashboard: Dashboard) -> None:
-    browser_page.goto(f"{dashboard.url}/asset/HT-PDP-001")
-    timeline = browser_page.locator(_id(ids.TIMELINE))
+def test_asset_timeline_lists_the_work_order(page: Page, dashboard: Dashboard) -> None:
+    page.goto(f"{dashboard.url}/asset/HT-PDP-001")
+    timeline = page.locator(_id(ids.TIMELINE))
     expect(timeline).to_contain_text(dashboard.order_numbers[0])
     expect(timeline).to_contain_text("HT-PDP-001/dry_run")  # the alarm's journal entry
 
 
-def test_kpi_page_reports_each_site_against_the_target(
-    browser_page: Page, dashboard: Dashboard
-) -> None:
-    browser_page.goto(dashboard.url + "/kpi")
-    kpis = browser_page.locator(_id(ids.KPI_TABLE))
+def test_kpi_page_reports_each_site_against_the_target(page: Page, dashboard: Dashboard) -> None:
+    page.goto(dashboard.url + "/kpi")
+    kpis = page.locator(_id(ids.KPI_TABLE))
     expect(kpis).to_contain_text("Huating (HT)")
-    expect(browser_page.get_by_text("Repair timeliness target: 90%")).to_be_visible()
+    expect(page.get_by_text("Repair timeliness target: 90%")).to_be_visible()
 
 
 def test_language_toggle_switches_labels_to_chinese_and_back(
-    browser_page: Page, dashboard: Dashboard
+    page: Page, dashboard: Dashboard
 ) -> None:
-    browser_page.goto(dashboard.url + "/")
-    nav = browser_page.locator(_id(ids.nav_link("overview")))
+    page.goto(dashboard.url + "/")
+    nav = page.locator(_id(ids.nav_link("overview")))
     expect(nav).to_have_text("Overview")
-    browser_page.locator(_id(ids.LANG_TOGGLE)).click()
+    page.locator(_id(ids.LANG_TOGGLE)).click()
     expect(nav).to_have_text("总览")
-    expect(browser_page.locator("h1")).to_have_text("实时状态")
-    expect(browser_page.get_by_text("华庭 (HT)")).to_be_visible()
+    expect(page.locator("h1")).to_have_text("实时状态")
+    expect(page.get_by_text("华庭 (HT)")).to_be_visible()
     # the choice is kept in the browser: another page opens in Chinese
-    browser_page.goto(dashboard.url + "/alarms")
-    expect(browser_page.locator("h1")).to_have_text("当前报警")
-    browser_page.locator(_id(ids.LANG_TOGGLE)).click()
-    expect(browser_page.locator("h1")).to_have_text("Active alarms")
+    page.goto(dashboard.url + "/alarms")
+    expect(page.locator("h1")).to_have_text("当前报警")
+    page.locator(_id(ids.LANG_TOGGLE)).click()
+    expect(page.locator("h1")).to_have_text("Active alarms")
