@@ -45,9 +45,9 @@ from facility.redact import redact_url
 # metadata is the whole schema (migrations and tests compare against it).
 from maintenance import (
     alarm_schema,  # noqa: F401
+    identity_schema,  # noqa: F401
     wo_schema,  # noqa: F401
 )
-from maintenance.identity import schema as identity_schema  # noqa: F401
 from maintenance.schema import Base
 
 log = logging.getLogger(__name__)

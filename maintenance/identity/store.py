@@ -40,7 +40,7 @@ from maintenance.identity.roles import (
     parse_roles,
     parse_sites,
 )
-from maintenance.identity.schema import (
+from maintenance.identity_schema import (
     SESSION_KINDS,
     SessionRow,
     UserRow,
