@@ -34,12 +34,13 @@ def run_command(ctx: click.Context, host: str, port: int, trusted_proxy: str | N
     from dashboards.app import run
 
     settings: Settings = ctx.find_root().obj
-    if not is_loopback(host):
-        # no login yet: whoever reaches the address can acknowledge and shelve alarms
+    if not is_loopback(host) and not settings.identity.secure_cookies:
+        # sign-in is always on; what is missing beyond loopback is the transport: passwords
+        # and session cookies would cross the network in clear text
         log.warning(
-            "dashboard host=%s: listening beyond loopback without authentication; anyone who "
-            "can reach it can act on alarms and work orders: keep it on 127.0.0.1 behind an "
-            "authenticating reverse proxy",
+            "dashboard host=%s: listening beyond loopback without TLS; passwords and session "
+            "cookies cross the network in clear: serve it behind a TLS reverse proxy and set "
+            "[identity] secure_cookies = true (docs/identity.md)",
             host,
         )
     try:

@@ -249,7 +249,7 @@ async def test_metrics_beyond_loopback_without_a_token_warn(
     assert "FACILITY_METRICS__TOKEN" in caplog.messages[0]
 
 
-def test_the_dashboard_warns_when_it_listens_beyond_loopback(tmp_path: Path) -> None:
+def test_the_dashboard_warns_when_it_listens_beyond_loopback_without_tls(tmp_path: Path) -> None:
     # the port is taken, so the command stops right after deciding where to listen
     with socket.socket() as taken:
         taken.bind(("0.0.0.0", 0))
@@ -265,5 +265,5 @@ def test_the_dashboard_warns_when_it_listens_beyond_loopback(tmp_path: Path) -> 
             check=False,
         )
     assert done.returncode != 0
-    assert "listening beyond loopback without authentication" in done.stderr
+    assert "listening beyond loopback without TLS" in done.stderr
     assert "in use" in done.stderr
