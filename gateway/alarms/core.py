@@ -73,6 +73,7 @@ from gateway.alarms.watchdog import (
     system_asset_no,
     system_spec,
 )
+from maintenance.identity.roles import Permission
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +88,17 @@ COMMAND_OPS: tuple[str, ...] = (
     "out_of_service",
     "return_to_service",
 )
+
+
+# The permission each operation needs, on the alarm's estate (maintenance/identity/roles.py).
+OP_PERMISSION: dict[str, Permission] = {
+    "ack": Permission.ALARM_ACK,
+    "reset": Permission.ALARM_RESET,
+    "shelve": Permission.ALARM_SHELVE,
+    "unshelve": Permission.ALARM_SHELVE,
+    "out_of_service": Permission.ALARM_SERVICE,
+    "return_to_service": Permission.ALARM_SERVICE,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -441,13 +453,18 @@ class AlarmCore:
         self._refresh_modes(asset, now, records)
         return records
 
-    def command(self, command: Command, now: datetime) -> tuple[AlarmStatus, list[AlarmRecord]]:
-        """Apply an operator action; AlarmCommandError says why it does not apply."""
+    def command(
+        self, command: Command, now: datetime, *, supervisor: bool = False
+    ) -> tuple[AlarmStatus, list[AlarmRecord]]:
+        """Apply an operator action; AlarmCommandError says why it does not apply.
+
+        ``command.user`` is whoever the caller established (the engine: the signed-in
+        person); ``supervisor`` says whether they may take alarms out of service here (the
+        engine: their ``alarm.service`` permission on the alarm's estate)."""
         slot = self._slot(command.alarm_id)
         op = Operator(command.user, now, command.comment)
         if not command.user.strip():
             raise AlarmCommandError("a user is required for every operator action")
-        supervisor = command.user in self.alarm_set.supervisors
         event: Event
         if command.op == "ack":
             event = Ack(op)
