@@ -79,7 +79,9 @@ log = logging.getLogger(__name__)
 
 MODE_REFRESH_S = 60.0
 
-CommandOp = Literal["ack", "reset", "shelve", "unshelve", "out_of_service", "return_to_service"]
+CommandOp = Literal[
+    "ack", "reset", "shelve", "unshelve", "out_of_service", "return_to_service", "comment"
+]
 COMMAND_OPS: tuple[str, ...] = (
     "ack",
     "reset",
@@ -87,12 +89,14 @@ COMMAND_OPS: tuple[str, ...] = (
     "unshelve",
     "out_of_service",
     "return_to_service",
+    "comment",
 )
 
 
 # The permission each operation needs, on the alarm's estate (maintenance/identity/roles.py).
 OP_PERMISSION: dict[str, Permission] = {
     "ack": Permission.ALARM_ACK,
+    "comment": Permission.ALARM_COMMENT,
     "reset": Permission.ALARM_RESET,
     "shelve": Permission.ALARM_SHELVE,
     "unshelve": Permission.ALARM_SHELVE,
@@ -465,6 +469,8 @@ class AlarmCore:
         op = Operator(command.user, now, command.comment)
         if not command.user.strip():
             raise AlarmCommandError("a user is required for every operator action")
+        if command.op == "comment":
+            return slot.status, [self._comment(slot.spec, op)]
         event: Event
         if command.op == "ack":
             event = Ack(op)
@@ -489,6 +495,23 @@ class AlarmCore:
         except AlarmCommandError as exc:
             raise AlarmCommandError(f"{command.alarm_id} {exc}") from None
         return slot.status, records
+
+    @staticmethod
+    def _comment(spec: AlarmSpec, op: Operator) -> AlarmRecord:
+        """A note in the journal (what was found, who was called); the state stays."""
+        if not op.comment.strip():
+            raise AlarmCommandError(f"{spec.alarm_id} a comment needs text (--comment)")
+        return AlarmRecord(
+            at=op.at,
+            alarm_id=spec.alarm_id,
+            site=spec.site,
+            asset_no=spec.asset_no,
+            alarm=spec.name,
+            kind=EventKind.COMMENT,
+            priority=spec.priority.value,
+            user=op.user,
+            comment=op.comment,
+        )
 
     # -- internals ----------------------------------------------------------------------------
 

@@ -1,10 +1,10 @@
 """``facility alarms``: the console's view of alarms from the command line.
 
-``list`` and ``kpi`` and ``export`` read the database; ``ack``, ``shelve``, ``unshelve``,
-``reset``, ``out-of-service`` and ``return-to-service`` go to the running alarm engine over
-MQTT (the engine owns alarm state; it answers with the new state or why it refused). They act
-for the signed-in person (`facility login`, or ``$FACILITY_TOKEN``): the command carries their
-token, the engine checks their role and estates and journals their name;
+``list`` and ``kpi`` and ``export`` read the database; ``ack``, ``comment``, ``shelve``,
+``unshelve``, ``reset``, ``out-of-service`` and ``return-to-service`` go to the running
+alarm engine over MQTT (the engine owns alarm state; it answers with the new state or why it
+refused). They act for the signed-in person (`facility login`, or ``$FACILITY_TOKEN``): the
+command carries their token, the engine checks their role and estates and journals their name;
 ``run`` is the standalone engine; ``check`` validates alarms.yaml against the ledger and the
 device profiles, as the engine does at start-up.
 """
@@ -406,6 +406,16 @@ def _simple(name: str, op: str, help_text: str) -> None:
     @click.pass_context
     def command(ctx: click.Context, alarm_id: str, comment: str, timeout: float) -> None:
         _send(ctx, op, alarm_id, comment=comment, timeout=timeout)
+
+
+@group.command("comment")
+@click.argument("alarm_id")
+@click.option("--comment", required=True, help="The note (journaled; the state stays).")
+@_timeout
+@click.pass_context
+def comment_(ctx: click.Context, alarm_id: str, comment: str, timeout: float) -> None:
+    """Add a note to an alarm's journal (what was found, who was called)."""
+    _send(ctx, "comment", alarm_id, comment=comment, timeout=timeout)
 
 
 _simple("unshelve", "unshelve", "Unshelve an alarm before its time.")

@@ -151,3 +151,21 @@ async def test_out_of_service_needs_the_supervisor_role_not_a_name_in_alarms_yam
     assert engine.journal()[-1] == ("out_of_service", "wang.wei")
     (action,) = engine.audit("alarm_out_of_service")
     assert (action.actor, action.source) == ("wang.wei", "dashboard")
+
+
+async def test_a_comment_is_journaled_under_the_person_and_changes_no_state(
+    engine: Running,
+) -> None:
+    technician = sign_in(engine.url, "zhao.li", ["technician"], ["HT"])
+    note = Command("comment", DRY, "supervisor", "sump pump tripped on low level; called Li")
+    state = await send_command(engine.broker, note, token=technician, timeout_s=10)
+    assert state["state"] == "unack"  # a note, not an acknowledgement
+    assert engine.journal()[-1] == ("comment", "zhao.li")
+    viewer = sign_in(engine.url, "gao.yu", ["viewer"])
+    with pytest.raises(AlarmCommandError, match=r"may not alarm\.comment"):
+        await send_command(engine.broker, note, token=viewer, timeout_s=10)
+    empty = Command("comment", DRY, "", "  ")
+    with pytest.raises(AlarmCommandError, match=r"a comment needs text"):
+        await send_command(engine.broker, empty, token=technician, timeout_s=10)
+    (action,) = engine.audit("alarm_comment")
+    assert (action.actor, action.detail["comment"]) == ("zhao.li", note.comment)
