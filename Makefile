@@ -7,7 +7,7 @@
 VENV    ?= .venv
 PY      := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed
-DEBS    := influxdb mosquitto mbpoll chromium chromium-driver nodejs npm fonts-wqy-microhei
+DEBS    := influxdb mosquitto postgresql mbpoll chromium chromium-driver nodejs npm fonts-wqy-microhei
 
 .PHONY: demo test faults soak check bench format install clean
 
@@ -40,6 +40,7 @@ check: $(STAMP)
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 	$(PY) tools/import_graph.py --check
+	$(PY) tools/secret_scan.py
 
 format: $(STAMP)
 	$(VENV)/bin/ruff format .

@@ -77,6 +77,15 @@ def _messages(count: int) -> list[tuple[str, bytes, Any]]:
     return out
 
 
+# the launcher's broker is closed (password file + ACL): raw clients log in as its test account
+_LOGIN: list[tuple[str, str]] = []
+
+
+def _login(client: Any) -> None:
+    if _LOGIN:
+        client.username_pw_set(*_LOGIN[0])
+
+
 def _paho_session(host: str, port: int, client_id: str, topic: str) -> None:
     """Create a persistent session with the subscription, then leave (messages queue up)."""
     import paho.mqtt.client as paho
@@ -87,6 +96,7 @@ def _paho_session(host: str, port: int, client_id: str, topic: str) -> None:
     client = paho.Client(
         CallbackAPIVersion.VERSION2, client_id=client_id, protocol=MQTTProtocolVersion.MQTTv5
     )
+    _login(client)
     props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
     props.SessionExpiryInterval = 3600
     client.connect(host, port, clean_start=True, properties=props)
@@ -104,6 +114,7 @@ def _preload(host: str, port: int, messages: list[tuple[str, bytes, Any]]) -> No
     client = paho.Client(
         CallbackAPIVersion.VERSION2, client_id="bench-pub", protocol=MQTTProtocolVersion.MQTTv5
     )
+    _login(client)
     client.max_inflight_messages_set(1000)
     client.max_queued_messages_set(0)
     client.connect(host, port)
@@ -136,6 +147,7 @@ def raw_mqtt_rate(
     client = paho.Client(
         CallbackAPIVersion.VERSION2, client_id="bench-raw", protocol=MQTTProtocolVersion.MQTTv5
     )
+    _login(client)
     client.on_message = on_message
     props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
     props.SessionExpiryInterval = 3600
@@ -188,7 +200,7 @@ async def end_to_end(
     await asyncio.to_thread(_paho_session, host, port, "bench-gw", topic)
     await asyncio.to_thread(_preload, host, port, messages)
     service = GatewayService(
-        BrokerSettings(host, port),
+        BrokerSettings(host, port, *(_LOGIN[0] if _LOGIN else (None, None))),
         InfluxTarget(url, "bench_e2e"),
         spool,
         gateway_id="bench-gw",
@@ -230,6 +242,7 @@ def scale_out(host: str, port: int, url: str, messages: list[tuple[str, bytes, A
     watcher = paho.Client(
         CallbackAPIVersion.VERSION2, client_id="bench-watch", protocol=MQTTProtocolVersion.MQTTv5
     )
+    _login(watcher)
     watcher.on_message = lambda _c, _u, m: (
         online.add(m.topic.rsplit("/", 1)[1]) if b"online" in m.payload else None
     )
@@ -247,7 +260,10 @@ def scale_out(host: str, port: int, url: str, messages: list[tuple[str, bytes, A
         for gateway_id in ids:
             env = {
                 **os.environ,
-                "FACILITY_MQTT__URL": f"mqtt://{host}:{port}",
+                "FACILITY_MQTT__URL": f"mqtt://{_LOGIN[0][0]}@{host}:{port}"
+                if _LOGIN
+                else f"mqtt://{host}:{port}",
+                "FACILITY_MQTT__PASSWORD": _LOGIN[0][1] if _LOGIN else "",
                 "FACILITY_INFLUXDB__URL": url,
                 "FACILITY_INFLUXDB__DATABASE": "bench_scale",
                 "FACILITY_PATHS__VAR_DIR": var,
@@ -407,6 +423,7 @@ def main() -> None:
         root = Path(tmp)
         with InfluxServer(root / "influxd") as influx, MosquittoServer(root / "mqtt") as broker:
             host, port = broker.host, broker.port
+            _LOGIN[:] = [broker.credentials]
             raw_mqtt = raw_mqtt_rate(host, port, subscription_topic("bench-raw"), messages)
             raw_points, requests = raw_write_rate(influx.url, messages)
             e2e_messages, e2e_points = asyncio.run(

@@ -72,6 +72,7 @@ class CollectorService:
     options: CollectorOptions | None = None
     metrics_host: str = "127.0.0.1"
     metrics_port: int | None = None  # None: no /metrics endpoint; 0: any free port
+    metrics_token: str | None = field(default=None, repr=False)  # /metrics: Bearer token
     metrics_url: str | None = None
     # re-read (assets, profiles) every reload_every_s: hot reload of ledger and profiles
     reload: Callable[[], tuple[list[Asset], dict[str, DeviceProfile]]] | None = None
@@ -124,6 +125,7 @@ class CollectorService:
                     host=self.metrics_host,
                     port=self.metrics_port,
                     section="collector",
+                    token=self.metrics_token,
                 )
                 await stack.enter_async_context(server)
                 self.metrics_url = server.url

@@ -3,10 +3,15 @@ history, KPIs)."""
 
 from __future__ import annotations
 
+import logging
+
 import click
 
 from facility.config import Settings
 from facility.errors import CommError
+from facility.metrics_http import is_loopback
+
+log = logging.getLogger(__name__)
 
 
 @click.group()
@@ -23,6 +28,14 @@ def run_command(ctx: click.Context, host: str, port: int) -> None:
     from dashboards.app import run
 
     settings: Settings = ctx.find_root().obj
+    if not is_loopback(host):
+        # no login yet: whoever reaches the address can acknowledge and shelve alarms
+        log.warning(
+            "dashboard host=%s: listening beyond loopback without authentication; anyone who "
+            "can reach it can act on alarms and work orders: keep it on 127.0.0.1 behind an "
+            "authenticating reverse proxy",
+            host,
+        )
     try:
         run(settings, host, port)
     except OSError as exc:  # address in use, not allowed

@@ -326,7 +326,9 @@ def _plans(plans: Iterable[PmPlan], profile: DeviceProfile) -> list[str]:
                     _cell(plan.title.zh),
                     "; or ".join(_trigger(t, profile) for t in plan.triggers),
                     f"{_num(plan.lead_time_days)} d",
-                    f"{_num(plan.window_days)} d",
+                    "by the due date (statutory maximum)"
+                    if plan.statutory_max
+                    else f"{_num(plan.window_days)} d",
                     f"{plan.duration_min} min",
                     _cell(plan.skill),
                     plan.open_order_policy.value,

@@ -130,3 +130,44 @@ class PmPlan(Frozen):
     skill: str = "general"
     open_order_policy: OpenOrderPolicy = OpenOrderPolicy.SKIP
     checklist: tuple[ChecklistItem, ...] = ()
+    statutory_max: bool = Field(
+        default=False,
+        description="the interval is a legal maximum from the last completion: due by then, "
+        "no window after it (released lead_time_days early)",
+    )
+
+    @model_validator(mode="after")
+    def _statutory(self) -> PmPlan:
+        """A statutory maximum interval counts from the last completion and has no grace."""
+        if not self.statutory_max:
+            return self
+        problems = []
+        kinds = sorted({t.kind.value for t in self.triggers if t.kind.value != "floating"})
+        if kinds:
+            problems.append(
+                Problem(
+                    ("triggers",),
+                    f"statutory_max: expected floating triggers only (the maximum interval "
+                    f"counts from the last completion), got {', '.join(kinds)}",
+                )
+            )
+        # Compared with the default, not "was it given": stored definitions carry every field.
+        if self.window_days != type(self).model_fields["window_days"].default:
+            problems.append(
+                Problem(
+                    ("window_days",),
+                    "statutory_max: the interval is a maximum, so no window after the due "
+                    "date; leave window_days out and use lead_time_days to release it early",
+                )
+            )
+        if self.lead_time_days < 1:
+            problems.append(
+                Problem(
+                    ("lead_time_days",),
+                    "statutory_max: expected at least 1 day (the order must be out before "
+                    "the legal deadline)",
+                )
+            )
+        if problems:
+            raise_problems(problems)
+        return self

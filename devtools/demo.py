@@ -6,6 +6,11 @@ broker/historian is used), the demo ledger in the SQL database, the simulated es
 ledger's ports, the collectors, and the parts later issues add (gateway, dashboard) when they
 are part of this build. Prints where everything is, then supervises until Ctrl-C: a part that
 dies is reported once and restarted.
+
+The broker it starts is closed (gateway/bus_acl.py): one account per service with a random
+password, handed to each part only through its environment (``FACILITY_MQTT__URL`` names
+the account, ``FACILITY_MQTT__PASSWORD`` holds the password); the CLI's command account is
+written to ``var/mosquitto/cli.env`` (0600), never printed.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import contextlib
 import importlib.util
 import json
 import os
+import shlex
 import signal
 import socket
 import subprocess
@@ -21,12 +27,17 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import click
 
 from facility.config import Settings
 from facility.errors import CommError
+from facility.redact import redact_url
+
+if TYPE_CHECKING:
+    from devtools.services import MosquittoServer
 
 
 @dataclass
@@ -42,7 +53,11 @@ class Part:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            self.argv, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
+            self.argv,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={**env, **self.extra},  # extra: this part's own broker login
+            start_new_session=True,
         )
         log.close()
 
@@ -76,6 +91,7 @@ def _facility(*args: str) -> list[str]:
 def group(ctx: click.Context, speed: float | None) -> None:
     """Run the whole system on the demo estates until Ctrl-C."""
     from devtools.services import InfluxServer, MosquittoServer
+    from gateway.bus_acl import service_accounts
     from maintenance.ledger_files import demo_ledger_paths, demo_sites
     from maintenance.store import LedgerStore
 
@@ -88,15 +104,30 @@ def group(ctx: click.Context, speed: float | None) -> None:
     env.setdefault("FACILITY_PATHS__VAR_DIR", str(var))
     # a demo should answer within a minute: alarms become work orders on the next pass
     env.setdefault("FACILITY_MAINTENANCE__GENERATE_EVERY_MIN", "1")
+    broker: MosquittoServer | None = None
     try:
         mqtt_port = urlsplit(settings.mqtt.url).port or 1883
         if _answers(settings.mqtt.url):
-            click.echo(f"MQTT broker: using the one already at {settings.mqtt.url}")
+            click.echo(
+                f"MQTT broker: using the one already at {redact_url(settings.mqtt.url)} "
+                "(its accounts are yours to configure: facility bus acl)"
+            )
         else:
-            servers.append(MosquittoServer(var / "mosquitto", port=mqtt_port).start())
+            sites = [site.code for site in demo_sites()]
+            accounts = service_accounts(
+                sites,
+                # an empty [collector] sites means every site
+                collectors=[(settings.collector.id, settings.collector.sites or sites)],
+                gateway_id=settings.gateway.id,
+            )
+            broker = MosquittoServer(
+                var / "mosquitto", port=mqtt_port, accounts=accounts, test_account=False
+            ).start()
+            servers.append(broker)
+            _write_cli_env(broker, var / "mosquitto" / "cli.env")
         influx_port = urlsplit(settings.influxdb.url).port or 8086
         if _answers(settings.influxdb.url):
-            click.echo(f"InfluxDB: using the one already at {settings.influxdb.url}")
+            click.echo(f"InfluxDB: using the one already at {redact_url(settings.influxdb.url)}")
         else:
             servers.append(InfluxServer(var / "influxdb", port=influx_port).start())
 
@@ -118,6 +149,18 @@ def group(ctx: click.Context, speed: float | None) -> None:
             parts.append(
                 Part("dashboard", _facility("dashboard", "run"), var / "log" / "dashboard.log")
             )
+        if broker is not None:
+            # each part logs in as its own service (the account names are the service ids)
+            logins = {
+                "collectors": settings.collector.id,
+                "gateway": settings.gateway.id,
+                "alarms": "alarms-1",
+                "maintenance": "scheduler-1",
+                "dashboard": "dashboard",
+            }
+            for part in parts:
+                if part.name in logins:
+                    part.extra = _broker_env(broker, logins[part.name])
         parts[0].start(env)
         deadline = time.monotonic() + 60
         while not endpoints.exists():
@@ -135,7 +178,9 @@ def group(ctx: click.Context, speed: float | None) -> None:
             by_site[entry["site"]] = by_site.get(entry["site"], 0) + 1
         click.echo("")
         click.echo("Facility demo is running (Ctrl-C stops everything):")
-        click.echo(f"  ledger      {settings.database_url}  ({monitored} monitored assets)")
+        click.echo(
+            f"  ledger      {redact_url(settings.database_url)}  ({monitored} monitored assets)"
+        )
         click.echo(
             f"  simulators  {len(table['endpoints'])} devices "
             + ", ".join(f"{s} {n}" for s, n in sorted(by_site.items()))
@@ -143,8 +188,14 @@ def group(ctx: click.Context, speed: float | None) -> None:
         )
         if table.get("control_url"):
             click.echo(f"  sim control {table['control_url']}")
-        click.echo(f"  MQTT        {settings.mqtt.url}  (topics facility/v1/#)")
-        click.echo(f"  InfluxDB    {settings.influxdb.url}  database {settings.influxdb.database}")
+        click.echo(f"  MQTT        {redact_url(settings.mqtt.url)}  (topics facility/v1/#)")
+        if broker is not None:
+            click.echo(
+                f"  MQTT login  closed bus, one account per service; for the CLI: "
+                f"source {var / 'mosquitto' / 'cli.env'}"
+            )
+        influx_url = redact_url(settings.influxdb.url)
+        click.echo(f"  InfluxDB    {influx_url}  database {settings.influxdb.database}")
         click.echo(
             f"  collectors  metrics http://127.0.0.1:{settings.collector.metrics_port}/metrics"
         )
@@ -170,6 +221,24 @@ def group(ctx: click.Context, speed: float | None) -> None:
             part.stop()
         for server in reversed(servers):
             server.stop()
+
+
+def _broker_env(broker: MosquittoServer, account: str) -> dict[str, str]:
+    """The environment that makes a part log in as ``account`` (URL without the password)."""
+    return {
+        "FACILITY_MQTT__URL": broker.url_for(account, with_password=False),
+        "FACILITY_MQTT__PASSWORD": broker.password_for(account),
+    }
+
+
+def _write_cli_env(broker: MosquittoServer, path: Path) -> None:
+    """``export`` lines for the CLI's command account, in a file only its owner reads."""
+    lines = [f"export {k}={shlex.quote(v)}" for k, v in _broker_env(broker, "facility-cli").items()]
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write("# the demo broker's CLI login (facility alarms ack ...); new on every demo\n")
+        out.write("\n".join(lines) + "\n")
+    path.chmod(0o600)
 
 
 def _supervise(parts: list[Part], env: dict[str, str]) -> None:

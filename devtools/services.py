@@ -1,11 +1,12 @@
-"""Real ``influxd`` and ``mosquitto`` processes on loopback, for the demo and the tests.
+"""Real ``influxd``, ``mosquitto`` and PostgreSQL processes on loopback, for the demo and tests.
 
 One implementation shared by the demo launcher and the test fixtures, so what the tests run is
 what the demo runs. Each server gets a generated configuration, its data and its log file under
 ``data_dir``, and binds 127.0.0.1 only::
 
     with InfluxServer(tmp / "influxd") as influx, MosquittoServer(tmp / "mqtt") as broker:
-        print(influx.url, broker.url)   # http://127.0.0.1:41234  mqtt://127.0.0.1:38211
+        print(influx.url, broker.display_url)
+        # http://127.0.0.1:41234  mqtt://facility-test:***@127.0.0.1:38211
 
 ``port=0`` picks a free port: a socket is bound to port 0, the kernel's choice is read and the
 socket closed, then the server binds it. Another process could take the port in that gap; the
@@ -27,6 +28,7 @@ import json
 import logging
 import os
 import pwd
+import secrets
 import shutil
 import signal
 import socket
@@ -34,11 +36,17 @@ import subprocess
 import time
 import urllib.parse
 import weakref
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any, ClassVar, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 from facility.errors import CommError, ConfigError, StorageError
+from facility.redact import redact_url
+
+if TYPE_CHECKING:
+    from gateway.bus_acl import BusAccount
 
 log = logging.getLogger(__name__)
 
@@ -133,6 +141,11 @@ class _ServerProcess(abc.ABC):
         """Where clients reach the server."""
 
     @property
+    def display_url(self) -> str:
+        """:attr:`url` fit for a log line or a banner (no password in it)."""
+        return self.url
+
+    @property
     def log_path(self) -> Path:
         return self.data_dir / self.log_name
 
@@ -164,7 +177,11 @@ class _ServerProcess(abc.ABC):
                     raise
                 log.warning("%s: port taken before it could bind, retrying", self.name)
         log.info(
-            "%s started pid=%s url=%s data_dir=%s", self.name, self.pid, self.url, self.data_dir
+            "%s started pid=%s url=%s data_dir=%s",
+            self.name,
+            self.pid,
+            self.display_url,
+            self.data_dir,
         )
         return self
 
@@ -184,7 +201,7 @@ class _ServerProcess(abc.ABC):
                 process.kill()
                 process.wait()
         self._forget()
-        log.info("%s stopped url=%s", self.name, self.url)
+        log.info("%s stopped url=%s", self.name, self.display_url)
 
     def kill(self) -> None:
         """Kill at once (SIGKILL), as a crash or power cut would: for failure tests."""
@@ -259,7 +276,12 @@ class _ServerProcess(abc.ABC):
                     f"{self.name} exited with code {code} while starting on "
                     f"{self.host}:{self._port}; log {self.log_path}:\n{self._attempt_log()}"
                 )
-            if self._ready():
+            try:
+                ready = self._ready()
+            except CommError:  # it answers, and says it never will serve us
+                self.kill()
+                raise
+            if ready:
                 return
             if time.monotonic() > deadline:
                 self.kill()
@@ -442,15 +464,50 @@ bind-address = "{self.host}:{self._rpc_port}"
             conn.close()
 
 
-# MQTT 3.1.1 CONNECT with a clean session, keep-alive 10 s and an empty client id; the broker
-# must answer CONNACK (0x20 0x02 flags 0x00 = accepted). Enough to know it serves MQTT,
-# without pulling an MQTT client library into the launcher.
-_MQTT_CONNECT = bytes([0x10, 12, 0, 4, *b"MQTT", 4, 0x02, 0, 10, 0, 0])
 _MQTT_DISCONNECT = bytes([0xE0, 0])
 
 
+def _mqtt_connect_packet(username: str, password: str) -> bytes:
+    """MQTT 3.1.1 CONNECT with a clean session, keep-alive 10 s, an empty client id and a
+    user name and password. The broker must answer CONNACK 0 (accepted): enough to know it
+    serves MQTT and loaded its password file, without an MQTT client library here."""
+
+    def text(value: str) -> bytes:
+        raw = value.encode()
+        return len(raw).to_bytes(2, "big") + raw
+
+    body = text("MQTT") + bytes([4, 0xC2, 0, 10]) + text("") + text(username) + text(password)
+    length, size = b"", len(body)
+    while True:  # MQTT's variable-length "remaining length"
+        digit, size = size % 128, size // 128
+        length += bytes([digit | (0x80 if size else 0)])
+        if not size:
+            break
+    return bytes([0x10]) + length + body
+
+
+@dataclass(frozen=True, slots=True)
+class TlsFiles:
+    """A TLS listener's CA, certificate and private key (PEM files)."""
+
+    cafile: Path
+    certfile: Path
+    keyfile: Path
+
+
 class MosquittoServer(_ServerProcess):
-    """Debian's ``mosquitto`` (2.0): one MQTT listener on loopback, persistence under data_dir.
+    """Debian's ``mosquitto`` (2.0): an MQTT listener on loopback, persistence under data_dir.
+
+    **The bus is closed** (issue 11): ``allow_anonymous false``, a password file made with
+    ``mosquitto_passwd -b`` and an ``acl_file`` computed by :mod:`gateway.bus_acl` from the
+    ``accounts`` given (each service's role and sites), both 0600 and rewritten on every
+    start. Passwords come from ``passwords`` or are generated with :mod:`secrets`. Unless
+    ``test_account=False``, a full-access account ``facility-test`` is added for tests and
+    tools, and :attr:`url` logs in with it (``mqtt://facility-test:<pw>@127.0.0.1:<port>``);
+    :meth:`url_for` hands out one service's URL, :meth:`password_for` its password.
+
+    ``tls`` adds a second listener (``mqtts://``, :attr:`tls_port`) with that CA, certificate
+    and key; the same accounts and ACL apply to both listeners.
 
     ``max_queued_messages`` is raised from mosquitto's default of 1000, which silently drops
     QoS 1 messages for a subscriber that lags behind (PITFALLS.md); ``max_queued_bytes`` bounds
@@ -458,8 +515,7 @@ class MosquittoServer(_ServerProcess):
     demo estates' load: 256 MiB is over half an hour of it, against the gateway's 10-minute
     session expiry), and ``persistent_client_expiration`` removes sessions of clients that
     never come back and asked for no expiry of their own. Production brokers need the same
-    bounds (docs/historian.md). Anonymous clients are allowed because the listener is
-    loopback-only.
+    bounds (docs/historian.md).
     """
 
     name = "mosquitto"
@@ -471,6 +527,11 @@ class MosquittoServer(_ServerProcess):
         data_dir: Path | str,
         port: int = 0,
         *,
+        accounts: Iterable[BusAccount] = (),
+        passwords: Mapping[str, str] | None = None,
+        test_account: bool = True,
+        tls: TlsFiles | None = None,
+        tls_port: int = 0,
         max_queued_messages: int = 1_000_000,
         max_queued_bytes: int = 256 * 2**20,
         max_inflight_messages: int = 100,
@@ -478,30 +539,140 @@ class MosquittoServer(_ServerProcess):
         autosave_interval: int = 10,
         startup_timeout: float = 30.0,
     ) -> None:
+        from gateway.bus_acl import TEST_ACCOUNT, BusAccount, BusRole, check_accounts
+
         super().__init__(data_dir, port, startup_timeout=startup_timeout)
         self.max_queued_messages = max_queued_messages
         self.max_queued_bytes = max_queued_bytes
         self.persistent_client_expiration = persistent_client_expiration
         self.max_inflight_messages = max_inflight_messages
         self.autosave_interval = autosave_interval
+        self.accounts = list(accounts)
+        if test_account:
+            self.accounts.append(BusAccount(TEST_ACCOUNT, BusRole.TEST))
+        if not self.accounts:
+            raise ConfigError("mosquitto: a closed bus needs at least one account")
+        check_accounts(self.accounts)  # before any file is written: names go into them
+        given = dict(passwords or {})
+        self._passwords = {
+            a.name: given.get(a.name) or secrets.token_urlsafe(18) for a in self.accounts
+        }
+        self._login = TEST_ACCOUNT if test_account else self.accounts[0].name
+        self.tls = tls
+        self._tls_port = tls_port
+        self._wanted_tls_port = tls_port
 
     @property
     def url(self) -> str:
-        """``mqtt://127.0.0.1:<port>``."""
-        return f"mqtt://{self.host}:{self.port}"
+        """``mqtt://facility-test:<password>@127.0.0.1:<port>`` (the test account; without
+        one, the first account's)."""
+        return self.url_for(self._login)
+
+    @property
+    def credentials(self) -> tuple[str, str]:
+        """(user name, password) of :attr:`url`'s account, for clients that take them apart."""
+        return self._login, self._passwords[self._login]
+
+    def password_for(self, account: str) -> str:
+        """The password of ``account``; ConfigError for a name the broker does not know."""
+        try:
+            return self._passwords[account]
+        except KeyError:
+            raise ConfigError(f"mosquitto: no account {account!r} on this broker") from None
+
+    def url_for(self, account: str, *, tls: bool = False, with_password: bool = True) -> str:
+        """The URL ``account`` logs in with: ``mqtt://<account>:<pw>@127.0.0.1:<port>``, or
+        ``mqtts://`` on the TLS listener; ``with_password=False`` leaves the password out
+        (for ``FACILITY_MQTT__URL``, with the password in ``FACILITY_MQTT__PASSWORD``)."""
+        password = self.password_for(account)
+        user = urllib.parse.quote(account, safe="")
+        if with_password:
+            user += ":" + urllib.parse.quote(password, safe="")
+        if tls:
+            return f"mqtts://{user}@{self.host}:{self.tls_port}"
+        return f"mqtt://{user}@{self.host}:{self.port}"
+
+    @property
+    def display_url(self) -> str:
+        return redact_url(self.url)
+
+    @property
+    def tls_port(self) -> int:
+        """The TLS listener's port (CommError without ``tls`` or before the first start)."""
+        if self.tls is None or self._tls_port == 0:
+            raise CommError(f"{self.name}: no TLS listener (give tls=..., then start())")
+        return self._tls_port
 
     @property
     def config_path(self) -> Path:
         return self.data_dir / "mosquitto.conf"
 
+    @property
+    def password_file(self) -> Path:
+        return self.data_dir / "passwd"
+
+    @property
+    def acl_path(self) -> Path:
+        return self.data_dir / "acl"
+
+    def _pick_ports(self) -> None:
+        self._port = self._wanted_port or free_port(self.host)
+        if self.tls is not None:
+            self._tls_port = self._wanted_tls_port or free_port(self.host)
+            while self._tls_port == self._port:
+                self._tls_port = free_port(self.host)
+
+    def _ports_known(self) -> bool:
+        return self._port != 0 and (self.tls is None or self._tls_port != 0)
+
+    def _write_secrets(self) -> None:
+        """The password file (``mosquitto_passwd -b``) and the ACL, both 0600, from scratch."""
+        from gateway.bus_acl import mosquitto_acl
+
+        _write_private(self.acl_path, mosquitto_acl(self.accounts))
+        _write_private(self.password_file, "")
+        passwd = find_binary("mosquitto_passwd", self.package)
+        for account in self.accounts:
+            # -b takes the password on the command line: visible in ps for a moment, to this
+            # machine's users only; the launcher serves loopback test and demo brokers.
+            done = subprocess.run(
+                [
+                    str(passwd),
+                    "-b",
+                    str(self.password_file),
+                    account.name,
+                    self._passwords[account.name],
+                ],
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                check=False,
+            )
+            if done.returncode != 0:
+                raise CommError(
+                    f"mosquitto_passwd failed for account {account.name!r} in "
+                    f"{self.password_file}: {done.stderr.decode(errors='replace').strip()}"
+                )
+        self.password_file.chmod(0o600)
+
     def _write_config(self) -> list[str]:
         # As root mosquitto drops to user "mosquitto", which cannot write a data_dir owned by
         # whoever started us (pytest's 0700 temp dirs): stay the user we are.
         user = pwd.getpwuid(os.getuid()).pw_name
-        config = f"""\
-# Generated by devtools.services.MosquittoServer; rewritten on every start.
-listener {self._port} {self.host}
-allow_anonymous true
+        self._write_secrets()
+        tls_listener = ""
+        if self.tls is not None:
+            tls_listener = f"""listener {self._tls_port} {self.host}
+cafile {self.tls.cafile}
+certfile {self.tls.certfile}
+keyfile {self.tls.keyfile}
+"""
+        config = f"""# Generated by devtools.services.MosquittoServer; rewritten on every start.
+# A closed bus: every client logs in, and may use only the topics its ACL grants
+# (gateway/bus_acl.py). These settings hold for every listener below.
+per_listener_settings false
+allow_anonymous false
+password_file {self.password_file}
+acl_file {self.acl_path}
 user {user}
 persistence true
 persistence_location {self.data_dir}
@@ -521,21 +692,37 @@ log_type notice
 log_type information
 connection_messages false
 log_timestamp_format %Y-%m-%dT%H:%M:%S
-"""
-        self.config_path.write_text(config, encoding="utf-8")
+
+listener {self._port} {self.host}
+{tls_listener}"""
+        _write_private(self.config_path, config)
         binary = find_binary("mosquitto", self.package)
         return [str(binary), "-c", str(self.config_path)]
 
     def _ready(self) -> bool:
         try:
             with socket.create_connection((self.host, self._port), timeout=1.0) as sock:
-                sock.sendall(_MQTT_CONNECT)
+                sock.sendall(_mqtt_connect_packet(*self.credentials))
                 connack = _recv_exactly(sock, 4)
                 with contextlib.suppress(OSError):
                     sock.sendall(_MQTT_DISCONNECT)
         except OSError:
             return False
+        if connack[0] == 0x20 and connack[3] != 0:
+            # it serves MQTT but refuses our account: waiting will not change that
+            raise CommError(
+                f"mosquitto on {self.host}:{self._port} refused account {self._login!r} "
+                f"(CONNACK {connack[3]}); password file {self.password_file}"
+            )
         return connack[0] == 0x20 and connack[3] == 0
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write ``text`` to a file only its owner can read (0600 from the first byte)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(text)
+    path.chmod(0o600)  # an existing file keeps its mode through O_CREAT: set it
 
 
 def _recv_exactly(sock: socket.socket, size: int) -> bytes:
@@ -550,3 +737,185 @@ def _recv_exactly(sock: socket.socket, size: int) -> bytes:
 
 def _toml_str(path: Path) -> str:
     return json.dumps(str(path))  # a JSON string is a valid TOML basic string
+
+
+def _postgres_bin(name: str) -> Path:
+    """A PostgreSQL server binary: on PATH, else in Debian's versioned directory."""
+    found = shutil.which(name)
+    if found:
+        return Path(found)
+    versions = sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)
+    for directory in versions:
+        if (directory / name).exists():
+            return directory / name
+    raise ConfigError(
+        f"{name}: not found on PATH or in /usr/lib/postgresql/*/bin; install the Debian "
+        "package 'postgresql' (make install does it)"
+    )
+
+
+class PostgresServer(_ServerProcess):
+    """Debian's PostgreSQL: a throw-away cluster (``initdb``) on loopback, trust auth for the
+    one database user ``facility``, fsync off (test data, not precious).
+
+    PostgreSQL refuses to run as root: as root the cluster is made and run as the ``postgres``
+    system user (created by the Debian package), in a directory of its own under the system's
+    temporary directory (pytest's folders are private to root); ``data_dir`` keeps the log.
+    """
+
+    name = "postgres"
+    package = "postgresql"
+    log_name = "postgres.log"
+    database = "facility"
+    user = "facility"
+
+    def __init__(
+        self, data_dir: Path | str, port: int = 0, *, startup_timeout: float = 60.0
+    ) -> None:
+        super().__init__(data_dir, port, startup_timeout=startup_timeout)
+        self._cluster: Path | None = None
+        self._as: list[str] = []
+
+    @property
+    def url(self) -> str:
+        """A SQLAlchemy URL: ``postgresql+psycopg://facility@127.0.0.1:<port>/facility``."""
+        return f"postgresql+psycopg://{self.user}@{self.host}:{self.port}/{self.database}"
+
+    def url_for(self, database: str) -> str:
+        return f"postgresql+psycopg://{self.user}@{self.host}:{self.port}/{database}"
+
+    def _write_config(self) -> list[str]:
+        if self._cluster is None:
+            self._init_cluster()
+        assert self._cluster is not None
+        return [
+            *self._as,
+            str(_postgres_bin("postgres")),
+            "-D",
+            str(self._cluster / "data"),
+            "-h",
+            self.host,
+            "-p",
+            str(self._port),
+            "-k",
+            str(self._cluster),
+            "-c",
+            "fsync=off",
+            "-c",
+            "synchronous_commit=off",
+            "-c",
+            "full_page_writes=off",
+            "-c",
+            "max_connections=200",
+        ]
+
+    def _init_cluster(self) -> None:
+        import tempfile
+
+        cluster = Path(tempfile.mkdtemp(prefix="facility-pg-"))
+        if os.geteuid() == 0:
+            owner = pwd.getpwnam("postgres")
+            os.chown(cluster, owner.pw_uid, owner.pw_gid)
+            self._as = ["runuser", "-u", "postgres", "--"]
+        result = subprocess.run(
+            [
+                *self._as,
+                str(_postgres_bin("initdb")),
+                "-D",
+                str(cluster / "data"),
+                "-U",
+                self.user,
+                "--auth=trust",
+                "--encoding=UTF8",
+                "--locale=C",
+                "--no-sync",
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if result.returncode != 0:
+            shutil.rmtree(cluster, ignore_errors=True)
+            raise CommError(f"initdb failed ({result.returncode}): {result.stderr[-2000:]}")
+        self._cluster = cluster
+
+    def _ready(self) -> bool:
+        try:
+            with socket.create_connection((self.host, self._port), timeout=0.5):
+                pass
+        except OSError:
+            return False
+        created = subprocess.run(
+            [
+                *self._as,
+                str(_postgres_bin("psql")),
+                "-h",
+                self.host,
+                "-p",
+                str(self._port),
+                "-U",
+                self.user,
+                "-d",
+                "postgres",
+                "-tAc",
+                f"SELECT 1 FROM pg_database WHERE datname = '{self.database}'",
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if created.returncode != 0:
+            return False  # still starting ("the database system is starting up")
+        if created.stdout.strip() != "1":
+            self.create_database(self.database)
+        return True
+
+    def create_database(self, name: str) -> str:
+        """A new empty database on this server; returns its URL."""
+        if not name.replace("_", "").isalnum():
+            raise ValueError(f"database name {name!r}: letters, digits and _ only")
+        subprocess.run(
+            [
+                *self._as,
+                str(_postgres_bin("createdb")),
+                "-h",
+                self.host,
+                "-p",
+                str(self._port),
+                "-U",
+                self.user,
+                name,
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return self.url_for(name)
+
+    def drop_database(self, name: str) -> None:
+        """Drop a database made by ``create_database`` (its connections are ended)."""
+        subprocess.run(
+            [
+                *self._as,
+                str(_postgres_bin("dropdb")),
+                "-h",
+                self.host,
+                "-p",
+                str(self._port),
+                "-U",
+                self.user,
+                "--force",
+                "--if-exists",
+                name,
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+
+    def remove(self) -> None:
+        """Stop and delete the cluster's files."""
+        self.stop()
+        if self._cluster is not None:
+            shutil.rmtree(self._cluster, ignore_errors=True)
+            self._cluster = None

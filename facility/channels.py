@@ -31,6 +31,7 @@ from urllib.parse import unquote, urlsplit
 
 from facility.errors import CommError, ConfigError, ProtocolError
 from facility.limits import HTTP_JSON_MAX_BYTES, HTTP_JSON_MAX_DEPTH, JsonLimitError, load_json
+from facility.redact import redact_url
 
 
 @dataclass(frozen=True)
@@ -96,8 +97,8 @@ class SmtpSettings:
         modes = {"smtp": "plain", "smtp+starttls": "starttls", "smtps": "tls"}
         if parts.scheme not in modes or not parts.hostname:
             raise ConfigError(
-                f"smtp_url {url!r}: expected smtp://host:port, smtp+starttls://host:587 or "
-                "smtps://host:465"
+                f"smtp_url {redact_url(url)!r}: expected smtp://host:port, "
+                "smtp+starttls://host:587 or smtps://host:465"
             )
         mode = modes[parts.scheme]
         default_port = {"plain": 25, "starttls": 587, "tls": 465}[mode]
@@ -153,7 +154,7 @@ def post_json(url: str, body: Mapping[str, Any], timeout_s: float, robot: bool) 
     request = urllib.request.Request(
         url, data=data, method="POST", headers={"Content-Type": "application/json; charset=utf-8"}
     )
-    where = _safe_url(url)
+    where = redact_url(url)
     try:
         with urllib.request.urlopen(request, timeout=timeout_s) as response:
             answer = response.read(65536)
@@ -178,9 +179,3 @@ def post_json(url: str, body: Mapping[str, Any], timeout_s: float, robot: bool) 
             raise ProtocolError(
                 f"webhook {where}: errcode {code} {reply.get('errmsg', '')}".rstrip(), code
             )
-
-
-def _safe_url(url: str) -> str:
-    # robot URLs carry their key in the query: never log it
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}{parts.path}"

@@ -235,6 +235,14 @@ class IdentityConfig(_Section):
     secure_cookies: bool = False
 
 
+class MetricsConfig(_Section):
+    """The /metrics endpoints of the collector and the gateway."""
+
+    # Bearer token a scraper must send (Authorization: Bearer ...); from
+    # $FACILITY_METRICS__TOKEN, never the file. None: open, for loopback scrapers only.
+    token: str | None = None
+
+
 class Settings(_Section):
     """All configuration sections."""
 
@@ -250,6 +258,7 @@ class Settings(_Section):
     alarms: AlarmsConfig = AlarmsConfig()
     maintenance: MaintenanceConfig = MaintenanceConfig()
     identity: IdentityConfig = IdentityConfig()
+    metrics: MetricsConfig = MetricsConfig()
 
     @property
     def database_url(self) -> str:

@@ -10,6 +10,9 @@ service already runs:
   closed at once, unanswered, if all are being answered;
 - a request head larger than ``max_request_bytes`` gets 431 and the connection is closed;
 - a connection idle for ``idle_timeout_s`` (no complete request head) is closed;
+- with a ``token``, a request without ``Authorization: Bearer <token>`` gets 401 (the
+  comparison takes the same time whatever the guess); without one, listening on anything but
+  loopback is logged as a warning at start (the counters name every asset and host);
 - ``GET /metrics`` (and ``HEAD``) answers in the format the scraper asks for (Prometheus text
   or OpenMetrics, gzip if accepted); any other path is 404, any other method 405;
 - collecting the registry is done inline while it is quick (under ``INLINE_COLLECT_S``, the
@@ -25,6 +28,8 @@ from __future__ import annotations
 import asyncio
 import errno
 import gzip
+import hmac
+import ipaddress
 import logging
 import time
 from collections.abc import Callable
@@ -47,6 +52,7 @@ INLINE_COLLECT_S = 0.005  # slower than this on the loop: collect in a worker th
 _REASONS = {
     200: "OK",
     400: "Bad Request",
+    401: "Unauthorized",
     404: "Not Found",
     405: "Method Not Allowed",
     431: "Request Header Fields Too Large",
@@ -61,6 +67,16 @@ def port_in_use_message(port: int, host: str, section: str | None) -> str:
         return f"{where}; choose another port, or 0 for any free port"
     env = f"FACILITY_{section.upper()}__METRICS_PORT"
     return f"{where}; set [{section}] metrics_port ({env}) or 0 for any free port"
+
+
+def is_loopback(host: str) -> bool:
+    """True if ``host`` is a loopback name or address (127.0.0.0/8, ::1, localhost)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a name: it may resolve to anything
 
 
 class MetricsServer:
@@ -82,8 +98,11 @@ class MetricsServer:
         max_request_bytes: int = MAX_REQUEST_BYTES,
         idle_timeout_s: float = IDLE_TIMEOUT_S,
         inline_collect_s: float = INLINE_COLLECT_S,
+        token: str | None = None,
     ) -> None:
         self.registry = registry
+        self._expected_auth = f"Bearer {token}".encode() if token else None
+        self.unauthorized = 0  # requests answered 401
         self.host = host
         self.port = port
         self.section = section
@@ -131,6 +150,12 @@ class MetricsServer:
         sockets = self._server.sockets
         if sockets:
             self.port = int(sockets[0].getsockname()[1])
+        if self._expected_auth is None and not is_loopback(self.host):
+            log.warning(
+                "metrics %s: listening beyond loopback without a token; anyone who can reach "
+                "it reads every asset's counters: set [metrics] token ($FACILITY_METRICS__TOKEN)",
+                self.url,
+            )
 
     async def close(self) -> None:
         """Stop listening and close every open connection."""
@@ -238,6 +263,12 @@ class MetricsServer:
         if path != "/metrics":
             await self._respond(writer, 404, b"not found: try /metrics\n", head_only=head_only)
             return keep_alive
+        if not self._authorized(headers.get("authorization", "")):
+            self.unauthorized += 1
+            await self._respond(
+                writer, 401, b"unauthorized: send Authorization: Bearer <token>\n", bearer=True
+            )
+            return keep_alive
         try:
             body, content_type, encoding = await self._collect(
                 headers.get("accept", ""), headers.get("accept-encoding", "")
@@ -274,6 +305,7 @@ class MetricsServer:
         head_only: bool = False,
         close: bool = False,
         allow: bool = False,
+        bearer: bool = False,
     ) -> None:
         head = [
             f"HTTP/1.1 {status} {_REASONS[status]}",
@@ -284,6 +316,8 @@ class MetricsServer:
             head.append(f"Content-Encoding: {encoding}")
         if allow:
             head.append("Allow: GET, HEAD")
+        if bearer:
+            head.append('WWW-Authenticate: Bearer realm="metrics"')
         head.append("Connection: close" if close else "Connection: keep-alive")
         writer.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1"))
         if not head_only:
@@ -291,6 +325,11 @@ class MetricsServer:
         # a reader that does not read gets the idle timeout too, not a buffer that grows
         async with asyncio.timeout(self.idle_timeout_s):
             await writer.drain()
+
+    def _authorized(self, authorization: str) -> bool:
+        if self._expected_auth is None:
+            return True
+        return hmac.compare_digest(authorization.encode("latin-1"), self._expected_auth)
 
     # -- collection ------------------------------------------------------------------------------
 

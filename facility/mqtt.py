@@ -48,6 +48,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from facility.backoff import Backoff
 from facility.errors import CommError, ConfigError
+from facility.redact import redact_url
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +65,7 @@ class BrokerSettings:
     host: str
     port: int
     username: str | None = None
-    password: str | None = None
+    password: str | None = field(default=None, repr=False)  # never in a log line or repr
     tls: bool = False
     ca_file: str | None = None
     keepalive_s: int = 30
@@ -75,7 +76,9 @@ class BrokerSettings:
     ) -> BrokerSettings:
         parts = urlsplit(url)
         if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
-            raise ConfigError(f"MQTT URL {url!r}: expected mqtt://host:port or mqtts://host:port")
+            raise ConfigError(
+                f"MQTT URL {redact_url(url)!r}: expected mqtt://host:port or mqtts://host:port"
+            )
         tls = parts.scheme == "mqtts"
         return cls(
             host=parts.hostname,
@@ -199,8 +202,7 @@ class MqttLink:
         if self.broker.username:
             client.username_pw_set(self.broker.username, self.broker.password)
         if self.broker.tls:
-            context = ssl.create_default_context(cafile=self.broker.ca_file)
-            client.tls_set_context(context)
+            client.tls_set_context(_tls_context(self.broker))
         if self.will is not None:
             client.will_set(self.will.topic, self.will.payload, self.will.qos, self.will.retain)
         connected: asyncio.Future[None] = self._loop.create_future()
@@ -252,6 +254,8 @@ class MqttLink:
                 clean_start=self.session_expiry_s == 0,
                 properties=properties,
             )
+        except ssl.SSLCertVerificationError as exc:
+            raise CommError(_untrusted(self.broker, exc)) from exc
         except (OSError, ssl.SSLError) as exc:
             raise CommError(
                 f"cannot connect to {self.broker.host}:{self.broker.port}: {exc}"
@@ -431,7 +435,7 @@ def publish_once(
     if broker.username:
         client.username_pw_set(broker.username, broker.password)
     if broker.tls:
-        client.tls_set_context(ssl.create_default_context(cafile=broker.ca_file))
+        client.tls_set_context(_tls_context(broker))
     try:
         client.connect(broker.host, broker.port, broker.keepalive_s)
         client.loop_start()
@@ -443,5 +447,36 @@ def publish_once(
         finally:
             client.disconnect()
             client.loop_stop()
+    except ssl.SSLCertVerificationError as exc:
+        raise CommError(_untrusted(broker, exc)) from None
     except (OSError, ValueError, RuntimeError) as exc:
         raise CommError(f"cannot publish to {broker.host}:{broker.port}: {exc}") from None
+
+
+class _ClosingSSLSocket(ssl.SSLSocket):
+    """paho 2.1 leaves the TLS socket open when the handshake fails (an untrusted broker,
+    tried again every backoff): one file descriptor leaked per attempt. This one closes
+    itself when its handshake fails."""
+
+    def do_handshake(self, block: bool = False) -> None:
+        try:
+            super().do_handshake(block)
+        except BaseException:
+            self.close()
+            raise
+
+
+def _tls_context(broker: BrokerSettings) -> ssl.SSLContext:
+    """Verify the broker's certificate and host name against ``ca_file`` (or the system's
+    CAs): no option to skip it."""
+    context = ssl.create_default_context(cafile=broker.ca_file)
+    context.sslsocket_class = _ClosingSSLSocket
+    return context
+
+
+def _untrusted(broker: BrokerSettings, exc: ssl.SSLCertVerificationError) -> str:
+    trusted = f"ca_file {broker.ca_file}" if broker.ca_file else "the system's CAs (no ca_file)"
+    return (
+        f"TLS to {broker.host}:{broker.port}: the broker's certificate is not trusted by "
+        f"{trusted}: {exc.verify_message or exc}; set [mqtt] ca_file to the CA that signed it"
+    )

@@ -26,6 +26,7 @@ from zoneinfo import ZoneInfo
 from device_profiles.models import DeviceProfile
 from facility.config import Settings
 from facility.errors import ConfigError
+from facility.spreadsheet import spreadsheet_cell
 from facility.types import AssetNo
 from gateway.influx import InfluxClient, quote_ident, quote_string
 from gateway.lineproto import (
@@ -547,7 +548,7 @@ def series_csv(series: Series, tz: ZoneInfo) -> str:
             row += [_cell(p.low), _cell(p.high)]
         if not bucketed:
             row.append(p.quality or "good")
-        writer.writerow(row)
+        writer.writerow(map(spreadsheet_cell, row))
     return out.getvalue()
 
 

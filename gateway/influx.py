@@ -56,6 +56,7 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 from facility.errors import ConfigError, StorageError
+from facility.redact import redact_url
 
 log = logging.getLogger(__name__)
 
@@ -149,10 +150,12 @@ class InfluxClient:
     ) -> None:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ConfigError(f"InfluxDB URL {url!r}: expected http://host:port or https://...")
+            raise ConfigError(
+                f"InfluxDB URL {redact_url(url)!r}: expected http://host:port or https://..."
+            )
         if not database:
             raise ConfigError("InfluxDB database: expected a name (2.x/3.x: the DBRP database)")
-        self.url = url.rstrip("/")
+        self.url = redact_url(url.rstrip("/"))  # for messages only: no password
         self.database = database
         self.timeout = timeout
         self.retention_policy = retention_policy

@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from facility.errors import CommError, ConfigError
+from facility.redact import redact_url
 from gateway.retention import RetentionPlan
 
 FUNCTIONS = ("mean", "min", "max", "last")
@@ -115,7 +116,7 @@ def setup_v2(
         with InfluxDBClient(url=url, token=token, org=org) as client:
             orgs = client.organizations_api().find_organizations(org=org)
             if not orgs:
-                raise ConfigError(f"InfluxDB organisation {org!r} not found at {url}")
+                raise ConfigError(f"InfluxDB organisation {org!r} not found at {redact_url(url)}")
             org_id = orgs[0].id
             buckets_api = client.buckets_api()
             dbrps = DBRPsService(client.api_client)
@@ -149,8 +150,8 @@ def setup_v2(
                     created.append(f"task {task.name}")
     except ApiException as exc:
         raise ConfigError(
-            f"InfluxDB 2.x at {url} refused the set-up: {exc.status} {exc.reason}"
+            f"InfluxDB 2.x at {redact_url(url)} refused the set-up: {exc.status} {exc.reason}"
         ) from None
     except (OSError, HTTPError) as exc:
-        raise CommError(f"InfluxDB 2.x at {url} not reachable: {exc}") from None
+        raise CommError(f"InfluxDB 2.x at {redact_url(url)} not reachable: {exc}") from None
     return created

@@ -58,6 +58,7 @@ from facility.heartbeat import (
 from facility.metrics_http import MetricsServer, MetricsSource
 from facility.mqtt import AckToken, BrokerSettings, MqttLink
 from facility.payload import DeviceMessage, PayloadError, decode
+from facility.redact import redact_url
 from facility.resend import REPORT_WILDCARD
 from facility.spool import Spool, SpoolError, SpoolStats
 from facility.types import ASSET_NO_RE, SITE_CODE_RE
@@ -215,6 +216,7 @@ class GatewayService:
         metrics_host: str = "127.0.0.1",
         metrics_port: int | None = None,
         metrics_source: MetricsFactory | None = None,
+        metrics_token: str | None = None,
         gap_audit: bool = True,
         gap_audit_interval_s: float = 30.0,
         gap_lookback_s: float = 900.0,
@@ -242,6 +244,7 @@ class GatewayService:
         if metrics_port is not None and metrics_source is None:
             raise ValueError("metrics_port needs metrics_source (gateway.metrics.GatewayMetrics)")
         self.metrics_source = metrics_source
+        self.metrics_token = metrics_token  # /metrics asks for it as a Bearer token
         self.metrics_url: str | None = None
         self.stats = GatewayStats()
         self.encoder = LineEncoder(asset_tags)
@@ -322,6 +325,7 @@ class GatewayService:
             host=self.metrics_host,
             port=self.metrics_port,
             section="gateway",
+            token=self.metrics_token,
         )
         await stack.enter_async_context(server)
         self.metrics_url = server.url
@@ -358,7 +362,7 @@ class GatewayService:
                 "gateway id=%s group=%s influxdb=%s database=%s spool=%s",
                 self.gateway_id,
                 self.share_group,
-                self.influx.url,
+                redact_url(self.influx.url),
                 self.influx.database,
                 self.spool_path,
             )

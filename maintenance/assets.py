@@ -12,6 +12,7 @@ from pathlib import Path
 
 from facility.config import Settings
 from facility.errors import ConfigError
+from facility.redact import redact_url
 from facility.types import Asset, AssetStatus
 
 
@@ -28,7 +29,7 @@ def load_assets(
 
         with LedgerStore(settings.database_url) as store:
             assets = list(store.assets(monitored_only=True))
-        source = f"the database ({settings.database_url})"
+        source = f"the database ({redact_url(settings.database_url)})"
     else:
         paths = list(ledgers) or ledger_files.demo_ledger_paths()
         assets = [a for path in paths for a in ledger_files.read_ledger_file(path)]

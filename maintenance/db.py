@@ -14,8 +14,9 @@ them to head without any ``alembic.ini`` on the user's side. Library errors are 
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, Self, TypeVar
 
@@ -38,6 +39,7 @@ from sqlalchemy.exc import ArgumentError, IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from facility.errors import ConfigError, StorageError
+from facility.redact import redact_url
 
 # Every schema module declares its tables on Base.metadata: import them all here so the
 # metadata is the whole schema (migrations and tests compare against it).
@@ -64,11 +66,8 @@ class ConflictError(StorageError):
 
 
 def safe_url(url: str) -> str:
-    """The URL with its password masked, for messages and logs."""
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
-        return "<unparseable database URL>"
+    """The URL with its password masked, for messages and logs (facility.redact)."""
+    return redact_url(url)
 
 
 def make_engine(url: str) -> Engine:
@@ -82,7 +81,7 @@ def make_engine(url: str) -> Engine:
         ) from None
     is_sqlite = parsed.get_backend_name() == "sqlite"
     if is_sqlite and parsed.database and parsed.database != ":memory:":
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        _create_private(Path(parsed.database))
     try:
         connect_args = {"timeout": SQLITE_BUSY_TIMEOUT_S} if is_sqlite else {}
         engine = create_engine(parsed, connect_args=connect_args)
@@ -91,6 +90,15 @@ def make_engine(url: str) -> Engine:
     if is_sqlite:
         _sqlite_behaviour(engine)
     return engine
+
+
+def _create_private(path: Path) -> None:
+    """Create the SQLite file 0600 if it does not exist yet (SQLite gives its -wal and -shm
+    files the database file's mode): the ledger, journal and users are nobody else's business.
+    An existing file keeps the mode its owner chose."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
 def _sqlite_behaviour(engine: Engine) -> None:
@@ -170,8 +178,9 @@ def upgrade(url: str, revision: str = "head") -> None:
 class Tx:
     """One unit of work: typed reads and writes of schema rows, committed together."""
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, url: str = "") -> None:
         self._session = session
+        self._url = url
 
     def get(self, row_type: type[RowT], key: Any, *, lock: bool = False) -> RowT | None:
         """The row with primary key ``key``; ``lock``: hold it until commit (FOR UPDATE)."""
@@ -206,6 +215,15 @@ class Tx:
 
     def flush(self) -> None:
         self._session.flush()
+
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """A nested unit of work (SAVEPOINT): when its block raises, only what it did is
+        rolled back and the transaction goes on; its database errors come out as
+        ``StorageError`` (``ConflictError`` for a duplicate key)."""
+        with translate_errors(self._url), self._session.begin_nested():
+            yield
+            self._session.flush()
 
 
 class Database:
@@ -251,7 +269,7 @@ class Database:
             Session(self._writer if write else self._engine, expire_on_commit=False) as session,
             session.begin(),
         ):
-            yield Tx(session)
+            yield Tx(session, self.url)
 
     def close(self) -> None:
         self._engine.dispose()

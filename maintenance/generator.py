@@ -14,6 +14,12 @@ the write transaction already serialises them; on PostgreSQL the row lock does),
 that still collides with another on a unique key is retried from the start, where it sees
 what the other recorded. Plans whose next moment of interest lies in the future are not even
 read (``next_check_at``), which keeps a pass over 10,000 assets well under a second.
+
+One plan cannot halt the others: a plan whose rules raise, or whose writes fail (a unique
+key, a constraint), is left as it was in its own savepoint, logged once (and once when it
+works again) and counted in the pass's report; every other plan is recorded as usual.
+The writes are tried together first (one savepoint, the fast path) and plan by plan only
+when that fails.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from device_profiles.models import DeviceProfile, PmPlan, TriggerKind
+from facility.errors import StorageError
 from facility.types import AssetStatus, Criticality
 from maintenance.db import ConflictError, Database, DatabaseUser, Tx
 from maintenance.pm_plans import (
@@ -106,12 +113,21 @@ class PassReport:
     superseded: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     synced: SyncReport = field(default_factory=SyncReport)
+    failed: list[str] = field(default_factory=list)  # "asset_no:plan: error", left as they were
+
+    def add(self, other: PassReport) -> None:
+        """Take in what ``other`` (one part of this pass's writes) recorded."""
+        self.generated.extend(other.generated)
+        self.missed += other.missed
+        self.skipped += other.skipped
+        self.superseded.extend(other.superseded)
 
     def summary(self) -> str:
+        failed = f", {len(self.failed)} plans failed" if self.failed else ""
         return (
             f"pass at {self.at.isoformat(timespec='seconds')}: {self.plans_checked} plans "
             f"checked, {len(self.generated)} orders generated, {self.missed} missed, "
-            f"{self.skipped} skipped, {len(self.superseded)} superseded "
+            f"{self.skipped} skipped, {len(self.superseded)} superseded{failed} "
             f"(plans: {self.synced.created} new, {self.synced.updated} updated, "
             f"{self.synced.disabled} off)"
         )
@@ -151,6 +167,8 @@ class Generator(DatabaseUser):
         self._synced: tuple[object, ...] | None = None  # ledger fingerprint at the last sync
         # plan id -> (its inputs, next release) when it last had nothing to do
         self._quiet: dict[int, tuple[tuple[object, ...], datetime | None]] = {}
+        self._failing: dict[int, str] = {}  # plan id -> "asset_no:plan" while it fails
+        self._failed_now: set[int] = set()  # plans that failed in the pass under way
 
     # --- plans -----------------------------------------------------------------------------
 
@@ -276,7 +294,7 @@ class Generator(DatabaseUser):
                 log.info("pm pass at=%s collided (%s), retrying", now.isoformat(), exc)
         for notice in created:
             self._notify(notice)
-        if report.generated or report.missed or report.skipped:
+        if report.generated or report.missed or report.skipped or report.failed:
             log.info("pm %s", report.summary())
         for warning in report.warnings:
             log.warning("pm %s", warning)
@@ -305,6 +323,7 @@ class Generator(DatabaseUser):
 
     def _pass_once(self, now: datetime, sync: bool) -> tuple[PassReport, list[Notice]]:
         report = PassReport(now)
+        self._failed_now = set()
         if sync:
             # First, so that a new plan's counters are read in this pass: the first reading
             # of a cycle is its baseline.
@@ -320,6 +339,8 @@ class Generator(DatabaseUser):
             open_counts = {pid: n for pid, n in tx.execute(open_orders_by_plan_query())}
             results: list[tuple[Any, Evaluation]] = []
             changes: dict[int, dict[str, Any]] = {}
+            checked: set[int] = set()
+            names: dict[int, str] = {}
             for row in tx.execute(plans_to_check_query(now)):
                 rule = self._rule(tx, row, zones)
                 points = [t.point for t in rule.plan.triggers if t.point]
@@ -327,6 +348,8 @@ class Generator(DatabaseUser):
                 plan_alarms = alarms.get(row.asset_no)
                 open_orders = open_counts.get(row.id, 0)
                 report.plans_checked += 1
+                checked.add(row.id)
+                names[row.id] = f"{row.asset_no}:{row.name}"
                 # The rules are pure: with the same inputs, nothing to do until the next
                 # release of a time trigger (most meter plans, most of the time).
                 inputs = _inputs_key(row, open_orders, plan_meters, plan_alarms)
@@ -338,11 +361,15 @@ class Generator(DatabaseUser):
                 ):
                     continue
                 state = _state(row, row.status, open_orders)
-                evaluation = evaluate(rule, state, now, plan_meters, plan_alarms)
+                try:
+                    evaluation = evaluate(rule, state, now, plan_meters, plan_alarms)
+                    changed = _cursor_changes(row, rule, evaluation)
+                except Exception as exc:  # one plan's bad data must not stop the others
+                    self._failed(row.id, names[row.id], exc, report)
+                    continue
                 report.warnings.extend(
                     f"{row.asset_no}:{row.name}: {w}" for w in evaluation.warnings
                 )
-                changed = _cursor_changes(row, rule, evaluation)
                 if changed:
                     changes[row.id] = changed
                 if evaluation.decisions:
@@ -351,15 +378,11 @@ class Generator(DatabaseUser):
                     self._quiet.pop(row.id, None)
                 else:
                     self._quiet[row.id] = (inputs, evaluation.next_release)
-            if changes:
-                # Only plans whose cursor moved are loaded as rows and written.
-                for stored in tx.execute(rows_by_id_query(PmPlanRow, list(changes))).scalars():
-                    for column, value in changes[stored.id].items():
-                        setattr(stored, column, value)
             criticality: dict[str, Criticality] = {}
             if any(d.state is OccurrenceState.GENERATED for _, e in results for d in e.decisions):
                 criticality = {a: Criticality(c) for a, c in tx.execute(criticality_query())}
-            orders = self._record(tx, results, now, zones, criticality, report)
+            orders = self._write_all(tx, changes, results, now, zones, criticality, names, report)
+            self._recovered(checked, report)
             generator.last_pass_at = now
             generator.last_pass_by = self.worker
             generator.passes += 1
@@ -370,6 +393,78 @@ class Generator(DatabaseUser):
                     for r in orders
                 ]
         return report, notices
+
+    def _write_all(
+        self,
+        tx: Tx,
+        changes: Mapping[int, Mapping[str, Any]],
+        results: Sequence[tuple[Any, Evaluation]],
+        now: datetime,
+        zones: Mapping[str, ZoneInfo],
+        criticality: Mapping[str, Criticality],
+        names: Mapping[int, str],
+        report: PassReport,
+    ) -> list[WorkOrderRow]:
+        """Every plan's cursor, occurrences and orders: all together in one savepoint, and
+        if that fails, plan by plan, each in its own (a failing plan is left as it was)."""
+        if not changes and not results:
+            return []
+        part = PassReport(report.at)
+        try:
+            with tx.savepoint():
+                orders = self._write(tx, changes, results, now, zones, criticality, part)
+        except StorageError:
+            pass  # some plan's writes fail: find which, and record all the others
+        else:
+            report.add(part)
+            return orders
+        orders = []
+        by_plan = {row.id: (row, evaluation) for row, evaluation in results}
+        for plan_id in sorted({*changes, *by_plan}):
+            part = PassReport(report.at)
+            one_change = {plan_id: changes[plan_id]} if plan_id in changes else {}
+            one_result = [by_plan[plan_id]] if plan_id in by_plan else []
+            try:
+                with tx.savepoint():
+                    found = self._write(tx, one_change, one_result, now, zones, criticality, part)
+            except StorageError as exc:
+                self._quiet.pop(plan_id, None)
+                self._failed(plan_id, names.get(plan_id, f"plan {plan_id}"), exc, report)
+                continue
+            orders.extend(found)
+            report.add(part)
+        return orders
+
+    def _write(
+        self,
+        tx: Tx,
+        changes: Mapping[int, Mapping[str, Any]],
+        results: Sequence[tuple[Any, Evaluation]],
+        now: datetime,
+        zones: Mapping[str, ZoneInfo],
+        criticality: Mapping[str, Criticality],
+        report: PassReport,
+    ) -> list[WorkOrderRow]:
+        if changes:
+            # Only plans whose cursor moved are loaded as rows and written.
+            for stored in tx.execute(rows_by_id_query(PmPlanRow, list(changes))).scalars():
+                for column, value in changes[stored.id].items():
+                    setattr(stored, column, value)
+        return self._record(tx, results, now, zones, criticality, report)
+
+    def _failed(self, plan_id: int, name: str, exc: Exception, report: PassReport) -> None:
+        """A plan left as it was in this pass: counted every time, logged when it starts."""
+        report.failed.append(f"{name}: {exc}")
+        self._failed_now.add(plan_id)
+        if plan_id not in self._failing:
+            log.error("pm plan=%s failed, left as it was; the other plans go on: %s", name, exc)
+        self._failing[plan_id] = name
+
+    def _recovered(self, checked: set[int], report: PassReport) -> None:
+        for plan_id, name in list(self._failing.items()):
+            if plan_id in checked and plan_id not in self._failed_now:
+                del self._failing[plan_id]
+                log.info("pm plan=%s works again", name)
 
     def _record(
         self,

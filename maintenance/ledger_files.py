@@ -26,6 +26,7 @@ from facility.limits import (
     LEDGER_MAX_FILE_BYTES,
     LEDGER_MAX_ROWS,
 )
+from facility.spreadsheet import spreadsheet_cell, spreadsheet_text
 from facility.types import Asset
 from maintenance.ledger import (
     COLUMNS,
@@ -172,7 +173,8 @@ def _sheet(source: str, cells: Iterable[tuple[int, list[str]]]) -> LedgerSheet:
             raise LedgerError(
                 [Issue(source, row_number, "", f"more cells than header columns: {extra!r}")]
             )
-        padded = [*values, *[""] * (len(header) - len(values))]
+        # what an export guarded against formulas ('=...) reads back as it was written
+        padded = [spreadsheet_text(v) for v in [*values, *[""] * (len(header) - len(values))]]
         rows.append(LedgerRow(row_number, dict(zip(header, padded, strict=False))))
     if oversized:
         raise LedgerError(oversized)
@@ -309,7 +311,7 @@ def write_csv(assets: Iterable[Asset], stream: IO[str]) -> None:
     writer = csv.writer(stream, lineterminator="\n")
     writer.writerow(COLUMNS)
     for asset in assets:
-        writer.writerow(asset_values(asset).values())
+        writer.writerow(map(spreadsheet_cell, asset_values(asset).values()))
 
 
 def xlsx_bytes(assets: Iterable[Asset]) -> bytes:
@@ -322,7 +324,7 @@ def xlsx_bytes(assets: Iterable[Asset]) -> bytes:
     sheet.title = "ledger"
     sheet.append(list(COLUMNS))
     for asset in assets:
-        sheet.append(list(asset_values(asset).values()))
+        sheet.append([spreadsheet_cell(v) for v in asset_values(asset).values()])
     sheet.freeze_panes = "B2"
     buffer = io.BytesIO()
     workbook.save(buffer)

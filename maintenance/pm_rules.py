@@ -14,11 +14,13 @@ A plan's triggers are "whichever comes first". Two kinds of plan follow from the
 
 Every occurrence has a stable **slot** key, unique per plan (the database enforces it):
 ``2026-11-26`` (daily), ``2026-W48`` (weekly), ``2026-12`` (monthly), ``2026`` (yearly),
-``2027-02-26`` (floating), ``meter:run_hours:1500`` (meter), ``alarm:turbidity_high:
-20261126T081500Z`` (condition). Due dates are local dates in the site's zone (Asia/Shanghai:
-what "today" means there); an occurrence is due at local midnight of its date, released
-``lead_time_days`` before that, and its compliance window closes ``window_days`` after it
-(wall-clock arithmetic, so a zone with daylight saving keeps local midnights).
+``2027-02-26`` (floating), ``meter:run_hours:20261126T070000Z+1500`` (meter: the cycle's
+start and the use into it, so a counter reset or a replaced meter can never give a slot
+already taken), ``alarm:turbidity_high:20261126T081500Z`` (condition). Due dates are
+local dates in the site's zone (Asia/Shanghai: what "today" means there); an occurrence is
+due at local midnight of its date, released ``lead_time_days`` before that, and its
+compliance window closes ``window_days`` after it (wall-clock arithmetic, so a zone with
+daylight saving keeps local midnights).
 
 An occurrence is recorded once, in one of three states: ``generated`` (an order exists),
 ``missed`` (its window closed and no order was generated: the system was down), ``skipped``
@@ -29,6 +31,7 @@ window has closed.
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
@@ -37,12 +40,22 @@ from enum import StrEnum
 
 from device_profiles.models import OpenOrderPolicy, PmPlan, PmTrigger, TriggerKind
 
-# A counter that moves on by more than this many intervals in one pass is not believed
-# (a meter replaced, a decoding error): recorded as a warning, nothing generated or missed.
+# A counter that moves on by more than this many intervals in one pass is not believed as
+# use (a meter replaced, a decoding error): one order is raised, the plan re-based at the new
+# reading and the jump recorded, rather than dozens of "missed" occurrences.
 MAX_METER_JUMP = 50
+# The last reading seen of a counter is kept (to carry its use over a reset) once it has
+# moved by this fraction of the interval: a reset loses at most 1 % of an interval, and a
+# pass does not rewrite every meter plan whenever a counter ticks.
+SEEN_STEP = 0.01
+# Keys next to a counter's baseline in ``PlanState.baseline`` (JSON column, same row).
+CARRY_SUFFIX = "@carry"  # use carried into this segment (before a reset or a jump)
+SEEN_SUFFIX = "@seen"  # the last reading seen (kept every SEEN_STEP of an interval)
 # Cap on occurrences one plan records in one pass (a daily plan after years of downtime);
 # the rest follow in the next passes, in order.
 MAX_RECORDED_PER_PASS = 1000
+
+SLOT_MAX = 64  # pm_occurrences.slot
 
 CYCLE_KINDS = frozenset({TriggerKind.FLOATING, TriggerKind.METER, TriggerKind.CONDITION})
 
@@ -65,6 +78,7 @@ class Occurrence:
     point: str | None = None  # meter triggers: the counter
     threshold: float | None = None  # meter triggers: the reading that makes it due
     alarm: str | None = None  # condition triggers: the alarm
+    note: str | None = None  # what happened besides (a counter jump), for the order
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +110,9 @@ class PlanState:
 
     active_from: datetime
     cycle_start: datetime | None = None  # last completion (cycle plans); None: active_from
-    baseline: Mapping[str, float] = field(default_factory=dict)  # counter readings at cycle start
+    # Counter readings where the counting started (cycle start, or the last reset or jump),
+    # with ``<point>@carry`` (use before that) and ``<point>@seen`` (last reading seen).
+    baseline: Mapping[str, float] = field(default_factory=dict)
     last_due: datetime | None = None  # due time of the latest time-based occurrence recorded
     last_threshold: Mapping[str, float] = field(default_factory=dict)  # meter, this cycle
     covered: bool = False  # cycle plans: this cycle already has its order
@@ -177,8 +193,18 @@ def slot_key(day: date, unit: str) -> str:
     return f"{day.year}"
 
 
-def meter_slot(point: str, threshold: float) -> str:
-    return f"meter:{point}:{format_number(threshold)}"
+def meter_slot(point: str, cycle_start: datetime, use: float) -> str:
+    """The slot of a meter occurrence: ``use`` of ``point`` into the cycle started then.
+
+    Keyed by the cycle, not by the counter's value: after a completion (or a counter reset
+    or a replaced meter) the same reading comes again, the same key must not.
+    """
+    cycle = f"{cycle_start.astimezone(UTC):%Y%m%dT%H%M%SZ}"
+    slot = f"meter:{point}:{cycle}+{format_number(use)}"
+    if len(slot) > SLOT_MAX:  # a very long point name: shortened, still unique per point
+        digest = hashlib.sha1(point.encode()).hexdigest()[:8]
+        slot = f"meter:{point[:8]}~{digest}:{cycle}+{format_number(use)}"
+    return slot
 
 
 def alarm_slot(alarm: str, since: datetime) -> str:
@@ -218,8 +244,14 @@ def _timed(rule: PlanRule, day: date, slot: str, kind: TriggerKind) -> Occurrenc
         trigger=kind,
         due=localize(wall, rule.tz),
         release=localize(wall - timedelta(days=plan.lead_time_days), rule.tz),
-        window_end=localize(wall + timedelta(days=plan.window_days), rule.tz),
+        window_end=localize(wall + timedelta(days=_grace_days(plan)), rule.tz),
     )
+
+
+def _grace_days(plan: PmPlan) -> float:
+    """Days after the due date an occurrence still counts as done on time: its window, or
+    for a statutory maximum interval only the due date itself (done by its end)."""
+    return 1.0 if plan.statutory_max else plan.window_days
 
 
 def calendar_anchor(rule: PlanRule, trigger: PmTrigger) -> date:
@@ -380,7 +412,9 @@ def _evaluate_cycle(
                 candidates.append(occurrence)
                 break
         elif trigger.kind is TriggerKind.METER:
-            found = _meter(rule, trigger, now, meters, baseline, last_threshold, warnings)
+            found = _meter(
+                rule, trigger, now, meters, baseline, last_threshold, warnings, cycle_start
+            )
             missed.extend(found[:-1])
             candidates.extend(found[-1:])
         else:
@@ -456,7 +490,8 @@ def _every(rule: PlanRule, occurrence: Occurrence) -> float:
 
 def _cycle_reason(occurrence: Occurrence) -> str:
     if occurrence.trigger is TriggerKind.METER:
-        return f"{occurrence.point} reached {format_number(occurrence.threshold or 0)}"
+        reached = f"{occurrence.point} reached {format_number(occurrence.threshold or 0)}"
+        return f"{reached}; {occurrence.note}" if occurrence.note else reached
     if occurrence.trigger is TriggerKind.CONDITION:
         return f"alarm {occurrence.alarm} active"
     return f"due {occurrence.slot}"
@@ -470,8 +505,16 @@ def _meter(
     baseline: dict[str, float],
     last_threshold: dict[str, float],
     warnings: list[str],
+    cycle_start: datetime,
 ) -> list[Occurrence]:
-    """Thresholds newly reached, in order: all but the last were missed."""
+    """Thresholds newly reached, in order: all but the last were missed.
+
+    The counter's *use* in this cycle is ``carry + reading - base``: a reset (the counter goes
+    back) or an unbelievable jump starts a new segment at the new reading and carries the
+    use so far, so 1,900 h run before a reset still count toward a 2,000 h interval.
+    Thresholds are multiples of ``every`` in use; ``last_threshold`` keeps the last one
+    recorded as a reading of the current segment.
+    """
     point = trigger.point
     assert point is not None
     assert trigger.every is not None
@@ -479,43 +522,82 @@ def _meter(
     reading = meters.get(point)
     if reading is None or not math.isfinite(reading):
         return []  # unknown now: nothing is decided on a value we do not have
+    carry_key, seen_key = point + CARRY_SUFFIX, point + SEEN_SUFFIX
     base = baseline.get(point)
     if base is None:
         baseline[point] = reading  # the cycle's first reading is its baseline
         return []
-    last = last_threshold.get(point, base)
-    if reading < last - 1e-9:
+    carry = baseline.get(carry_key, 0.0)
+    seen = baseline.get(seen_key, base)
+    last = last_threshold.get(point, base - carry)
+    done = math.floor((carry + last - base) / every + 1e-9)
+    note: str | None = None
+    if reading < seen - 1e-9:
+        # Reset at service or a replaced meter: the use up to the last reading seen is
+        # carried over; the new segment counts from this reading (a replacement counter
+        # that starts at hours of its own is not mistaken for use here).
+        used = carry + max(seen, last) - base
         warnings.append(
-            f"counter {point} went back from {format_number(last)} to {format_number(reading)} "
-            "(meter reset or replaced?): re-based at the new reading"
+            f"counter {point} went back from {format_number(seen)} to {format_number(reading)} "
+            f"(reset or replaced): {format_number(used)} of {format_number(every)} carried "
+            f"over, counting on from {format_number(reading)}"
         )
-        baseline[point] = reading
-        last_threshold.pop(point, None)
-        return []
-    done = math.floor((last - base) / every + 1e-9)
-    reached = math.floor((reading - base) / every + 1e-9)
+        base, carry = _rebase(baseline, last_threshold, point, reading, used, done, every)
+        last = last_threshold[point]
+    reached = math.floor((carry + reading - base) / every + 1e-9)
+    if reached - done > MAX_METER_JUMP:
+        # Not believed as use: one order now, and the counting goes on from this reading
+        # as if it were exactly the next threshold (nothing "missed" in between).
+        note = (
+            f"counter {point} jumped from {format_number(seen)} to {format_number(reading)} "
+            f"({reached - done} intervals of {format_number(every)} at once): one order "
+            f"raised, re-based at {format_number(reading)}"
+        )
+        warnings.append(note)
+        base, carry = _rebase(
+            baseline, last_threshold, point, reading, (done + 1) * every, done, every
+        )
+        last = last_threshold[point]
+        reached = done + 1
+    if abs(reading - baseline.get(seen_key, base)) >= SEEN_STEP * every:
+        baseline[seen_key] = reading
     if reached <= done:
         return []
-    if reached - done > MAX_METER_JUMP:
-        warnings.append(
-            f"counter {point} jumped from {format_number(last)} to {format_number(reading)} "
-            f"({reached - done} intervals of {format_number(every)} at once): not believed, "
-            "nothing generated"
-        )
-        return []
     window = timedelta(days=rule.plan.window_days)
-    return [
-        Occurrence(
-            slot=meter_slot(point, base + k * every),
-            trigger=TriggerKind.METER,
-            due=now,
-            release=now,
-            window_end=now + window,
-            point=point,
-            threshold=base + k * every,
+    found = []
+    for k in range(done + 1, reached + 1):
+        found.append(
+            Occurrence(
+                slot=meter_slot(point, cycle_start, k * every),
+                trigger=TriggerKind.METER,
+                due=now,
+                release=now,
+                window_end=now + window,
+                point=point,
+                threshold=base + k * every - carry,
+                note=note if k == reached else None,
+            )
         )
-        for k in range(done + 1, reached + 1)
-    ]
+    baseline[seen_key] = reading  # a threshold recorded: its reading is the last seen
+    return found
+
+
+def _rebase(
+    baseline: dict[str, float],
+    last_threshold: dict[str, float],
+    point: str,
+    reading: float,
+    used: float,
+    done: int,
+    every: float,
+) -> tuple[float, float]:
+    """Start a new counting segment at ``reading`` with ``used`` carried over; the last
+    threshold recorded (``done`` intervals) is restated in the new segment's readings."""
+    baseline[point] = reading
+    baseline[point + CARRY_SUFFIX] = used
+    baseline[point + SEEN_SUFFIX] = reading
+    last_threshold[point] = reading + done * every - used
+    return reading, used
 
 
 # --- looking ahead ------------------------------------------------------------------------
@@ -559,9 +641,10 @@ def upcoming(
             base = state.baseline.get(trigger.point)
             threshold = None
             if base is not None:
-                last = state.last_threshold.get(trigger.point, base)
-                done = math.floor((last - base) / trigger.every + 1e-9)
-                threshold = base + (done + 1) * trigger.every
+                carry = state.baseline.get(trigger.point + CARRY_SUFFIX, 0.0)
+                last = state.last_threshold.get(trigger.point, base - carry)
+                done = math.floor((carry + last - base) / trigger.every + 1e-9)
+                threshold = base + (done + 1) * trigger.every - carry
             result.append(
                 Upcoming(trigger.kind, point=trigger.point, threshold=threshold, reading=reading)
             )

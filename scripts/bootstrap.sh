@@ -23,7 +23,7 @@ debs=("$@")
 
 cd "$(dirname "$0")/.."
 MIN_PYTHON=(3 11)
-SERVICE_PACKAGES=(influxdb mosquitto) # packages whose install starts a system service
+SERVICE_PACKAGES=(influxdb mosquitto postgresql) # packages whose install starts a system service
 
 say() { printf 'bootstrap: %s\n' "$*" >&2; }
 die() {
@@ -125,5 +125,5 @@ else
 fi
 
 say "installing the project and its pinned dependencies into $venv"
-quietly "$venv/bin/python" -m pip install --disable-pip-version-check --no-input -e '.[dev]'
+quietly "$venv/bin/python" -m pip install --disable-pip-version-check --no-input -e '.[dev,postgres]'
 say "ready: $venv ($("$venv/bin/python" --version 2>&1))"

@@ -6,6 +6,8 @@
 - ``influx_db``: a fresh database on the session ``influxd`` per test, dropped afterwards.
 - ``no_sign_in`` / ``signed_in_as``: who the command line acts for (nobody, or a person with
   roles and estates in the test's database, through $FACILITY_TOKEN).
+- ``sql_url``: the SQL database of a test, once on SQLite (a file in the test's folder) and
+  once on PostgreSQL (a fresh database on the session's real ``postgres``, dropped after).
 - Every test fails if it leaves a non-daemon thread or an asyncio task behind.
 - Tests under ``tests/integration`` are marked ``integration``, under ``tests/browser``
   ``browser`` (``pytest -m "not browser"`` deselects them).
@@ -27,7 +29,7 @@ import pytest
 import pytest_asyncio
 
 if TYPE_CHECKING:
-    from devtools.services import InfluxServer, MosquittoServer
+    from devtools.services import InfluxServer, MosquittoServer, PostgresServer
     from tests.support import SignIn
 
 TESTS_DIR = Path(__file__).resolve().parent
@@ -63,6 +65,30 @@ def mosquitto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MosquittoSer
 
     with MosquittoServer(tmp_path_factory.mktemp("mosquitto")) as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresServer]:
+    """The session's real PostgreSQL on a free loopback port (do not stop it in a test)."""
+    from devtools.services import PostgresServer
+
+    server = PostgresServer(tmp_path_factory.mktemp("postgres")).start()
+    try:
+        yield server
+    finally:
+        server.remove()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def sql_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The test's own SQL database: SQLite, then PostgreSQL (the two the product supports)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'var' / 'facility.db'}"
+        return
+    server: PostgresServer = request.getfixturevalue("postgres")
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    yield server.create_database(name)
+    server.drop_database(name)
 
 
 @pytest.fixture

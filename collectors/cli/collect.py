@@ -13,6 +13,7 @@ import click
 from facility.cli.common import serve
 from facility.config import Settings
 from facility.errors import ConfigError
+from facility.redact import redact_url
 from facility.types import Asset
 
 if TYPE_CHECKING:
@@ -226,6 +227,7 @@ def run(
         spool_max_bytes=int(config.spool_max_mb * 2**20),
         spool_max_age_s=config.spool_max_age_h * 3600,
         metrics_port=config.metrics_port,
+        metrics_token=settings.metrics.token,
         options=collector_options(settings),
         reload=lambda: (
             _assets(settings, ledgers, sites or tuple(config.sites), endpoints),
@@ -240,6 +242,6 @@ def run(
         service.run,
         lambda: click.echo(
             f"collecting {len(service.pollers)} devices on {len(service.collectors)} "
-            f"endpoints → {settings.mqtt.url}; metrics {service.metrics_url}"
+            f"endpoints → {redact_url(settings.mqtt.url)}; metrics {service.metrics_url}"
         ),
     )

@@ -88,6 +88,24 @@ _LIMIT_NODES = (
 )
 
 
+async def ensure_own_certificate(security: OpcuaSecurity) -> None:
+    """The collector's certificate and private key: made on first run, kept afterwards
+    (renewed only when invalid or expired). The key is 0600 in a 0700 folder: whoever reads
+    it can pose as the collector to every server that trusts it."""
+    own = security.own_private_key.parent
+    own.mkdir(mode=0o700, parents=True, exist_ok=True)
+    own.chmod(0o700)  # mkdir's mode is ignored for a folder that already exists
+    await cert_gen.setup_self_signed_certificate(
+        security.own_private_key,
+        security.own_certificate,
+        security.application_uri,
+        socket.gethostname(),
+        [ExtendedKeyUsageOID.CLIENT_AUTH],
+        {"organizationName": "Facility telemetry"},
+    )
+    security.own_private_key.chmod(0o600)
+
+
 class _RoutineLossFilter(logging.Filter):
     """Drop asyncua's log lines about a connection that is already known to be gone (its
     publish loop's traceback, "called but connection is closed"): the supervisor says it
@@ -330,16 +348,8 @@ class OpcuaSession:
 
     async def _secure(self, client: Client) -> None:
         security = self.security
-        try:  # made on first run, kept afterwards (renewed only when invalid or expired)
-            security.own_certificate.parent.mkdir(parents=True, exist_ok=True)
-            await cert_gen.setup_self_signed_certificate(
-                security.own_private_key,
-                security.own_certificate,
-                security.application_uri,
-                socket.gethostname(),
-                [ExtendedKeyUsageOID.CLIENT_AUTH],
-                {"organizationName": "Facility telemetry"},
-            )
+        try:
+            await ensure_own_certificate(security)
         except (OSError, ValueError) as exc:
             raise OpcuaConfigError(
                 f"OPC UA client certificate in {security.own_certificate.parent}: {exc}; "

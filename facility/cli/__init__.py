@@ -33,6 +33,7 @@ GROUPS: dict[str, tuple[str, str]] = {
     "gateway": ("gateway.cli.gateway", "MQTT into InfluxDB (historian) and the alarm engine."),
     "history": ("gateway.cli.history", "Query a point's history (any range, or as CSV)."),
     "alarms": ("gateway.cli.alarms", "List, acknowledge and shelve alarms; alarm KPIs."),
+    "bus": ("gateway.cli.bus", "The MQTT bus: broker accounts and ACL (closed bus)."),
     # maintenance's commands (maintenance/cli/), wired to the plant's telemetry one floor up
     "pm": ("gateway.cli.plant:pm", "Preventive-maintenance plans and the work-order generator."),
     "wo": ("gateway.cli.plant:wo", "Work orders: list, show, assign, start, complete, close."),

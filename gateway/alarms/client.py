@@ -26,6 +26,16 @@ from gateway.alarms.state import AlarmCommandError
 REPLY_TOPIC_PREFIX = "facility/v1/alarm-replies"
 
 
+def reply_prefix(username: str | None) -> str:
+    """Where the engine answers this broker account: ``.../alarm-replies/<account>``.
+
+    The closed bus (gateway/bus_acl.py) lets only that account read under it, so no other
+    client sees the replies; a name that cannot be a topic level is not an account of ours.
+    """
+    level = username if username and not set(username) & set("/+#") else "anonymous"
+    return f"{REPLY_TOPIC_PREFIX}/{level}"
+
+
 def site_of(alarm_id: str) -> str:
     """The site of ``<ASSET_NO>/<alarm>``; AlarmCommandError for anything else."""
     asset_no, _, name = alarm_id.partition("/")
@@ -50,7 +60,7 @@ async def send_command(
     (docs/decisions/005-identity.md)."""
     site = site_of(command.alarm_id)
     request_id = uuid.uuid4().hex
-    reply_topic = f"{REPLY_TOPIC_PREFIX}/{request_id}"
+    reply_topic = f"{reply_prefix(broker.username)}/{request_id}"
     loop = asyncio.get_running_loop()
     answer: asyncio.Future[bytes] = loop.create_future()
 

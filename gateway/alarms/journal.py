@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import IO, Any
 
+from facility.spreadsheet import spreadsheet_cell
 from facility.types import PointValue
 from gateway.alarms.state import AlarmState, EventKind
 
@@ -105,23 +106,22 @@ def write_csv(records: Iterable[AlarmRecord], stream: IO[str]) -> int:
     count = 0
     for record in records:
         data = record.to_json()
-        writer.writerow(
-            [
-                data["id"],
-                data["at"],
-                data["alarm_id"],
-                data["site"],
-                data["asset_no"] or "",
-                data["alarm"],
-                data["event"],
-                data["from_state"] or "",
-                data["to_state"] or "",
-                data["priority"] or "",
-                "" if data["value"] is None else data["value"],
-                data["user"] or "",
-                data["comment"],
-                json.dumps(data["detail"], ensure_ascii=False, sort_keys=True),
-            ]
-        )
+        row = [
+            data["id"],
+            data["at"],
+            data["alarm_id"],
+            data["site"],
+            data["asset_no"] or "",
+            data["alarm"],
+            data["event"],
+            data["from_state"] or "",
+            data["to_state"] or "",
+            data["priority"] or "",
+            "" if data["value"] is None else data["value"],
+            data["user"] or "",
+            data["comment"],
+            json.dumps(data["detail"], ensure_ascii=False, sort_keys=True),
+        ]
+        writer.writerow(map(spreadsheet_cell, row))  # a comment "=cmd|..." stays text
         count += 1
     return count

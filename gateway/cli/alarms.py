@@ -24,6 +24,7 @@ import click
 
 from facility.config import Settings
 from facility.errors import ConfigError
+from facility.redact import redact_url
 from facility.types import priority_rank
 from gateway.alarms.state import AlarmState
 
@@ -466,6 +467,6 @@ def run(
             ready=ready,
         ),
         lambda: click.echo(
-            f"alarm engine {service_id} running → {settings.mqtt.url}; Ctrl-C to stop"
+            f"alarm engine {service_id} running → {redact_url(settings.mqtt.url)}; Ctrl-C to stop"
         ),
     )

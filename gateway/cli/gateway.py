@@ -9,6 +9,7 @@ import click
 
 from facility.cli.common import serve
 from facility.config import Settings
+from facility.redact import redact_url
 
 if TYPE_CHECKING:
     from gateway.ingest import InfluxTarget
@@ -86,6 +87,7 @@ def run(ctx: click.Context, ledgers: tuple[Path, ...], any_asset: bool) -> None:
         gap_audit_interval_s=config.gap_audit_interval_s,
         retention=RetentionPlan.from_config(settings.influxdb),
         metrics_port=config.metrics_port,
+        metrics_token=settings.metrics.token,
         metrics_source=GatewayMetrics,
     )
 
@@ -93,8 +95,9 @@ def run(ctx: click.Context, ledgers: tuple[Path, ...], any_asset: bool) -> None:
     serve(
         service.run,
         lambda: click.echo(
-            f"gateway {config.id}: {settings.mqtt.url} {subscription_topic(config.share_group)}"
-            f" ({known}) → InfluxDB {settings.influxdb.url} database "
+            f"gateway {config.id}: {redact_url(settings.mqtt.url)} "
+            f"{subscription_topic(config.share_group)}"
+            f" ({known}) → InfluxDB {redact_url(settings.influxdb.url)} database "
             f"{settings.influxdb.database}; spool {service.spool_path}; "
             f"metrics {service.metrics_url}"
         ),
@@ -123,7 +126,7 @@ def setup(ctx: click.Context, v2_org: str | None) -> None:
             config.url, config.token, v2_org, config.database, RetentionPlan.from_config(config)
         )
         click.echo(
-            f"InfluxDB 2.x at {config.url}, org {v2_org}: "
+            f"InfluxDB 2.x at {redact_url(config.url)}, org {v2_org}: "
             + (", ".join(created) if created else "already set up")
         )
         return
@@ -133,7 +136,10 @@ def setup(ctx: click.Context, v2_org: str | None) -> None:
         changed = setup_retention(client, RetentionPlan.from_config(settings.influxdb))
     finally:
         client.close()
-    where = f"InfluxDB {version} at {settings.influxdb.url}, database {settings.influxdb.database}"
+    where = (
+        f"InfluxDB {version} at {redact_url(settings.influxdb.url)}, "
+        f"database {settings.influxdb.database}"
+    )
     if not changed:
         click.echo(f"{where}: already set up")
         return

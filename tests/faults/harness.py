@@ -167,7 +167,9 @@ class Witness:
     counted and ignored, never a dead thread).
     """
 
-    def __init__(self, host: str, port: int, devices: set[str]) -> None:
+    def __init__(
+        self, host: str, port: int, devices: set[str], credentials: tuple[str, str] | None = None
+    ) -> None:
         import paho.mqtt.client as mqtt
         from paho.mqtt.enums import CallbackAPIVersion
         from paho.mqtt.packettypes import PacketTypes
@@ -186,6 +188,8 @@ class Witness:
         self._client.on_connect = self._on_connect
         self._client.on_message = self._on_message
         self._client.reconnect_delay_set(0.2, 2)
+        if credentials is not None:  # the bus is closed (issue 11)
+            self._client.username_pw_set(*credentials)
         props = Properties(PacketTypes.CONNECT)
         props.SessionExpiryInterval = 86_400
         self._client.connect_async(host, port, keepalive=10, clean_start=False, properties=props)

@@ -194,7 +194,9 @@ class System:
         for name, part in self.parts.items():
             if name != "simulators":
                 part.start()
-        self.witness = Witness(self.mosquitto.host, self.mosquitto.port, self.devices)
+        self.witness = Witness(
+            self.mosquitto.host, self.mosquitto.port, self.devices, self.mosquitto.credentials
+        )
         self.supervisor = Supervisor(list(self.parts.values()))
         self.supervisor.start()
         if not wait_until(lambda: len(self.influx_heads(0)) == len(self.devices), 180, 2):

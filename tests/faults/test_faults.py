@@ -167,6 +167,7 @@ def test_hostile_payloads(system: System) -> None:
 
     def inject() -> None:
         client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="faults-hostile")
+        client.username_pw_set(*system.mosquitto.credentials)  # the bus is closed (issue 11)
         client.connect(system.mosquitto.host, system.mosquitto.port)
         client.loop_start()
         try:

@@ -52,6 +52,7 @@ def _connect(
         client.on_message = on_message
     properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
     properties.SessionExpiryInterval = expiry_s
+    client.username_pw_set(*broker.credentials)  # the bus is closed (issue 11)
     client.connect(broker.host, broker.port, clean_start=False, properties=properties)
     client.loop_start()
     assert done.wait(10), "no CONNACK"

@@ -30,8 +30,8 @@ USER = "test"
 
 
 @pytest.fixture
-def url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'var' / 'facility.db'}"
+def url(sql_url: str) -> str:
+    return sql_url
 
 
 @pytest.fixture
@@ -58,10 +58,14 @@ def test_migrations_create_exactly_the_schema(url: str) -> None:
             assert compare_metadata(context, Base.metadata) == []
             assert context.get_current_revision() == db.head_revision()
             tables = set(inspect(connection).get_table_names())
-            pragmas = [
-                connection.exec_driver_sql(f"PRAGMA {name}").scalar()
-                for name in ("journal_mode", "foreign_keys")
-            ]
+            pragmas = (
+                [
+                    connection.exec_driver_sql(f"PRAGMA {name}").scalar()
+                    for name in ("journal_mode", "foreign_keys")
+                ]
+                if url.startswith("sqlite")
+                else ["wal", 1]  # SQLite's connection settings; PostgreSQL has neither
+            )
     finally:
         engine.dispose()
     assert tables == {

@@ -13,6 +13,7 @@ alarm engine's own tests cover the engine, this test what maintenance does with 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -103,7 +104,10 @@ def test_a_pump_reaching_its_run_hours_gets_exactly_one_order(url: str, history:
     (order,) = inspections
     assert order.slot is not None
     assert order.slot.startswith("meter:run_hours:")
-    threshold = float(order.slot.rsplit(":", 1)[1])
+    assert order.slot.endswith("+500")  # 500 h into the cycle (the slot names the cycle)
+    found = re.search(r"run_hours reached ([0-9.]+)", order.description)
+    assert found is not None
+    threshold = float(found.group(1))
     assert start_hours + 499 < threshold < start_hours + 507  # baseline: the first reading + 500
 
 

@@ -116,6 +116,7 @@ def mqtt_client(broker: MosquittoServer) -> Iterator[tuple[mqtt.Client, queue.Qu
         connected.put(reason)
 
     client.on_connect = on_connect
+    client.username_pw_set(*broker.credentials)  # the bus is closed (issue 11)
     client.connect(broker.host, broker.port, keepalive=10)
     client.loop_start()
     try:
@@ -144,7 +145,8 @@ def test_mosquitto_delivers_a_retained_qos1_message_to_a_later_subscriber(
     mosquitto: MosquittoServer,
 ) -> None:
     topic = f"facility/v1/HT/HT-PMP-{uuid.uuid4().hex[:6]}"
-    assert mosquitto.url.startswith("mqtt://127.0.0.1:")
+    assert mosquitto.url.startswith("mqtt://facility-test:")
+    assert mosquitto.url.endswith(f"@127.0.0.1:{mosquitto.port}")
 
     publish_retained(mosquitto, topic, b'{"run_state": 1}')
     message = receive_one(mosquitto, topic)

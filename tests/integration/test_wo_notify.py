@@ -67,6 +67,7 @@ def test_assignment_reaches_webhook_and_mqtt(
     got: list[dict[str, Any]] = []
     watcher = paho.Client(paho.CallbackAPIVersion.VERSION2, protocol=paho.MQTTv5)
     watcher.on_message = lambda c, u, m: got.append(json.loads(m.payload))
+    watcher.username_pw_set(*mosquitto.credentials)  # the bus is closed (issue 11)
     watcher.connect(mosquitto.host, mosquitto.port)
     watcher.subscribe(workorder_topic("HT"), 1)
     watcher.loop_start()

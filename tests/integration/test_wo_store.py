@@ -35,8 +35,8 @@ DRY_RUN = Signal("dry_run_trip", bad_states=(1.0,))
 
 
 @pytest.fixture
-def url(tmp_path: Path) -> str:
-    url = f"sqlite:///{tmp_path / 'facility.db'}"
+def url(sql_url: str) -> str:
+    url = sql_url
     with LedgerStore(url) as ledger:
         ledger.save_sites(demo_sites(), user="test")
         for path in demo_ledger_paths():

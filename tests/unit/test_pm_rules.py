@@ -142,7 +142,15 @@ def test_slot_keys(day: date, unit: str, expected: str) -> None:
 )
 def test_numbers_in_slots_are_short_and_stable(value: float, expected: str) -> None:
     assert format_number(value) == expected
-    assert meter_slot("run_hours", value) == f"meter:run_hours:{expected}"
+    cycle = at("2026-11-26 15:00")
+    assert meter_slot("run_hours", cycle, value) == f"meter:run_hours:20261126T070000Z+{expected}"
+
+
+def test_meter_slots_of_long_point_names_stay_within_the_column() -> None:
+    cycle = at("2026-11-26 15:00")
+    slot = meter_slot("x" * 60, cycle, 123456.5)
+    assert len(slot) <= 64
+    assert slot != meter_slot("x" * 59 + "y", cycle, 123456.5)
 
 
 def test_alarm_slot_is_in_utc() -> None:
@@ -428,7 +436,7 @@ CYCLE_CASES = [
         PlanState(active_from=START, baseline={"run_hours": 1000}),
         START,
         {"run_hours": 1500.0},
-        [("meter:run_hours:1500", G)],
+        [("meter:run_hours:20261126T070000Z+500", G)],
         id="meter reaching its threshold exactly",
     ),
     pytest.param(
@@ -436,7 +444,7 @@ CYCLE_CASES = [
         PlanState(active_from=START, baseline={"run_hours": 1000.3}),
         START,
         {"run_hours": 0.1 * 15003},
-        [("meter:run_hours:1500.3", G)],
+        [("meter:run_hours:20261126T070000Z+500", G)],
         id="meter threshold with 0.1 h scaling (float noise)",
     ),
     pytest.param(
@@ -444,7 +452,7 @@ CYCLE_CASES = [
         PlanState(active_from=START, baseline={"run_hours": 1000}),
         START,
         {"run_hours": 2100},
-        [("meter:run_hours:1500", M), ("meter:run_hours:2000", G)],
+        [("meter:run_hours:20261126T070000Z+500", M), ("meter:run_hours:20261126T070000Z+1000", G)],
         id="meter crossing two thresholds unseen: the first is missed",
     ),
     pytest.param(
@@ -478,7 +486,7 @@ CYCLE_CASES = [
         PlanState(active_from=START, baseline={"start_count": 12000}),
         START,
         {"start_count": 13001},
-        [("meter:start_count:13000", G)],
+        [("meter:start_count:20261126T070000Z+1000", G)],
         id="start-count meter",
     ),
     pytest.param(
@@ -486,7 +494,7 @@ CYCLE_CASES = [
         PlanState(active_from=START, baseline={"run_hours": 1000}),
         at("2027-01-05 09:00"),
         {"run_hours": 1502},
-        [("meter:run_hours:1500", G)],
+        [("meter:run_hours:20261126T070000Z+500", G)],
         id="whichever first: run hours before three months",
     ),
     pytest.param(
@@ -562,7 +570,7 @@ def test_first_reading_sets_the_baseline_then_counts_from_it() -> None:
     first = decide(pm_plan, PlanState(active_from=START), START, meters={"run_hours": 1234})
     assert first.state.baseline == {"run_hours": 1234}
     later = decide(pm_plan, first.state, START, meters={"run_hours": 1734})
-    assert slots(later) == [("meter:run_hours:1734", G)]
+    assert slots(later) == [("meter:run_hours:20261126T070000Z+500", G)]
 
 
 def test_completion_rebases_the_cycle() -> None:
@@ -583,34 +591,113 @@ def test_completion_rebases_the_cycle() -> None:
         decide(pm_plan, rebased, at("2027-03-29 23:59"), meters={"run_hours": 2009}).decisions == ()
     )
     assert slots(decide(pm_plan, rebased, at("2027-03-29 23:59"), meters={"run_hours": 2010})) == [
-        ("meter:run_hours:2010", G)
+        ("meter:run_hours:20270106T080000Z+500", G)
     ]
     assert slots(decide(pm_plan, rebased, at("2027-03-30 00:00"), meters={"run_hours": 1600})) == [
         ("2027-04-06", G)
     ]
 
 
-def test_meter_jump_is_not_believed() -> None:
-    evaluation = decide(
-        plan(RUN_500),
-        PlanState(active_from=START, baseline={"run_hours": 1000}),
-        START,
-        meters={"run_hours": 1000 + 500 * (MAX_METER_JUMP + 1)},
-    )
-    assert evaluation.decisions == ()
-    assert "not believed" in evaluation.warnings[0]
+def test_meter_jump_raises_one_order_and_rebases() -> None:
+    # 12,000 -> 40,000 h on a 500 h plan: 56 intervals at once (issue 10, finding 2).
+    pm_plan = plan(RUN_500)
+    assert MAX_METER_JUMP < (40000 - 12000) / 500
+    state = PlanState(active_from=START, baseline={"run_hours": 12000})
+    jumped = decide(pm_plan, state, START, meters={"run_hours": 40000})
+    (decision,) = jumped.decisions
+    assert decision.state is G
+    assert decision.occurrence.slot == "meter:run_hours:20261126T070000Z+500"
+    assert decision.occurrence.threshold == 40000
+    assert "jumped from 12000 to 40000 (56 intervals of 500 at once)" in decision.reason
+    assert "re-based at 40000" in jumped.warnings[0]
+    # Not blocked for good: after the order is completed at 40,000 h the plan counts on.
+    done = replace(
+        jumped.state, cycle_start=START + timedelta(days=1), baseline={"run_hours": 40000},
+        last_threshold={}, covered=False, open_orders=0,
+    )  # fmt: skip
+    assert slots(decide(pm_plan, done, START + timedelta(days=2), meters={"run_hours": 40500})) == [
+        ("meter:run_hours:20261127T070000Z+500", G)
+    ]
 
 
-def test_meter_going_back_rebases_with_a_warning() -> None:
-    evaluation = decide(
-        plan(RUN_500),
-        PlanState(active_from=START, baseline={"run_hours": 1000}),
-        START,
-        meters={"run_hours": 12},
+def test_meter_jump_rebases_even_while_the_order_must_wait() -> None:
+    # An open order of the plan (skip policy): the jump is recorded once, the occurrence
+    # waits as an ordinary threshold, never as 55 missed ones.
+    pm_plan = plan(RUN_500)
+    state = PlanState(active_from=START, baseline={"run_hours": 12000}, open_orders=1)
+    jumped = decide(pm_plan, state, START, meters={"run_hours": 40000})
+    assert jumped.decisions == ()
+    assert [o.threshold for o in jumped.pending] == [40000]
+    later = decide(
+        pm_plan, replace(jumped.state, open_orders=0), START, meters={"run_hours": 40010}
     )
-    assert evaluation.decisions == ()
-    assert evaluation.state.baseline == {"run_hours": 12}
-    assert "went back" in evaluation.warnings[0]
+    assert slots(later) == [("meter:run_hours:20261126T070000Z+500", G)]
+    assert later.warnings == ()  # the jump was said once
+
+
+def test_counter_reset_carries_the_use_over() -> None:
+    # 1,900 h run on a 2,000 h plan, then the counter is reset (or the meter replaced):
+    # the next order comes 100 h after the reset, not 2,000 h (issue 10, finding 2).
+    pm_plan = plan({"kind": "meter", "point": "run_hours", "every": 2000})
+    state = PlanState(active_from=START, baseline={"run_hours": 0})
+    state = decide(pm_plan, state, START, meters={"run_hours": 1900}).state
+    reset = decide(pm_plan, state, START, meters={"run_hours": 0})
+    assert reset.decisions == ()
+    assert "went back from 1900 to 0" in reset.warnings[0]
+    assert "1900 of 2000 carried over" in reset.warnings[0]
+    state = reset.state
+    assert decide(pm_plan, state, START, meters={"run_hours": 99}).decisions == ()
+    due = decide(pm_plan, state, START, meters={"run_hours": 100})
+    assert slots(due) == [("meter:run_hours:20261126T070000Z+2000", G)]
+    assert due.decisions[0].occurrence.threshold == 100
+
+
+def test_counter_replaced_mid_cycle_counts_from_its_first_reading() -> None:
+    # A replacement meter that starts at 350 h of its own: 1,600 h carried, due at 750 h.
+    pm_plan = plan({"kind": "meter", "point": "run_hours", "every": 2000})
+    state = PlanState(active_from=START, baseline={"run_hours": 10000})
+    state = decide(pm_plan, state, START, meters={"run_hours": 11600}).state
+    state = decide(pm_plan, state, START, meters={"run_hours": 350}).state
+    assert decide(pm_plan, state, START, meters={"run_hours": 749}).decisions == ()
+    assert slots(decide(pm_plan, state, START, meters={"run_hours": 750})) == [
+        ("meter:run_hours:20261126T070000Z+2000", G)
+    ]
+
+
+def test_two_resets_in_one_cycle_carry_both_stretches() -> None:
+    pm_plan = plan({"kind": "meter", "point": "run_hours", "every": 2000})
+    state = PlanState(active_from=START, baseline={"run_hours": 0})
+    for reading in (800, 0, 700, 0):  # 800 h, reset, 700 h, reset
+        state = decide(pm_plan, state, START, meters={"run_hours": reading}).state
+    assert decide(pm_plan, state, START, meters={"run_hours": 499}).decisions == ()
+    assert len(decide(pm_plan, state, START, meters={"run_hours": 500}).generated) == 1
+
+
+def test_a_reset_after_a_recorded_threshold_does_not_repeat_it() -> None:
+    pm_plan = plan(RUN_500)
+    state = PlanState(active_from=START, baseline={"run_hours": 1000})
+    first = decide(pm_plan, state, START, meters={"run_hours": 1500})
+    assert [o.slot for o in (d.occurrence for d in first.decisions)] == [
+        "meter:run_hours:20261126T070000Z+500"
+    ]
+    # The order was cancelled (cycle not re-based), then the counter reset: 500 h used,
+    # 200 h more after the reset reaches 700, not the 500 already recorded.
+    state = replace(first.state, covered=False, open_orders=0)
+    state = decide(pm_plan, state, START, meters={"run_hours": 1700}).state
+    state = decide(pm_plan, state, START, meters={"run_hours": 0}).state
+    assert decide(pm_plan, state, START, meters={"run_hours": 299}).decisions == ()
+    assert slots(decide(pm_plan, state, START, meters={"run_hours": 300})) == [
+        ("meter:run_hours:20261126T070000Z+1000", G)
+    ]
+
+
+def test_seen_reading_is_kept_in_steps_not_on_every_tick() -> None:
+    pm_plan = plan(RUN_500)
+    state = PlanState(active_from=START, baseline={"run_hours": 1000})
+    small = decide(pm_plan, state, START, meters={"run_hours": 1004.9})
+    assert small.state.baseline == {"run_hours": 1000}  # under 1 % of 500 h: not written
+    moved = decide(pm_plan, state, START, meters={"run_hours": 1005})
+    assert moved.state.baseline == {"run_hours": 1000, "run_hours@seen": 1005}
 
 
 def test_meter_occurrence_window_counts_from_when_it_was_seen() -> None:
@@ -637,3 +724,63 @@ def test_upcoming_shows_the_next_date_and_threshold() -> None:
         (TriggerKind.METER, None, 1500, 1200),
         (TriggerKind.FLOATING, at("2027-02-26 00:00"), None, None),
     ]
+
+
+# --- statutory plans: the interval is a maximum (issue 10, finding 10) ----------------------
+
+
+def test_tank_cleaning_is_due_within_six_months_of_the_last_cleaning() -> None:
+    from device_profiles import load_library
+
+    cleaning = next(
+        p for p in load_library()["water-tank-monitor"].pm_plans if p.name == "cleaning"
+    )
+    assert cleaning.statutory_max
+    cleaned = at("2026-01-10 14:00")
+    state = PlanState(active_from=START - timedelta(days=400), cycle_start=cleaned)
+    (decision,) = decide(cleaning, state, at("2026-06-20 00:00")).decisions
+    occurrence = decision.occurrence
+    assert decision.state is G
+    # Due on Jul 10 (six months on), counted as done on time only to the end of that day:
+    # never six months and four weeks, whatever the lead time.
+    assert occurrence.due == at("2026-07-10 00:00")
+    assert occurrence.window_end == at("2026-07-11 00:00")
+    assert occurrence.release == at("2026-06-12 00:00")  # 28 days' notice
+    texts = " ".join(item.text.en for item in cleaning.checklist)
+    assert "water-quality test" in texts
+
+
+def test_a_late_statutory_cleaning_is_recorded_as_missed_the_day_after_the_maximum() -> None:
+    pm_plan = PmPlan.model_validate(
+        {
+            "name": "cleaning",
+            "title": {"en": "Cleaning", "zh": "清洗"},
+            "triggers": [{"kind": "floating", "every": 6, "unit": "month"}],
+            "lead_time_days": 28,
+            "statutory_max": True,
+        }
+    )
+    state = PlanState(active_from=START, cycle_start=at("2026-01-10 14:00"))
+    (decision,) = decide(pm_plan, state, at("2026-07-11 00:00")).decisions
+    assert decision.state is M
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"triggers": [MONTHLY]}, "expected floating triggers only"),
+        ({"window_days": 28}, "no window after the due date"),
+        ({"lead_time_days": 0}, "at least 1 day"),
+    ],
+)
+def test_statutory_plans_are_validated(fields: dict[str, Any], message: str) -> None:
+    data: dict[str, Any] = {
+        "name": "cleaning",
+        "title": {"en": "Cleaning", "zh": "清洗"},
+        "triggers": [{"kind": "floating", "every": 6, "unit": "month"}],
+        "lead_time_days": 28,
+        "statutory_max": True,
+        **fields,
+    }
+    with pytest.raises(ValueError, match=message):
+        PmPlan.model_validate(data)
