@@ -32,6 +32,8 @@ from facility.types import (
 )
 from maintenance import ledger_files
 from maintenance.db import ConflictError, Database, DatabaseUser, Tx
+from maintenance.identity.audit import audit_row
+from maintenance.identity.roles import Principal, actor_name
 from maintenance.ledger import (
     Action,
     ImportReport,
@@ -199,7 +201,9 @@ class LedgerStore(DatabaseUser):
                 for r in tx.rows(SiteRow, order_by=["code"])
             ]
 
-    def save_sites(self, sites: Iterable[Site], *, user: str = SYSTEM_USER) -> list[Site]:
+    def save_sites(
+        self, sites: Iterable[Site], *, user: str | Principal = SYSTEM_USER
+    ) -> list[Site]:
         """Create or update sites; returns those that changed."""
         changed = []
         with self._db.transaction(write=True) as tx:
@@ -288,13 +292,13 @@ class LedgerStore(DatabaseUser):
     # --- import / export -----------------------------------------------------------------
 
     def import_file(
-        self, path: Path, *, user: str = SYSTEM_USER, dry_run: bool = False
+        self, path: Path, *, user: str | Principal = SYSTEM_USER, dry_run: bool = False
     ) -> ImportReport:
         """Read a .csv/.xlsx ledger and apply it (see ``import_sheet``)."""
         return self.import_sheet(ledger_files.read_sheet(path), user=user, dry_run=dry_run)
 
     def import_sheet(
-        self, sheet: LedgerSheet, *, user: str = SYSTEM_USER, dry_run: bool = False
+        self, sheet: LedgerSheet, *, user: str | Principal = SYSTEM_USER, dry_run: bool = False
     ) -> ImportReport:
         """Upsert every row by asset_no, all or nothing.
 
@@ -336,7 +340,7 @@ class LedgerStore(DatabaseUser):
         parsed: Sequence[tuple[int, Asset]],
         existing: Mapping[str, Asset],
         report: ImportReport,
-        user: str,
+        user: str | Principal,
     ) -> None:
         now = _now()
         by_no = {asset.asset_no: asset for _, asset in parsed}
@@ -406,7 +410,7 @@ class LedgerStore(DatabaseUser):
         count: int,
         reason: str = "allocated",
         *,
-        user: str = SYSTEM_USER,
+        user: str | Principal = SYSTEM_USER,
     ) -> list[str]:
         """Allocate and record the next ``count`` numbers; they are never given out again."""
         site = site.upper()
@@ -422,7 +426,12 @@ class LedgerStore(DatabaseUser):
         raise AssertionError("unreachable")
 
     def _allocate_once(
-        self, site: str, device_class: DeviceClass | str, count: int, reason: str, user: str
+        self,
+        site: str,
+        device_class: DeviceClass | str,
+        count: int,
+        reason: str,
+        user: str | Principal,
     ) -> list[str]:
         with self._db.transaction(write=True) as tx:
             if tx.get(SiteRow, site, lock=True) is None:  # allocations of a site take turns
@@ -457,7 +466,11 @@ class LedgerStore(DatabaseUser):
         return numbers
 
     def set_status(
-        self, asset_no: str, status: AssetStatus | str, user: str = SYSTEM_USER, note: str = ""
+        self,
+        asset_no: str,
+        status: AssetStatus | str,
+        user: str | Principal = SYSTEM_USER,
+        note: str = "",
     ) -> Asset:
         """Move an asset in or out of service, or retire it (retired is final)."""
         new = AssetStatus(status)
@@ -485,7 +498,13 @@ class LedgerStore(DatabaseUser):
                 )
             asset = asset_from_row(row)
         if old is not new:
-            log.info("asset_no=%s status %s -> %s by=%s", asset_no, old.value, new.value, user)
+            log.info(
+                "asset_no=%s status %s -> %s by=%s",
+                asset_no,
+                old.value,
+                new.value,
+                actor_name(user),
+            )
         return asset
 
     # --- records -------------------------------------------------------------------------
@@ -496,7 +515,7 @@ class LedgerStore(DatabaseUser):
         asset_no: str,
         old: AssetStatus | None,
         new: AssetStatus,
-        user: str,
+        user: str | Principal,
         note: str,
         now: datetime,
     ) -> None:
@@ -506,7 +525,7 @@ class LedgerStore(DatabaseUser):
                 from_status=old.value if old else None,
                 to_status=new.value,
                 at=now,
-                actor=user,
+                actor=actor_name(user),
                 note=note,
             )
         )
@@ -514,18 +533,12 @@ class LedgerStore(DatabaseUser):
     @staticmethod
     def _audit(
         tx: Tx,
-        user: str,
+        user: str | Principal,
         action: str,
         entity: str,
         detail: Mapping[str, Any],
         now: datetime | None = None,
     ) -> None:
-        tx.add(
-            AuditRow(
-                at=now or _now(),
-                actor=user,
-                action=action,
-                entity=entity,
-                detail=dict(detail),
-            )
-        )
+        """The audit row of a ledger change, in its transaction: a person (with where the
+        change came from), or a service named by a string (source ``system``)."""
+        tx.add(audit_row(user, action, entity, detail, at=now or _now()))

@@ -21,7 +21,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from facility.errors import ConfigError
+from facility.errors import ConfigError, PermissionDenied
+from maintenance.identity.roles import Permission, Principal
 
 
 class WorkOrderError(ConfigError):
@@ -169,3 +170,45 @@ def plan_step(number: str, state: WoState, action: Transition) -> Step:
 def next_state(number: str, state: WoState, transition: Transition) -> WoState:
     """The state after ``transition``, or WorkOrderError saying why not and what to do."""
     return plan_step(number, state, transition).after
+
+
+# --- who may: the permission an action needs on the order's estate -----------------------------
+
+P = Permission
+# action -> (permission for anyone's order, permission for one's own order or None). "Own":
+# assigned to the person; an unassigned order may be started by whoever may work their own
+# (starting it assigns it to them, see WorkOrderStore.start).
+ACTION_PERMISSION: dict[str, tuple[Permission, Permission | None]] = {
+    "assign": (P.WO_ASSIGN, None),
+    "cancel": (P.WO_ASSIGN, None),
+    "raise": (P.WO_ASSIGN, None),
+    "start": (P.WO_WORK_ANY, P.WO_WORK_OWN),
+    "hold": (P.WO_WORK_ANY, P.WO_WORK_OWN),
+    "complete": (P.WO_WORK_ANY, P.WO_WORK_OWN),
+    "record": (P.WO_WORK_ANY, P.WO_WORK_OWN),
+    "labour": (P.WO_WORK_ANY, P.WO_WORK_OWN),
+    "part": (P.WO_WORK_ANY, P.WO_WORK_OWN),
+    "verify": (P.WO_VERIFY, None),
+    "reopen": (P.WO_VERIFY, None),
+    "close": (P.WO_VERIFY, None),
+}
+
+
+def check_permission(
+    person: Principal, action: str, number: str, site: str, assignee: str | None
+) -> None:
+    """Return quietly if ``person`` may do ``action`` on order ``number`` (of ``site``,
+    assigned to ``assignee``); PermissionDenied saying what is missing otherwise."""
+    anyone, own = ACTION_PERMISSION[action]
+    if person.can(anyone, site):
+        return
+    if own is None or own not in person.permissions:
+        person.require(anyone, site)  # raises, naming the roles that have it
+        return
+    person.require(own, site)  # the estate
+    mine = assignee == person.name or (not assignee and action == "start")
+    if not mine:
+        raise PermissionDenied(
+            f"{person.name} may {action} only work orders assigned to them: {number} is "
+            f"assigned to {assignee or 'nobody'} (a supervisor assigns it: facility wo assign)"
+        )

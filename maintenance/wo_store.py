@@ -5,8 +5,12 @@ transaction that locks the order, checks the request with the pure rules of
 ``maintenance.workorders`` and either applies all of it (with an event naming user and time)
 or raises ``WorkOrderError`` and changes nothing. Notifications go out after the commit.
 Every lifecycle action is one step of the table in ``maintenance.wo_lifecycle``, taken by
-one ``_transition``. Completing a preventive order re-bases its plan's cycle (floating dates,
-meter thresholds count from the completion).
+one ``_transition``. Every change goes through ``_change``: an ``actor`` that is a
+:class:`Principal` (a signed-in person) must hold the permission the action needs on the
+order's estate (a technician: only orders assigned to them), and every change writes an
+audit row naming the actor, source and remote in the same transaction; a refusal is
+audited too. A plain string actor is a service (source ``system``). Completing a preventive
+order re-bases its plan's cycle (floating dates, meter thresholds count from the completion).
 
 Where the rest lives: reads in ``maintenance.wo_queries``, raising corrective orders (alarm
 repeats attach) in ``maintenance.wo_corrective``, the rows (numbering, writing, mapping
@@ -20,11 +24,14 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 
 from device_profiles.models import ChecklistKind
+from facility.errors import PermissionDenied
 from maintenance.db import Database, Tx
+from maintenance.identity.audit import audit_row
+from maintenance.identity.roles import Principal, actor_name
 from maintenance.telemetry import MeterSource, SeriesSource
 from maintenance.wo_corrective import SYSTEM_USER, CorrectiveOrders
 from maintenance.wo_corrective import RaiseResult as RaiseResult
-from maintenance.wo_lifecycle import Transition, require
+from maintenance.wo_lifecycle import Transition, check_permission, require
 from maintenance.wo_notice import CollectingNotifier as CollectingNotifier
 from maintenance.wo_notice import LogNotifier as LogNotifier
 from maintenance.wo_notice import Notice as Notice
@@ -101,7 +108,12 @@ class WorkOrderStore(CorrectiveOrders):
     # --- lifecycle: every action is one step of maintenance.wo_lifecycle's table ------------
 
     def assign(
-        self, number: str, assignee: str, *, actor: str = SYSTEM_USER, at: datetime | None = None
+        self,
+        number: str,
+        assignee: str,
+        *,
+        actor: str | Principal = SYSTEM_USER,
+        at: datetime | None = None,
     ) -> WorkOrder:
         """Give the order to a technician (again, to reassign it)."""
         require(number, Transition.ASSIGN, assignee)
@@ -113,21 +125,26 @@ class WorkOrderStore(CorrectiveOrders):
 
         at = self._at(at)
         order = self._transition(number, Transition.ASSIGN, actor, at, effect=effect)
-        self._notify("assigned", order, actor, at)
+        self._notify("assigned", order, actor_name(actor), at)
         return order
 
     def start(
-        self, number: str, *, actor: str = SYSTEM_USER, at: datetime | None = None
+        self, number: str, *, actor: str | Principal = SYSTEM_USER, at: datetime | None = None
     ) -> WorkOrder:
         """Start work (or resume it after a hold); an unassigned order goes to ``actor``."""
 
         def effect(tx: Tx, row: WorkOrderRow) -> None:
-            row.assignee = row.assignee or actor
+            row.assignee = row.assignee or actor_name(actor)
 
         return self._transition(number, Transition.START, actor, self._at(at), effect=effect)
 
     def hold(
-        self, number: str, reason: str, *, actor: str = SYSTEM_USER, at: datetime | None = None
+        self,
+        number: str,
+        reason: str,
+        *,
+        actor: str | Principal = SYSTEM_USER,
+        at: datetime | None = None,
     ) -> WorkOrder:
         """Put work on hold (waiting for parts, access, a contractor): the reason is kept."""
         require(number, Transition.HOLD, reason)
@@ -137,7 +154,7 @@ class WorkOrderStore(CorrectiveOrders):
         self,
         number: str,
         *,
-        actor: str = SYSTEM_USER,
+        actor: str | Principal = SYSTEM_USER,
         at: datetime | None = None,
         note: str = "",
         problem: str | None = None,
@@ -170,51 +187,92 @@ class WorkOrderStore(CorrectiveOrders):
                     "reason": f"watching {row.signal['point']} for {self.proof_hold}",
                 }
             if row.plan_id is not None:
-                rebase_plan(tx, row, lines, at, actor, self.meters)
+                rebase_plan(tx, row, lines, at, actor_name(actor), self.meters)
             return Said(note, {k.value: v for k, v in codes.items() if v})
 
         order = self._transition(number, Transition.COMPLETE, actor, at, effect=effect)
-        log.info("work_order=%s completed by=%s", number, actor)
+        log.info("work_order=%s completed by=%s", number, actor_name(actor))
         return order
 
     def verify(
-        self, number: str, *, actor: str = SYSTEM_USER, at: datetime | None = None, note: str = ""
+        self,
+        number: str,
+        *,
+        actor: str | Principal = SYSTEM_USER,
+        at: datetime | None = None,
+        note: str = "",
     ) -> WorkOrder:
         """A supervisor confirms the work (proof of fix does this from telemetry)."""
         at = self._at(at)
-        order = self._change(number, lambda tx, row: verify_row(tx, row, actor, at, note, None), at)
-        self._notify("verified", order, actor, at)
+        name = actor_name(actor)
+        order = self._change(
+            number,
+            lambda tx, row: verify_row(tx, row, name, at, note, None),
+            at,
+            actor=actor,
+            action="verify",
+        )
+        self._notify("verified", order, name, at)
         return order
 
     def reopen(
-        self, number: str, reason: str, *, actor: str = SYSTEM_USER, at: datetime | None = None
+        self,
+        number: str,
+        reason: str,
+        *,
+        actor: str | Principal = SYSTEM_USER,
+        at: datetime | None = None,
     ) -> WorkOrder:
         """Send a completed (or verified) order back to work, with the reason."""
         require(number, Transition.REOPEN, reason)
         at = self._at(at)
-        order = self._change(number, lambda tx, row: reopen_row(tx, row, actor, at, reason, {}), at)
-        self._notify("reopened", order, actor, at, reason)
+        name = actor_name(actor)
+        order = self._change(
+            number,
+            lambda tx, row: reopen_row(tx, row, name, at, reason, {}),
+            at,
+            actor=actor,
+            action="reopen",
+        )
+        self._notify("reopened", order, name, at, reason)
         return order
 
     def close_order(
-        self, number: str, *, actor: str = SYSTEM_USER, at: datetime | None = None, note: str = ""
+        self,
+        number: str,
+        *,
+        actor: str | Principal = SYSTEM_USER,
+        at: datetime | None = None,
+        note: str = "",
     ) -> WorkOrder:
         """Close a verified order (final)."""
         return self._transition(number, Transition.CLOSE, actor, self._at(at), note)
 
     def cancel(
-        self, number: str, reason: str, *, actor: str = SYSTEM_USER, at: datetime | None = None
+        self,
+        number: str,
+        reason: str,
+        *,
+        actor: str | Principal = SYSTEM_USER,
+        at: datetime | None = None,
     ) -> WorkOrder:
         """Cancel an order that has not been completed (final); the reason is kept."""
         require(number, Transition.CANCEL, reason)
         at = self._at(at)
-        return self._change(number, lambda tx, row: cancel_row(tx, row, actor, at, reason), at)
+        name = actor_name(actor)
+        return self._change(
+            number,
+            lambda tx, row: cancel_row(tx, row, name, at, reason),
+            at,
+            actor=actor,
+            action="cancel",
+        )
 
     def _transition(
         self,
         number: str,
         action: Transition,
-        actor: str,
+        actor: str | Principal,
         at: datetime,
         note: str = "",
         *,
@@ -222,10 +280,13 @@ class WorkOrderStore(CorrectiveOrders):
     ) -> WorkOrder:
         """Lock the order, take one step of the lifecycle table (with ``effect``, what the
         action changes beyond it), record the event, commit, and hand back the order."""
+        name = actor_name(actor)
         return self._change(
             number,
-            lambda tx, row: transition_row(tx, row, action, actor, at, note, effect=effect),
+            lambda tx, row: transition_row(tx, row, action, name, at, note, effect=effect),
             at,
+            actor=actor,
+            action=action.value,
         )
 
     # --- recording the work ----------------------------------------------------------------
@@ -236,7 +297,7 @@ class WorkOrderStore(CorrectiveOrders):
         position: int,
         answer: str,
         *,
-        actor: str = SYSTEM_USER,
+        actor: str | Principal = SYSTEM_USER,
         at: datetime | None = None,
         spawn: bool = False,
     ) -> tuple[ChecklistLine, WorkOrder | None]:
@@ -245,6 +306,7 @@ class WorkOrderStore(CorrectiveOrders):
         at = self._at(at)
         spawned: list[WorkOrder] = []
         answered: list[ChecklistLine] = []
+        name = actor_name(actor)
 
         def apply(tx: Tx, row: WorkOrderRow) -> None:
             state = WoState(row.state)
@@ -264,9 +326,9 @@ class WorkOrderStore(CorrectiveOrders):
             item.value_num = parsed.value_num
             item.value_text = parsed.value_text
             item.answered_at = at
-            item.answered_by = actor
+            item.answered_by = name
             detail = {"position": position, "answer": answer, "passed": parsed.passed}
-            add_event(tx, row, actor, "recorded", None, None, line.text_en, at, detail)
+            add_event(tx, row, name, "recorded", None, None, line.text_en, at, detail)
             if line.kind is ChecklistKind.METER and line.point and parsed.value_num is not None:
                 tx.add(
                     MeterReadingRow(
@@ -276,18 +338,18 @@ class WorkOrderStore(CorrectiveOrders):
                         at=at,
                         source="checklist",
                         work_order_id=row.id,
-                        actor=actor,
+                        actor=name,
                     )
                 )
             answered.append(line_of(item))
             if spawn and parsed.passed is False:
-                spawned.append(self.spawn_from_check(tx, row, line_of(item), actor, at))
+                spawned.append(self.spawn_from_check(tx, row, line_of(item), name, at))
 
-        self._change(number, apply, at)
+        self._change(number, apply, at, actor=actor, action="record")
         child = spawned[0] if spawned else None
         if child is not None:
             log.info("work_order=%s spawned from=%s item=%d", child.number, number, position)
-            self._notify("created", child, actor, at, f"failed item {position} of {number}")
+            self._notify("created", child, name, at, f"failed item {position} of {number}")
         return answered[0], child
 
     def log_labour(
@@ -297,7 +359,7 @@ class WorkOrderStore(CorrectiveOrders):
         minutes: int,
         *,
         note: str = "",
-        actor: str = SYSTEM_USER,
+        actor: str | Principal = SYSTEM_USER,
         at: datetime | None = None,
     ) -> WorkOrder:
         """Time spent on the order (any state but closed or cancelled)."""
@@ -322,7 +384,7 @@ class WorkOrderStore(CorrectiveOrders):
         *,
         unit: str = "pcs",
         part_no: str = "",
-        actor: str = SYSTEM_USER,
+        actor: str | Principal = SYSTEM_USER,
         at: datetime | None = None,
     ) -> WorkOrder:
         """A part used, as a free line."""
@@ -333,11 +395,12 @@ class WorkOrderStore(CorrectiveOrders):
         at = self._at(at)
 
         detail = {"description": description, "quantity": quantity, "unit": unit}
+        name = actor_name(actor)
         return self._add_line(
             number, "add parts to", "part", description, detail, actor, at,
             lambda row: PartLineRow(
                 work_order_id=row.id, description=description[:300], quantity=quantity,
-                unit=unit, part_no=part_no, at=at, actor=actor,
+                unit=unit, part_no=part_no, at=at, actor=name,
             ),
         )  # fmt: skip
 
@@ -348,7 +411,7 @@ class WorkOrderStore(CorrectiveOrders):
         action: str,
         note: str,
         detail: Mapping[str, object],
-        actor: str,
+        actor: str | Principal,
         at: datetime,
         line: Callable[[WorkOrderRow], LabourRow | PartLineRow],
     ) -> WorkOrder:
@@ -357,9 +420,9 @@ class WorkOrderStore(CorrectiveOrders):
         def apply(tx: Tx, row: WorkOrderRow) -> None:
             self._not_final(row, what)
             tx.add(line(row))
-            add_event(tx, row, actor, action, None, None, note, at, detail)
+            add_event(tx, row, actor_name(actor), action, None, None, note, at, detail)
 
-        return self._change(number, apply, at)
+        return self._change(number, apply, at, actor=actor, action=action)
 
     def add_meter_reading(
         self,
@@ -367,7 +430,7 @@ class WorkOrderStore(CorrectiveOrders):
         point: str,
         value: float,
         *,
-        actor: str = SYSTEM_USER,
+        actor: str | Principal = SYSTEM_USER,
         at: datetime | None = None,
         source: str = "manual",
     ) -> None:
@@ -378,7 +441,7 @@ class WorkOrderStore(CorrectiveOrders):
             tx.add(
                 MeterReadingRow(
                     asset_no=asset_no, point=point, value=float(value), at=at, source=source,
-                    work_order_id=None, actor=actor,
+                    work_order_id=None, actor=actor_name(actor),
                 )
             )  # fmt: skip
 
@@ -418,7 +481,7 @@ class WorkOrderStore(CorrectiveOrders):
             else:
                 row.verification = evidence
 
-        order = self._change(number, apply, now)
+        order = self._change(number, apply, now, actor=FIX_CHECKER, action="proof_of_fix")
         if result.verdict is FixVerdict.REOPEN:
             log.warning("work_order=%s reopened by proof of fix: %s", number, result.reason)
             self._notify("reopened", order, FIX_CHECKER, now, result.reason)
@@ -446,14 +509,34 @@ class WorkOrderStore(CorrectiveOrders):
     # --- internals -------------------------------------------------------------------------
 
     def _change(
-        self, number: str, apply: Callable[[Tx, WorkOrderRow], object], at: datetime
+        self,
+        number: str,
+        apply: Callable[[Tx, WorkOrderRow], object],
+        at: datetime,
+        *,
+        actor: str | Principal,
+        action: str,
     ) -> WorkOrder:
-        with self._db.transaction(write=True) as tx:
-            row = self._row(tx, number, lock=True)
-            apply(tx, row)
-            row.updated_at = at
-            tx.flush()
-            return self._order(tx, row, full=True)
+        """Lock the order; if ``actor`` is a person, check they may do ``action`` on it;
+        apply the change and write its audit row, in one transaction. A refusal changes
+        nothing and is audited."""
+        try:
+            with self._db.transaction(write=True) as tx:
+                row = self._row(tx, number, lock=True)
+                if isinstance(actor, Principal):
+                    check_permission(actor, action, row.number, row.site, row.assignee)
+                before = row.state
+                apply(tx, row)
+                row.updated_at = at
+                detail = {"from": before, "to": row.state, "assignee": row.assignee}
+                tx.add(audit_row(actor, f"wo_{action}", row.number, detail, at=at))
+                tx.flush()
+                return self._order(tx, row, full=True)
+        except PermissionDenied as exc:
+            with self._db.transaction(write=True) as tx:
+                refused = {"action": action, "reason": str(exc)}
+                tx.add(audit_row(actor, "refused", number, refused, at=at))
+            raise
 
     @staticmethod
     def _not_final(row: WorkOrderRow, what: str) -> None:

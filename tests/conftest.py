@@ -4,6 +4,8 @@
   data under the session's temp dir). Never stop them in a test: tests that stop, kill or
   restart a server use ``fresh_influxd`` / ``fresh_mosquitto``, their own instance.
 - ``influx_db``: a fresh database on the session ``influxd`` per test, dropped afterwards.
+- ``no_sign_in`` / ``signed_in_as``: who the command line acts for (nobody, or a person with
+  roles and estates in the test's database, through $FACILITY_TOKEN).
 - ``sql_url``: the SQL database of a test, once on SQLite (a file in the test's folder) and
   once on PostgreSQL (a fresh database on the session's real ``postgres``, dropped after).
 - Every test fails if it leaves a non-daemon thread or an asyncio task behind.
@@ -19,7 +21,7 @@ import asyncio
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -28,6 +30,7 @@ import pytest_asyncio
 
 if TYPE_CHECKING:
     from devtools.services import InfluxServer, MosquittoServer, PostgresServer
+    from tests.support import SignIn
 
 TESTS_DIR = Path(__file__).resolve().parent
 FOLDER_MARKERS = {"integration": pytest.mark.integration, "browser": pytest.mark.browser}
@@ -113,6 +116,33 @@ def fresh_mosquitto(tmp_path: Path) -> Iterator[MosquittoServer]:
 
     with MosquittoServer(tmp_path / "mosquitto") as server:
         yield server
+
+
+# -- people -----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def no_sign_in(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Nobody signed in for the command line: no $FACILITY_TOKEN, and a token file that does
+    not exist (never the token of whoever runs the tests)."""
+    monkeypatch.delenv("FACILITY_TOKEN", raising=False)
+    monkeypatch.setenv("FACILITY_TOKEN_FILE", str(tmp_path / "no-token-file"))
+
+
+@pytest.fixture
+def signed_in_as(no_sign_in: None, monkeypatch: pytest.MonkeyPatch) -> SignIn:
+    """``signed_in_as(url, name, roles, sites)``: commands run after it act as that person
+    (added to the database at ``url`` if new, with a CLI session in $FACILITY_TOKEN)."""
+    from tests.support import sign_in
+
+    def sign(
+        url: str, name: str, roles: Sequence[str] = ("operator",), sites: Sequence[str] = ("*",)
+    ) -> str:
+        token = sign_in(url, name, roles, sites)
+        monkeypatch.setenv("FACILITY_TOKEN", token)
+        return token
+
+    return sign
 
 
 # -- leak checks ------------------------------------------------------------------------------

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
 
 from facility.types import (
     DEVICE_CLASS_SYSTEM,
@@ -75,3 +76,38 @@ PUMP_ROW: dict[str, str] = {
     "node_root": "",
     "parent_asset_no": "",
 }
+
+
+# --- people: users with roles and a session, in a test database --------------------------------
+
+TEST_PASSWORD = "correct horse battery staple"
+# the conftest fixture signed_in_as: (url, name, roles, sites) -> token, set in $FACILITY_TOKEN
+SignIn = Callable[..., str]
+TEST_ADMIN = "test.admin"
+
+
+def sign_in(
+    url: str,
+    name: str,
+    roles: Sequence[str] = ("operator",),
+    sites: Sequence[str] = ("*",),
+    *,
+    kind: str = "cli",
+    opened_at: datetime | None = None,
+    ttl: timedelta = timedelta(hours=1),
+) -> str:
+    """The token of a session of ``name`` (added with ``roles`` on ``sites`` if new) in the
+    database at ``url``, as `facility login` (kind "cli") or the dashboard ("browser") would
+    open it. ``opened_at`` in the past with a short ``ttl`` gives an expired token."""
+    from maintenance.identity.roles import Source
+    from maintenance.identity.store import UserStore
+
+    clock = (lambda: opened_at) if opened_at is not None else None
+    with UserStore(url, clock=clock) as store:
+        if not store.count():
+            store.add(TEST_ADMIN, ["admin"], by=None, password=TEST_PASSWORD)
+        if store.user(name) is None:
+            admin = store.authenticate(TEST_ADMIN, TEST_PASSWORD, source=Source.CLI)
+            store.add(name, roles, sites, by=admin, password=TEST_PASSWORD)
+        person = store.authenticate(name, TEST_PASSWORD, source=Source.CLI)
+        return store.open_session(person, kind=kind, ttl=ttl).token

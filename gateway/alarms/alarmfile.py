@@ -1,14 +1,16 @@
-"""``alarms.yaml``: per-asset overrides, mode rules, notification rules and supervisors.
+"""``alarms.yaml``: per-asset overrides, mode rules and notification rules.
 
 Alarm definitions start as the device profiles' defaults (one set per device class); this one
 file, kept under version control next to ``facility.toml`` (``[alarms] definitions_file``),
 changes them for particular assets, sites or classes, adds alarms, declares the mode rules
-that suppress alarms by design, the notification channels and rules, and who is a
-supervisor. Every key is optional; a missing file means the profile defaults and built-in
-mode rules. Errors name ``file:line``, the field and what was expected, all at once::
+that suppress alarms by design, the notification channels and rules. Who may do what (a
+supervisor taking alarms out of service, ...) is not decided here: roles come from
+``facility users`` (docs/decisions/005-identity.md); an old file's ``supervisors:`` list is
+read, ignored, and warned about when the file is loaded. Every key is optional; a missing
+file means the profile defaults and built-in mode rules. Errors name ``file:line``, the field
+and what was expected, all at once::
 
     schema_version: 1
-    supervisors: [wang.wei]
     defaults:
       max_shelve_h: {critical: 1, high: 8, medium: 12, low: 24}
       realarm_min: {critical: 15, high: 60}
@@ -34,6 +36,7 @@ mode rules. Errors name ``file:line``, the field and what was expected, all at o
 from __future__ import annotations
 
 import difflib
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -46,6 +49,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from device_profiles.models import AlarmDefinition, AlarmText, Priority, Text
 from facility.errors import ConfigError, Issue, IssuesError
 from facility.types import DeviceClass
+
+log = logging.getLogger(__name__)
 
 Loc = tuple[str | int, ...]
 PointMatch = int | bool | float | str
@@ -269,7 +274,7 @@ class Notifications(_Model):
 
 class AlarmFile(_Model):
     schema_version: Literal[1] = 1
-    supervisors: tuple[str, ...] = ()
+    supervisors: tuple[str, ...] = ()  # obsolete: read and ignored (roles: facility users)
     defaults: Defaults = Field(default_factory=Defaults)
     overrides: tuple[AlarmOverride, ...] = ()
     add: tuple[AddedAlarm, ...] = ()
@@ -397,6 +402,17 @@ def parse_alarm_file(text: str, path: str) -> LoadedAlarmFile:
     issues.extend(_cross_check(loaded))
     if issues:
         raise AlarmFileError(issues)
+    if content.supervisors:
+        # a name in a file anyone can edit must not look like a permission: say so once,
+        # at start-up, and keep reading old files
+        where = loaded.issue(("supervisors",), "")
+        log.warning(
+            "%s:%s: supervisors: ignored; roles now come from `facility users` "
+            "(e.g. facility users role %s --role supervisor)",
+            path,
+            where.line or 1,
+            content.supervisors[0],
+        )
     return loaded
 
 

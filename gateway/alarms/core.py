@@ -73,12 +73,15 @@ from gateway.alarms.watchdog import (
     system_asset_no,
     system_spec,
 )
+from maintenance.identity.roles import Permission
 
 log = logging.getLogger(__name__)
 
 MODE_REFRESH_S = 60.0
 
-CommandOp = Literal["ack", "reset", "shelve", "unshelve", "out_of_service", "return_to_service"]
+CommandOp = Literal[
+    "ack", "reset", "shelve", "unshelve", "out_of_service", "return_to_service", "comment"
+]
 COMMAND_OPS: tuple[str, ...] = (
     "ack",
     "reset",
@@ -86,7 +89,20 @@ COMMAND_OPS: tuple[str, ...] = (
     "unshelve",
     "out_of_service",
     "return_to_service",
+    "comment",
 )
+
+
+# The permission each operation needs, on the alarm's estate (maintenance/identity/roles.py).
+OP_PERMISSION: dict[str, Permission] = {
+    "ack": Permission.ALARM_ACK,
+    "comment": Permission.ALARM_COMMENT,
+    "reset": Permission.ALARM_RESET,
+    "shelve": Permission.ALARM_SHELVE,
+    "unshelve": Permission.ALARM_SHELVE,
+    "out_of_service": Permission.ALARM_SERVICE,
+    "return_to_service": Permission.ALARM_SERVICE,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -441,13 +457,20 @@ class AlarmCore:
         self._refresh_modes(asset, now, records)
         return records
 
-    def command(self, command: Command, now: datetime) -> tuple[AlarmStatus, list[AlarmRecord]]:
-        """Apply an operator action; AlarmCommandError says why it does not apply."""
+    def command(
+        self, command: Command, now: datetime, *, supervisor: bool = False
+    ) -> tuple[AlarmStatus, list[AlarmRecord]]:
+        """Apply an operator action; AlarmCommandError says why it does not apply.
+
+        ``command.user`` is whoever the caller established (the engine: the signed-in
+        person); ``supervisor`` says whether they may take alarms out of service here (the
+        engine: their ``alarm.service`` permission on the alarm's estate)."""
         slot = self._slot(command.alarm_id)
         op = Operator(command.user, now, command.comment)
         if not command.user.strip():
             raise AlarmCommandError("a user is required for every operator action")
-        supervisor = command.user in self.alarm_set.supervisors
+        if command.op == "comment":
+            return slot.status, [self._comment(slot.spec, op)]
         event: Event
         if command.op == "ack":
             event = Ack(op)
@@ -472,6 +495,23 @@ class AlarmCore:
         except AlarmCommandError as exc:
             raise AlarmCommandError(f"{command.alarm_id} {exc}") from None
         return slot.status, records
+
+    @staticmethod
+    def _comment(spec: AlarmSpec, op: Operator) -> AlarmRecord:
+        """A note in the journal (what was found, who was called); the state stays."""
+        if not op.comment.strip():
+            raise AlarmCommandError(f"{spec.alarm_id} a comment needs text (--comment)")
+        return AlarmRecord(
+            at=op.at,
+            alarm_id=spec.alarm_id,
+            site=spec.site,
+            asset_no=spec.asset_no,
+            alarm=spec.name,
+            kind=EventKind.COMMENT,
+            priority=spec.priority.value,
+            user=op.user,
+            comment=op.comment,
+        )
 
     # -- internals ----------------------------------------------------------------------------
 

@@ -119,7 +119,6 @@ class AlarmSet:
     by_asset: Mapping[str, tuple[AlarmSpec, ...]]
     assets: Mapping[str, Asset]
     suppression: tuple[SuppressionRule, ...] = ()
-    supervisors: frozenset[str] = frozenset()
     defaults: Defaults = field(default_factory=Defaults)
     notifications: Notifications = field(default_factory=Notifications)
 
@@ -206,7 +205,6 @@ def compile_alarms(
         by_asset=by_asset,
         assets=monitored,
         suppression=loaded.suppression,
-        supervisors=frozenset(content.supervisors),
         defaults=content.defaults,
         notifications=content.notifications,
     )

@@ -22,10 +22,15 @@ So an event seen on MQTT is already in the journal. After a restart the engine s
 the saved current states: active alarms stay as they were (acknowledged or not) and are not
 raised again; it republishes every saved state, retained, so the bus is right at once.
 
-Operator commands (ack, shelve, ...) arrive with :meth:`execute` — in-process, or as JSON on
+Operator commands (ack, shelve, ...) arrive with :meth:`execute` — in-process, for a
+:class:`Principal` the caller established — or as JSON on
 ``facility/v1/alarm-commands/<site>`` with a reply topic (:meth:`handle_command_payload`,
-used by ``facility alarms ack`` through ``gateway.alarms.client``). Restrict that topic with
-the broker's ACLs in production: whoever may publish there may acknowledge alarms.
+used by ``facility alarms ack`` and the dashboard through ``gateway.alarms.client``). A
+command on the bus acts for a person only when it carries their session or CLI token
+(``auth``): the engine resolves it against the user database, checks the permission the
+operation needs on the alarm's estate, and journals the action under that person's name —
+the ``user`` field of the message is ignored. Every refusal and every action is written to
+the audit trail (docs/decisions/005-identity.md).
 """
 
 from __future__ import annotations
@@ -37,12 +42,12 @@ import logging
 import threading
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
 from facility.backoff import Backoff
-from facility.errors import FacilityError, StorageError
+from facility.errors import AuthError, FacilityError, StorageError
 from facility.heartbeat import Heartbeat, ServiceKind, make_heartbeat
 from facility.limits import (
     COMMAND_MAX_BYTES,
@@ -55,13 +60,15 @@ from facility.limits import (
 from facility.mqtt import MqttLink
 from facility.payload import DeviceMessage
 from facility.types import AssetStatus
-from gateway.alarms.core import COMMAND_OPS, AlarmCore, Command, CommandOp
+from gateway.alarms.core import COMMAND_OPS, OP_PERMISSION, AlarmCore, Command, CommandOp
 from gateway.alarms.definitions import AlarmSet, AlarmSpec, event_topic
 from gateway.alarms.journal import AlarmRecord
 from gateway.alarms.notify import Notifier
 from gateway.alarms.state import AlarmCommandError, AlarmStatus, status_to_json
-from gateway.alarms.store import AlarmStore, CurrentAlarm
+from gateway.alarms.store import AlarmStore, CurrentAlarm, OperatorAction
 from gateway.alarms.watchdog import ServiceKey, WatchdogSettings
+from maintenance.identity.roles import Permission, Principal, Source
+from maintenance.identity.store import UserStore
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +77,11 @@ MAX_HELD_EVENTS = 100_000  # events kept for the broker while it is away (the jo
 STORE_RETRY_MAX_S = 30.0
 
 Listener = Callable[[Sequence[AlarmRecord]], None]
+
+# Where a command on the bus comes from, by the kind of session its token belongs to: the
+# dashboard's browser sessions, `facility login` tokens, API tokens of scripts.
+SESSION_SOURCE = {"browser": Source.DASHBOARD, "cli": Source.CLI, "api": Source.API}
+ANONYMOUS = "(not signed in)"  # the audit trail's actor of a command without a valid token
 
 
 def command_topic(site: str) -> str:
@@ -111,6 +123,7 @@ class EngineStats:
 class _Outbox:
     records: list[AlarmRecord] = field(default_factory=list)
     changed: set[str] = field(default_factory=set)
+    actions: list[OperatorAction] = field(default_factory=list)
 
 
 class AlarmEngine:
@@ -131,9 +144,11 @@ class AlarmEngine:
         timezone: str = "Asia/Shanghai",
         watchdog: WatchdogSettings | None = None,
         own_service: ServiceKey | None = None,
+        users: UserStore | None = None,
     ) -> None:
         self.alarm_set = alarm_set
         self.store = store
+        self.users = users  # who holds a command's token; None: bus commands are refused
         self.link = link
         self.notifier = notifier
         self.clock = clock
@@ -243,27 +258,98 @@ class AlarmEngine:
         if records:
             self._queue(records)
 
-    async def execute(self, command: Command) -> AlarmStatus:
-        """Apply an operator command; returns once it is journaled and published.
-        AlarmCommandError (a ConfigError) says why it does not apply. Call it on the engine's
-        event loop, while ``run()`` is running."""
+    async def execute(self, command: Command, principal: Principal) -> AlarmStatus:
+        """Apply an operator command for ``principal``; returns once it is journaled (with
+        its audit row) and published. PermissionDenied if their roles or estates do not
+        allow it (recorded in the audit trail); AlarmCommandError (a ConfigError) says why
+        it does not apply. ``command.user`` is replaced by the principal's name. Call it on
+        the engine's event loop, while ``run()`` is running."""
         if self._loop is None:
             raise AlarmCommandError("the alarm engine is not running: start engine.run() first")
         self.stats.commands += 1
+        now = self.clock()
         try:
-            status, records = self.core.command(command, self.clock())
+            site = self.core.spec(command.alarm_id).site
+            principal.require(OP_PERMISSION[command.op], site)
+            command = replace(command, user=principal.name)
+            supervisor = principal.can(Permission.ALARM_SERVICE, site)
+            status, records = self.core.command(command, now, supervisor=supervisor)
+        except AuthError as exc:
+            self.stats.command_errors += 1
+            await self._refused(principal, command, str(exc), principal.remote)
+            raise
         except AlarmCommandError:
             self.stats.command_errors += 1
             raise
         log.info(
-            "alarm_id=%s %s by user=%s: %s",
+            "alarm_id=%s %s by user=%s source=%s: %s",
             command.alarm_id,
             command.op,
-            command.user,
+            principal.name,
+            principal.source.value,
             status.state.value,
         )
-        await self._flushed(self._queue(records))
+        action = OperatorAction(
+            principal, f"alarm_{command.op}", command.alarm_id, now, _action_detail(command)
+        )
+        await self._flushed(self._queue(records, [action]))
         return status
+
+    async def sign_in(self, token: object, command: Command, remote: str | None) -> Principal:
+        """The person whose session ``token`` is (the ``auth`` of a bus command); AuthError
+        starting "not signed in" otherwise, recorded in the audit trail."""
+        try:
+            if self.users is None:
+                raise AuthError("this alarm engine has no user database to check who is acting")
+            if not isinstance(token, str) or not token:
+                raise AuthError(
+                    "the command carries no token (sign in with `facility login` or on the "
+                    "dashboard)"
+                )
+            info = await asyncio.to_thread(
+                self.users.resolve, token, source=Source.API, remote=remote
+            )
+        except AuthError as exc:
+            self.stats.command_errors += 1
+            text = str(exc)
+            reason = text if text.startswith("not signed in") else f"not signed in: {text}"
+            await self._refused(None, command, reason, remote)
+            raise AuthError(reason) from None
+        return replace(info.principal, source=SESSION_SOURCE.get(info.kind, Source.API))
+
+    async def _refused(
+        self, principal: Principal | None, command: Command, reason: str, remote: str | None
+    ) -> None:
+        """Write a refused command to the audit trail (and say it once in the log)."""
+        who = principal.name if principal else ANONYMOUS
+        log.warning(
+            "alarm_id=%.100s %s refused for %s (claimed user=%.40r): %s",
+            command.alarm_id,
+            command.op,
+            who,
+            command.user,
+            reason,
+        )
+        if self.users is None:
+            return
+        detail = {
+            "op": command.op,
+            "claimed_user": command.user,
+            "comment": command.comment,
+            "reason": reason,
+        }
+        try:
+            await asyncio.to_thread(
+                self.users.audit,
+                principal or ANONYMOUS,
+                "refused",
+                command.alarm_id,
+                detail,
+                source=None if principal else Source.API,
+                remote=remote,
+            )
+        except StorageError as exc:  # the refusal stands; only its record is missing
+            log.warning("audit trail: cannot record a refused alarm command: %s", exc)
 
     def status(self, alarm_id: str) -> AlarmStatus:
         return self.core.status(alarm_id)
@@ -277,9 +363,10 @@ class AlarmEngine:
     def _journal_notices(self, records: list[AlarmRecord]) -> None:
         self._queue(records)
 
-    def _queue(self, records: list[AlarmRecord]) -> int:
+    def _queue(self, records: list[AlarmRecord], actions: Sequence[OperatorAction] = ()) -> int:
         outbox = self._outbox
         outbox.records.extend(records)
+        outbox.actions.extend(actions)
         # entries that change an alarm's state (not notices, incidents or floods)
         outbox.changed.update(r.alarm_id for r in records if r.to_state is not None)
         self._queued += len(records)
@@ -346,12 +433,13 @@ class AlarmEngine:
             # take everything queued so far; keep what failed to be written in front
             pending.records.extend(self._outbox.records)
             pending.changed.update(self._outbox.changed)
+            pending.actions.extend(self._outbox.actions)
             self._outbox = _Outbox()
-            if not pending.records and not pending.changed:
+            if not pending.records and not pending.changed and not pending.actions:
                 continue
             currents = [self._current(alarm_id) for alarm_id in sorted(pending.changed)]
             try:
-                written = await self._write(pending.records, currents)
+                written = await self._write(pending.records, currents, pending.actions)
             except StorageError as exc:
                 self.stats.store_failures += 1
                 delay = backoff.failed()
@@ -386,11 +474,14 @@ class AlarmEngine:
             self._waiters = still
 
     async def _write(
-        self, records: list[AlarmRecord], currents: list[CurrentAlarm]
+        self,
+        records: list[AlarmRecord],
+        currents: list[CurrentAlarm],
+        actions: list[OperatorAction],
     ) -> list[AlarmRecord]:
         if self.store is None:
             return list(records)
-        return await asyncio.to_thread(self.store.write, records, currents)
+        return await asyncio.to_thread(self.store.write, records, currents, actions)
 
     def _current(self, alarm_id: str) -> CurrentAlarm:
         spec = self.core.spec(alarm_id)
@@ -465,9 +556,13 @@ class AlarmEngine:
 
     # -- commands over MQTT -------------------------------------------------------------------
 
-    async def handle_command_payload(self, payload: bytes) -> tuple[str | None, bytes]:
-        """Run a JSON command; returns (reply topic, reply JSON). Never raises for bad input:
-        every refusal is a reply with ``ok: false`` and one line saying why."""
+    async def handle_command_payload(
+        self, payload: bytes, *, remote: str | None = None
+    ) -> tuple[str | None, bytes]:
+        """Run a JSON command for the person whose token it carries (``auth``); returns
+        (reply topic, reply JSON). Never raises for bad input: every refusal is a reply with
+        ``ok: false`` and one line saying why. ``remote`` says where it came from (the
+        audit trail's "from where", e.g. ``mqtt:<topic>``)."""
         reply_to: str | None = None
         request_id: Any = None
         try:
@@ -475,16 +570,18 @@ class AlarmEngine:
             reply_to = body.get("reply_to") if isinstance(body.get("reply_to"), str) else None
             request_id = _reply_id(body.get("id"))
             command = parse_command(body)
-            status = await self.execute(command)
+            principal = await self.sign_in(body.get("auth"), command, remote)
+            status = await self.execute(command, principal)
             reply: dict[str, Any] = {"id": request_id, "ok": True, "state": status_to_json(status)}
         except FacilityError as exc:  # bad command, or the journal refused the write
             reply = {"id": request_id, "ok": False, "error": one_line(str(exc))}
         return reply_to, json.dumps(reply, ensure_ascii=False).encode()
 
-    async def serve_command(self, payload: bytes) -> None:
+    async def serve_command(self, payload: bytes, topic: str | None = None) -> None:
         """Run a command received on MQTT and publish the reply (if a reply topic was given)."""
         try:
-            reply_to, reply = await self.handle_command_payload(payload)
+            remote = f"mqtt:{topic}" if topic else "mqtt"
+            reply_to, reply = await self.handle_command_payload(payload, remote=remote)
         except Exception:  # a bug must not go unseen in a task nobody awaits
             self.stats.command_errors += 1
             log.exception("alarm command failed unexpectedly")
@@ -492,6 +589,20 @@ class AlarmEngine:
         if reply_to and self.link is not None and self.link.connected.is_set():
             with contextlib.suppress(FacilityError):
                 await self.link.publish(reply_to, reply)
+
+
+def _action_detail(command: Command) -> dict[str, Any]:
+    """What an operator action changed, for its audit row (the journal has the states)."""
+    detail: dict[str, Any] = {"op": command.op}
+    if command.comment:
+        detail["comment"] = command.comment
+    if command.reason:
+        detail["reason"] = command.reason
+    if command.for_s is not None:
+        detail["for_s"] = command.for_s
+    if command.one_shot:
+        detail["one_shot"] = True
+    return detail
 
 
 def one_line(text: str, limit: int = 300) -> str:

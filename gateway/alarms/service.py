@@ -9,7 +9,8 @@ in paho's network thread and hands it to the engine on the event loop. Its own s
 the watchdog (``gateway.alarms.watchdog``): a service silent, stalled or offline is one
 system alarm, and holds the comm_loss of the devices it serves. Once a minute it
 re-reads the ledger's asset statuses, so an asset taken out of service there has its alarms
-suppressed by design.
+suppressed by design. Commands act for the person whose token they carry, resolved against
+the users of the same database as the journal (``maintenance.identity``).
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ from gateway.alarms.store import AlarmStore
 from gateway.alarms.trends import InfluxEventSink
 from gateway.alarms.watchdog import WatchdogSettings
 from maintenance.assets import asset_statuses, load_assets
+from maintenance.identity.store import UserStore
 
 log = logging.getLogger(__name__)
 
@@ -101,11 +103,29 @@ class AlarmService:
     heartbeat_s: float = 5.0
     watchdog: WatchdogSettings | None = None
     engine: AlarmEngine | None = None
+    users: UserStore | None = None  # default: the users of the journal's database
     decode_errors: Counter[str] = field(default_factory=Counter)
 
     async def run(self, ready: asyncio.Event | None = None) -> None:
         """Run until cancelled."""
         loop = asyncio.get_running_loop()
+        own_users = self.users is None
+        users = self.users
+        if users is None:
+            users = await asyncio.to_thread(UserStore, self.store.url, migrate=False)
+        try:
+            await self._run(loop, users, ready)
+        finally:
+            if own_users:
+                with contextlib.suppress(FacilityError):
+                    users.close()
+
+    async def _run(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        users: UserStore,
+        ready: asyncio.Event | None,
+    ) -> None:
         sites = self.alarm_set.sites
         subscriptions = [(f"{TOPIC_PREFIX}/{site}/+", 1) for site in sites]
         subscriptions += [(command_topic(site), 1) for site in sites]
@@ -140,6 +160,7 @@ class AlarmService:
             timezone=self.timezone,
             watchdog=self.watchdog or WatchdogSettings(default_interval_s=self.heartbeat_s),
             own_service=(ServiceKind.ALARMS, self.service_id),
+            users=users,
         )
         self.engine = engine
         engine_ref.append(engine)
@@ -147,8 +168,8 @@ class AlarmService:
             engine.listeners.append(self.event_sink)
         commands: set[asyncio.Task[None]] = set()
 
-        def run_command(payload: bytes) -> None:
-            task = loop.create_task(engine.serve_command(payload))
+        def run_command(topic: str, payload: bytes) -> None:
+            task = loop.create_task(engine.serve_command(payload, topic))
             commands.add(task)
             task.add_done_callback(commands.discard)
 
@@ -158,7 +179,7 @@ class AlarmService:
             # decode_errors and logged the first time.
             try:
                 if topic.startswith(COMMAND_TOPIC_PREFIX + "/"):
-                    loop.call_soon_threadsafe(run_command, payload)
+                    loop.call_soon_threadsafe(run_command, topic, payload)
                     return
                 if topic.startswith(STATUS_PREFIX + "/"):
                     self._on_status(engine, topic, payload)

@@ -70,6 +70,7 @@ class EventKind(StrEnum):
     WOULD_RAISE = "would_raise"  # activation while shelved, suppressed or out of service
     OUT_OF_SERVICE = "out_of_service"
     RETURN_TO_SERVICE = "return_to_service"
+    COMMENT = "comment"  # an operator's note on the alarm; its state does not change
     # written by the engine around the state machine
     FLOOD_START = "flood_start"
     FLOOD_END = "flood_end"

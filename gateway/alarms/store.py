@@ -2,8 +2,9 @@
 
 ``AlarmStore(url)`` upgrades the database on open (idempotent) and then:
 
-- ``write(records, currents)``: journal entries and the current states they produced, in one
-  transaction (the journal is append-only: the database refuses UPDATE and DELETE on it);
+- ``write(records, currents, actions)``: journal entries, the current states they produced
+  and the audit rows of the operator actions that caused them, in one transaction (the
+  journal and the audit trail are append-only: the database refuses UPDATE and DELETE);
 - ``load_statuses()``: every alarm's last status, to rebuild the engine after a restart;
 - ``current()`` / ``active_alarms()``: the console list, and active alarms for PM condition
   triggers;
@@ -15,7 +16,7 @@ nothing here returns a row object.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import IO, Any
@@ -30,6 +31,8 @@ from gateway.alarms.state import (
 )
 from maintenance.alarm_schema import AlarmJournalRow, AlarmStateRow, journal_query, state_query
 from maintenance.db import Database, DatabaseUser
+from maintenance.identity.audit import audit_row
+from maintenance.identity.roles import Principal
 
 EXPORT_BATCH = 5000
 ID_CHUNK = 500
@@ -51,6 +54,18 @@ class CurrentAlarm:
     @property
     def state(self) -> AlarmState:
         return self.status.state
+
+
+@dataclass(frozen=True, slots=True)
+class OperatorAction:
+    """An operator action for the audit trail (who, from where, what), written in the same
+    transaction as the journal entries it caused."""
+
+    actor: Principal
+    action: str  # alarm_ack, alarm_shelve, ...
+    alarm_id: str
+    at: datetime
+    detail: Mapping[str, Any]
 
 
 def _utc(moment: datetime | None) -> datetime | None:
@@ -109,10 +124,13 @@ class AlarmStore(DatabaseUser):
     # -- writing ------------------------------------------------------------------------------
 
     def write(
-        self, records: Sequence[AlarmRecord], currents: Sequence[CurrentAlarm] = ()
+        self,
+        records: Sequence[AlarmRecord],
+        currents: Sequence[CurrentAlarm] = (),
+        actions: Sequence[OperatorAction] = (),
     ) -> list[AlarmRecord]:
-        """Append journal entries and save current states, all or nothing; the entries are
-        returned with their journal ids."""
+        """Append journal entries, save current states and record operator actions in the
+        audit trail, all or nothing; the entries are returned with their journal ids."""
         now = datetime.now(UTC)
         with self._db.transaction(write=True) as tx:
             rows = [
@@ -134,6 +152,7 @@ class AlarmStore(DatabaseUser):
                 for r in records
             ]
             tx.add(*rows)
+            tx.add(*(audit_row(a.actor, a.action, a.alarm_id, a.detail, at=a.at) for a in actions))
             tx.flush()
             last_id = {r.alarm_id: row.id for r, row in zip(records, rows, strict=True)}
             existing: dict[str, AlarmStateRow] = {}

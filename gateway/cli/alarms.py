@@ -1,8 +1,10 @@
 """``facility alarms``: the console's view of alarms from the command line.
 
-``list`` and ``kpi`` and ``export`` read the database; ``ack``, ``shelve``, ``unshelve``,
-``reset``, ``out-of-service`` and ``return-to-service`` go to the running alarm engine over
-MQTT (the engine owns alarm state; it answers with the new state or why it refused);
+``list`` and ``kpi`` and ``export`` read the database; ``ack``, ``comment``, ``shelve``,
+``unshelve``, ``reset``, ``out-of-service`` and ``return-to-service`` go to the running
+alarm engine over MQTT (the engine owns alarm state; it answers with the new state or why it
+refused). They act for the signed-in person (`facility login`, or ``$FACILITY_TOKEN``): the
+command carries their token, the engine checks their role and estates and journals their name;
 ``run`` is the standalone engine; ``check`` validates alarms.yaml against the ledger and the
 device profiles, as the engine does at start-up.
 """
@@ -324,18 +326,22 @@ def check(ctx: click.Context, ledgers: tuple[Path, ...]) -> None:
 # -- operator actions (through the running engine) ---------------------------------------------
 
 
-def _send(ctx: click.Context, op: str, alarm_id: str, user: str, **extra: Any) -> None:
+def _send(ctx: click.Context, op: str, alarm_id: str, **extra: Any) -> None:
     from facility.mqtt import BrokerSettings
-    from gateway.alarms.client import send_command
-    from gateway.alarms.core import Command
+    from gateway.alarms.client import send_command, site_of
+    from gateway.alarms.core import OP_PERMISSION, Command
+    from maintenance.cli.users import acting, read_token
 
     settings = _settings(ctx)
+    # refused here already (and audited) when the person may not: no round trip to learn it;
+    # the engine checks again, on the alarm's own estate, and is the one that decides
+    person = acting(ctx, OP_PERMISSION[op], site_of(alarm_id))
     broker = BrokerSettings.from_url(
         settings.mqtt.url, password=settings.mqtt.password, ca_file=settings.mqtt.ca_file
     )
     timeout = extra.pop("timeout", 10.0)
-    command = Command(op=op, alarm_id=alarm_id, user=user, **extra)  # type: ignore[arg-type]
-    state = asyncio.run(send_command(broker, command, timeout_s=timeout))
+    command = Command(op=op, alarm_id=alarm_id, user=person.name, **extra)  # type: ignore[arg-type]
+    state = asyncio.run(send_command(broker, command, token=read_token(), timeout_s=timeout))
     line = f"{alarm_id}: {state.get('state')}"
     shelve = state.get("shelve")
     if shelve:
@@ -343,7 +349,6 @@ def _send(ctx: click.Context, op: str, alarm_id: str, user: str, **extra: Any) -
     click.echo(line)
 
 
-_user = click.option("--user", required=True, help="Who acts (journaled).")
 _timeout = click.option(
     "--timeout", default=10.0, show_default=True, help="Seconds to wait for the engine."
 )
@@ -351,18 +356,16 @@ _timeout = click.option(
 
 @group.command("ack")
 @click.argument("alarm_id")
-@_user
 @click.option("--comment", default="", help="Why / what was done.")
 @_timeout
 @click.pass_context
-def ack(ctx: click.Context, alarm_id: str, user: str, comment: str, timeout: float) -> None:
+def ack(ctx: click.Context, alarm_id: str, comment: str, timeout: float) -> None:
     """Acknowledge an alarm (ID: <ASSET_NO>/<alarm>, e.g. HT-PDP-001/dry_run)."""
-    _send(ctx, "ack", alarm_id, user, comment=comment, timeout=timeout)
+    _send(ctx, "ack", alarm_id, comment=comment, timeout=timeout)
 
 
 @group.command("shelve")
 @click.argument("alarm_id")
-@_user
 @click.option("--comment", required=True, help="Why it is shelved (required).")
 @click.option("--for", "duration", help="How long: 30m, 2h (at most the alarm's maximum).")
 @click.option("--one-shot", is_flag=True, help="Until it next returns to normal.")
@@ -372,7 +375,6 @@ def ack(ctx: click.Context, alarm_id: str, user: str, comment: str, timeout: flo
 def shelve(
     ctx: click.Context,
     alarm_id: str,
-    user: str,
     comment: str,
     duration: str | None,
     one_shot: bool,
@@ -389,7 +391,6 @@ def shelve(
         ctx,
         "shelve",
         alarm_id,
-        user,
         comment=comment,
         for_s=for_s,
         one_shot=one_shot,
@@ -401,12 +402,21 @@ def shelve(
 def _simple(name: str, op: str, help_text: str) -> None:
     @group.command(name, help=help_text)
     @click.argument("alarm_id")
-    @_user
     @click.option("--comment", default="", help="Why (journaled).")
     @_timeout
     @click.pass_context
-    def command(ctx: click.Context, alarm_id: str, user: str, comment: str, timeout: float) -> None:
-        _send(ctx, op, alarm_id, user, comment=comment, timeout=timeout)
+    def command(ctx: click.Context, alarm_id: str, comment: str, timeout: float) -> None:
+        _send(ctx, op, alarm_id, comment=comment, timeout=timeout)
+
+
+@group.command("comment")
+@click.argument("alarm_id")
+@click.option("--comment", required=True, help="The note (journaled; the state stays).")
+@_timeout
+@click.pass_context
+def comment_(ctx: click.Context, alarm_id: str, comment: str, timeout: float) -> None:
+    """Add a note to an alarm's journal (what was found, who was called)."""
+    _send(ctx, "comment", alarm_id, comment=comment, timeout=timeout)
 
 
 _simple("unshelve", "unshelve", "Unshelve an alarm before its time.")
@@ -414,9 +424,9 @@ _simple("reset", "reset", "Reset a latched alarm whose condition has cleared.")
 _simple(
     "out-of-service",
     "out_of_service",
-    "Take an alarm out of service (supervisors only; a comment is required).",
+    "Take an alarm out of service (the supervisor role; a comment is required).",
 )
-_simple("return-to-service", "return_to_service", "Return an alarm to service (supervisors).")
+_simple("return-to-service", "return_to_service", "Return an alarm to service (supervisor role).")
 
 
 # -- the engine -------------------------------------------------------------------------------

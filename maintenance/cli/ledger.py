@@ -3,12 +3,16 @@
 Every command that touches the database upgrades it to the current schema first (idempotent).
 An import is all-or-nothing: with any bad row it prints every problem as
 ``file:row N: column: message``, changes nothing and exits 1.
+
+Changes (import, number, status) act for the signed-in person (`facility login`, or
+``$FACILITY_TOKEN``) and need the ``ledger`` permission (the admin role) on the estate; the
+audit trail names them. ``init`` and ``demo`` on a database that has no users yet act as the
+set-up (source ``system``): that is how an installation starts, before its first admin.
 """
 
 from __future__ import annotations
 
 import io
-import os
 import sys
 from pathlib import Path
 
@@ -16,19 +20,26 @@ import click
 
 from facility.config import Settings
 from facility.errors import Issue, LedgerError
-from facility.types import AssetStatus, DeviceClass
+from facility.types import ASSET_NO_RE, AssetStatus, DeviceClass
 from maintenance import ledger_files
+from maintenance.cli.users import acting, user_store
 from maintenance.db import safe_url
+from maintenance.identity.roles import Permission, Principal, system_principal
 from maintenance.ledger import ImportReport, format_table
-from maintenance.store import LedgerStore
+from maintenance.store import SYSTEM_USER, LedgerStore
 
 CLASS_CHOICE = click.Choice([c.value for c in DeviceClass], case_sensitive=False)
 STATUS_CHOICE = click.Choice([s.value for s in AssetStatus], case_sensitive=False)
 
 
-def _actor() -> str:
-    """Who the audit log names: $FACILITY_USER, else the login name."""
-    return os.environ.get("FACILITY_USER") or os.environ.get("USER") or "cli"
+def _actor(ctx: click.Context, site: str | None = None, *, setup: bool = False) -> Principal:
+    """Who changes the ledger: the signed-in person, if they may (else the refusal, audited);
+    for ``setup`` commands on a database without users, the set-up itself."""
+    if setup:
+        with user_store(ctx) as users:
+            if not users.count():
+                return system_principal("setup")
+    return acting(ctx, Permission.LEDGER, site)
 
 
 def _store(ctx: click.Context) -> LedgerStore:
@@ -85,7 +96,7 @@ def init(ctx: click.Context, sites_file: Path | None) -> None:
     """Create or upgrade the database and load the sites."""
     store = _store(ctx)
     sites = ledger_files.read_sites(sites_file) if sites_file else ledger_files.demo_sites()
-    changed = store.save_sites(sites, user=_actor())
+    changed = store.save_sites(sites, user=_actor(ctx, setup=True))
     click.echo(f"database {safe_url(store.url)} at revision {store.revision()}")
     for site in store.sites():
         mark = " (saved)" if site in changed else ""
@@ -101,7 +112,9 @@ def import_(ctx: click.Context, path: Path, dry_run: bool, quiet: bool) -> None:
     """Import a ledger FILE.csv or FILE.xlsx, all or nothing."""
     store = _store(ctx)
     try:
-        report = store.import_file(path, user=_actor(), dry_run=dry_run)
+        # a dry run changes nothing: like reading, it needs no sign-in
+        user = SYSTEM_USER if dry_run else _actor(ctx)
+        report = store.import_file(path, user=user, dry_run=dry_run)
     except LedgerError as exc:
         _fail_import(path, exc)
         return
@@ -151,7 +164,8 @@ def export(
 def number(ctx: click.Context, site: str, device_class: str, count: int, reason: str) -> None:
     """Allocate the next asset numbers (never reused, even after retirement)."""
     store = _store(ctx)
-    for asset_no in store.allocate(site, device_class, count, reason, user=_actor()):
+    person = _actor(ctx, site.upper())
+    for asset_no in store.allocate(site, device_class, count, reason, user=person):
         click.echo(asset_no)
 
 
@@ -197,7 +211,9 @@ def list_(
 def status(ctx: click.Context, asset_no: str, status: str, note: str) -> None:
     """Set an asset's STATUS: in_service, out_of_service or retired (final)."""
     store = _store(ctx)
-    asset = store.set_status(asset_no, status, user=_actor(), note=note)
+    match = ASSET_NO_RE.match(asset_no)
+    person = _actor(ctx, match["site"] if match else None)
+    asset = store.set_status(asset_no, status, user=person, note=note)
     click.echo(f"{asset.asset_no}: {asset.status.value}")
 
 
@@ -206,10 +222,11 @@ def status(ctx: click.Context, asset_no: str, status: str, note: str) -> None:
 def demo(ctx: click.Context) -> None:
     """Load the three demo estates (HT, JU, HY) into the ledger; safe to run again."""
     store = _store(ctx)
-    store.save_sites(ledger_files.demo_sites(), user=_actor())
+    person = _actor(ctx, setup=True)
+    store.save_sites(ledger_files.demo_sites(), user=person)
     for path in ledger_files.demo_ledger_paths():
         try:
-            report = store.import_file(path, user=_actor())
+            report = store.import_file(path, user=person)
         except LedgerError as exc:
             _fail_import(path, exc)
             return

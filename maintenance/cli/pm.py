@@ -12,7 +12,6 @@ Times without an offset are the site's local time (Asia/Shanghai by default).
 from __future__ import annotations
 
 import copy
-import os
 import re
 import signal
 import threading
@@ -25,6 +24,9 @@ import click
 
 from facility.config import Settings
 from facility.errors import ConfigError
+from facility.types import ASSET_NO_RE
+from maintenance.cli.users import acting
+from maintenance.identity.roles import Permission
 from maintenance.ledger import format_table
 from maintenance.pm_plans import PlanError
 from maintenance.pm_rules import PlanRule, Upcoming, format_number, upcoming
@@ -36,11 +38,6 @@ from maintenance.wo_store import utc
 #: (``gateway.telemetry.plant_telemetry``). Kept in ``ctx.meta`` under this key.
 PlantFactory = Callable[[Settings], PlantTelemetry]
 _PLANT = "maintenance.plant"
-
-
-def actor() -> str:
-    """Who the records name: $FACILITY_USER, else the login name."""
-    return os.environ.get("FACILITY_USER") or os.environ.get("USER") or "cli"
 
 
 def settings_of(ctx: click.Context) -> Settings:
@@ -273,5 +270,7 @@ def meter(ctx: click.Context, asset_no: str, point: str, value: float, at_text: 
     at = parse_time(at_text, ZoneInfo(settings.site.timezone)) if at_text else None
     store = _scheduler(ctx).store
     assert store is not None
-    store.add_meter_reading(asset_no, point, value, actor=actor(), at=at)
+    match = ASSET_NO_RE.match(asset_no)
+    person = acting(ctx, Permission.WO_WORK_OWN, match["site"] if match else None)
+    store.add_meter_reading(asset_no, point, value, actor=person, at=at)
     click.echo(f"{asset_no} {point} = {value:g}")

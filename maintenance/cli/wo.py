@@ -13,6 +13,10 @@
     facility wo sheet WO-... > sheet.pdf         facility wo codes
 
 A request the lifecycle does not allow prints one clear message, changes nothing and exits 2.
+Every change acts for the signed-in person (`facility login`, or ``$FACILITY_TOKEN``): the
+store checks their role on the order's estate — a technician works only the orders assigned
+to them (starting an unassigned one takes it), a supervisor assigns, verifies and works any —
+and the order's events and the audit trail name them. Reading needs no sign-in.
 """
 
 from __future__ import annotations
@@ -26,8 +30,11 @@ import click
 
 from device_profiles.models import Priority
 from facility.errors import ConfigError
+from facility.types import ASSET_NO_RE
 from maintenance import wo_notify
-from maintenance.cli.pm import PlantGroup, actor, plant, settings_of
+from maintenance.cli.pm import PlantGroup, plant, settings_of
+from maintenance.cli.users import acting, signed_in
+from maintenance.identity.roles import Permission
 from maintenance.ledger import format_table
 from maintenance.wo_store import WorkOrderStore
 from maintenance.workorders import SlaTargets, WoKind, WorkOrder, WoState
@@ -78,7 +85,7 @@ def group() -> None:
 @click.option("--asset", "asset_no", help="Only this asset.")
 @click.option("--kind", type=click.Choice([k.value for k in WoKind]), help="Only this kind.")
 @click.option("--assignee", help="Only orders of this technician.")
-@click.option("--mine", is_flag=True, help="Only my orders ($FACILITY_USER).")
+@click.option("--mine", is_flag=True, help="Only my orders (the signed-in person's).")
 @click.option("--limit", default=200, show_default=True, type=click.IntRange(1))
 @click.pass_context
 def list_(
@@ -102,7 +109,7 @@ def list_(
         states=wanted,
         asset_no=asset_no,
         kind=kind,
-        assignee=actor() if mine else assignee,
+        assignee=signed_in(ctx).name if mine else assignee,
         limit=limit,
     )
     tz = _tz(ctx)
@@ -188,7 +195,7 @@ def show(ctx: click.Context, number: str) -> None:
 @click.pass_context
 def assign(ctx: click.Context, number: str, technician: str) -> None:
     """Give an order to a technician (they are notified)."""
-    _done(_store(ctx).assign(number, technician, actor=actor()))
+    _done(_store(ctx).assign(number, technician, actor=signed_in(ctx)))
 
 
 @group.command()
@@ -196,7 +203,7 @@ def assign(ctx: click.Context, number: str, technician: str) -> None:
 @click.pass_context
 def start(ctx: click.Context, number: str) -> None:
     """Start (or resume) work on an order."""
-    _done(_store(ctx).start(number, actor=actor()))
+    _done(_store(ctx).start(number, actor=signed_in(ctx)))
 
 
 @group.command()
@@ -205,7 +212,7 @@ def start(ctx: click.Context, number: str) -> None:
 @click.pass_context
 def hold(ctx: click.Context, number: str, reason: str) -> None:
     """Put an order on hold."""
-    _done(_store(ctx).hold(number, reason, actor=actor()))
+    _done(_store(ctx).hold(number, reason, actor=signed_in(ctx)))
 
 
 @group.command()
@@ -216,7 +223,7 @@ def hold(ctx: click.Context, number: str, reason: str) -> None:
 @click.pass_context
 def record(ctx: click.Context, number: str, position: int, answer: str, spawn: bool) -> None:
     """Answer checklist item POSITION: pass/fail, a number, a meter reading, text, a photo."""
-    line, child = _store(ctx).record(number, position, answer, actor=actor(), spawn=spawn)
+    line, child = _store(ctx).record(number, position, answer, actor=signed_in(ctx), spawn=spawn)
     verdict = {True: "ok", False: "FAILED", None: "recorded"}[line.passed]
     click.echo(f"{number} item {position}: {verdict}")
     if child is not None:
@@ -233,7 +240,10 @@ def labour(
     ctx: click.Context, number: str, minutes: int, technician: str | None, note: str
 ) -> None:
     """Record time spent on an order."""
-    order = _store(ctx).log_labour(number, technician or actor(), minutes, note=note, actor=actor())
+    person = signed_in(ctx)
+    order = _store(ctx).log_labour(
+        number, technician or person.name, minutes, note=note, actor=person
+    )
     click.echo(f"{number}: {sum(line.minutes for line in order.labour)} min in total")
 
 
@@ -248,7 +258,8 @@ def part(
     ctx: click.Context, number: str, description: str, quantity: float, unit: str, part_no: str
 ) -> None:
     """Record a part used (a free line)."""
-    _store(ctx).add_part(number, description, quantity, unit=unit, part_no=part_no, actor=actor())
+    person = signed_in(ctx)
+    _store(ctx).add_part(number, description, quantity, unit=unit, part_no=part_no, actor=person)
     click.echo(f"{number}: {quantity:g} {unit} {description}")
 
 
@@ -269,7 +280,7 @@ def complete(
 ) -> None:
     """Complete an order (required checklist items and, if corrective, failure codes)."""
     order = _store(ctx).complete(
-        number, actor=actor(), note=note, problem=problem, cause=cause, remedy=remedy
+        number, actor=signed_in(ctx), note=note, problem=problem, cause=cause, remedy=remedy
     )
     _done(order)
     if order.signal is not None:
@@ -287,8 +298,10 @@ def verify(ctx: click.Context, number: str, note: str, telemetry: bool) -> None:
     """Verify a completed order (by hand, or from telemetry with --telemetry)."""
     store = _store(ctx)
     if not telemetry:
-        _done(store.verify(number, actor=actor(), note=note))
+        _done(store.verify(number, actor=signed_in(ctx), note=note))
         return
+    # proof of fix decides (and is recorded as the checker), but someone must be allowed to ask
+    acting(ctx, Permission.WO_VERIFY, store.get(number).site)
     readings = plant(ctx)
     try:
         result = store.check_fix(number, readings.series)
@@ -304,7 +317,7 @@ def verify(ctx: click.Context, number: str, note: str, telemetry: bool) -> None:
 @click.pass_context
 def reopen(ctx: click.Context, number: str, reason: str) -> None:
     """Send a completed or verified order back to work."""
-    _done(_store(ctx).reopen(number, reason, actor=actor()))
+    _done(_store(ctx).reopen(number, reason, actor=signed_in(ctx)))
 
 
 @group.command()
@@ -313,7 +326,7 @@ def reopen(ctx: click.Context, number: str, reason: str) -> None:
 @click.pass_context
 def close(ctx: click.Context, number: str, note: str) -> None:
     """Close a verified order."""
-    _done(_store(ctx).close_order(number, actor=actor(), note=note))
+    _done(_store(ctx).close_order(number, actor=signed_in(ctx), note=note))
 
 
 @group.command()
@@ -322,7 +335,7 @@ def close(ctx: click.Context, number: str, note: str) -> None:
 @click.pass_context
 def cancel(ctx: click.Context, number: str, reason: str) -> None:
     """Cancel an order that has not been completed."""
-    _done(_store(ctx).cancel(number, reason, actor=actor()))
+    _done(_store(ctx).cancel(number, reason, actor=signed_in(ctx)))
 
 
 @group.command("raise")
@@ -341,13 +354,15 @@ def raise_(
     description: str,
 ) -> None:
     """Raise a corrective order by hand."""
+    match = ASSET_NO_RE.match(asset_no)
+    person = acting(ctx, Permission.WO_ASSIGN, match["site"] if match else None)
     result = _store(ctx).raise_corrective(
         asset_no,
         "manual",
         title_en=title,
         title_zh=title_zh or title,
         priority=priority,
-        actor=actor(),
+        actor=person.name,
         description=description,
         attach=False,
     )

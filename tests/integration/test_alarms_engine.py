@@ -40,7 +40,7 @@ from gateway.alarms.store import AlarmStore
 from maintenance.ledger_files import demo_ledger_paths, read_ledger_file
 from simulators.estate import Estate
 from tests.integration.test_alarms_notify import HookServer, MailServer
-from tests.support import wait_until
+from tests.support import sign_in, wait_until
 
 pytest_plugins = ["tests.integration.test_alarms_notify"]  # smtp_server, hook_server fixtures
 
@@ -124,7 +124,6 @@ async def test_dry_run_fault_from_simulator_to_journal_and_back(
     url = f"sqlite:///{tmp_path / 'facility.db'}"
     alarm_file = parse_alarm_file(
         f"""
-supervisors: [wang.wei]
 notifications:
   channels:
     - {{name: centre, type: email, to: [centre@estate.test]}}
@@ -147,6 +146,8 @@ notifications:
             tick_s=0.2,
         )
 
+    # the person acting: a supervisor (resetting a latched alarm needs the role)
+    token = sign_in(url, "li.na", ["supervisor"], ["HT"])
     bus = Bus()
     watcher = MqttLink(
         broker,
@@ -190,11 +191,12 @@ notifications:
         assert "排水泵干转跳闸" in hook_server.requests[0].body["markdown"]["content"]
 
         # 3. acknowledged by an operator, through the engine
-        state = await send_command(broker, Command("ack", DRY, "li.na", "sump checked"))
+        ack = Command("ack", DRY, "li.na", "sump checked")
+        state = await send_command(broker, ack, token=token)
         assert state["state"] == "acked"
         await wait_until(lambda: bus.state(DRY) == "acked", 5)
         with pytest.raises(AlarmCommandError, match=r"already acknowledged by li\.na"):
-            await send_command(broker, Command("ack", DRY, "li.na"))
+            await send_command(broker, Command("ack", DRY, "li.na"), token=token)
 
         # 4. the engine restarts in the middle: it does not raise the alarm again
         await stop(engine_task)
@@ -215,7 +217,8 @@ notifications:
         await estate.inject(POOL, "dry_run", False)
         estate.model(POOL).write("pump_command", True)  # a command edge resets the trip
         await wait_until(lambda: bus.state(DRY) == "latched", 15)
-        state = await send_command(broker, Command("reset", DRY, "li.na", "reset on site"))
+        reset = Command("reset", DRY, "li.na", "reset on site")
+        state = await send_command(broker, reset, token=token)
         assert state["state"] == "normal"
         await wait_until(lambda: bus.state(DRY) == "normal", 5)
     finally:

@@ -32,7 +32,7 @@ from gateway.alarms.state import AlarmState
 from gateway.alarms.store import AlarmStore, CurrentAlarm
 from maintenance.db import make_engine
 from maintenance.ledger_files import demo_ledger_paths, read_ledger_file
-from tests.support import wait_until
+from tests.support import SignIn, wait_until
 
 PROFILES = load_library()
 ASSETS = [a for p in demo_ledger_paths() for a in read_ledger_file(p) if p.stem == "HT"]
@@ -202,8 +202,14 @@ def test_cli_check_reports_bad_definitions_with_file_and_line(
 
 
 async def test_cli_ack_and_shelve_through_the_running_engine(
-    mosquitto: MosquittoServer, store: AlarmStore, run: Run, tmp_path: Path
+    mosquitto: MosquittoServer,
+    store: AlarmStore,
+    run: Run,
+    tmp_path: Path,
+    url: str,
+    signed_in_as: SignIn,
 ) -> None:
+    signed_in_as(url, "li.na", ["operator"], ["HT"])
     broker = BrokerSettings.from_url(mosquitto.url)
     config = tmp_path / "facility.toml"
     config.write_text(
@@ -223,29 +229,25 @@ async def test_cli_ack_and_shelve_through_the_running_engine(
         engine = service.engine
         await wait_until(lambda: engine.status(DRY).state is AlarmState.UNACK, 5)
 
-        acked = await asyncio.to_thread(run, "ack", DRY, "--user", "li.na", "--comment", "seen")
+        acked = await asyncio.to_thread(run, "ack", DRY, "--comment", "seen")
         assert acked.exit_code == 0, acked.output
         assert acked.stdout.strip() == f"{DRY}: acked"
-        again = await asyncio.to_thread(run, "ack", DRY, "--user", "li.na", "--timeout", "5")
+        again = await asyncio.to_thread(run, "ack", DRY, "--timeout", "5")
         assert isinstance(again.exception, Exception)
         assert "already acknowledged by li.na" in str(again.exception)
-        unknown = await asyncio.to_thread(run, "ack", "HT-PDP-001/dry_rn", "--user", "x")
+        unknown = await asyncio.to_thread(run, "ack", "HT-PDP-001/dry_rn")
         assert "unknown alarm 'HT-PDP-001/dry_rn'; did you mean HT-PDP-001/dry_run?" in str(
             unknown.exception
         )
         shelved = await asyncio.to_thread(
-            run, "shelve", DRY, "--user", "li.na", "--comment", "pump out", "--for", "2h"
+            run, "shelve", DRY, "--comment", "pump out", "--for", "2h"
         )
         assert shelved.exit_code == 0, shelved.output
         assert shelved.stdout.startswith(f"{DRY}: shelved until ")
-        too_long = await asyncio.to_thread(
-            run, "shelve", DRY, "--user", "li.na", "--comment", "x", "--for", "9h"
-        )
+        too_long = await asyncio.to_thread(run, "shelve", DRY, "--comment", "x", "--for", "9h")
         assert "exceeds the maximum of 8 h" in str(too_long.exception)
-        oos = await asyncio.to_thread(
-            run, "out-of-service", DRY, "--user", "li.na", "--comment", "x"
-        )
-        assert "not a supervisor" in str(oos.exception)
+        oos = await asyncio.to_thread(run, "out-of-service", DRY, "--comment", "x")
+        assert "li.na (roles: operator) may not alarm.service" in str(oos.exception)
     finally:
         for task in (engine_task, publisher_task):
             task.cancel()
@@ -255,14 +257,21 @@ async def test_cli_ack_and_shelve_through_the_running_engine(
 
 
 async def test_cli_ack_with_no_engine_running_is_a_clear_error(
-    mosquitto: MosquittoServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    mosquitto: MosquittoServer,
+    tmp_path: Path,
+    url: str,
+    signed_in_as: SignIn,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     config = tmp_path / "facility.toml"
-    config.write_text(f'[mqtt]\nurl = "{mosquitto.url}"\n', encoding="utf-8")
+    config.write_text(
+        f'[database]\nurl = "{url}"\n[mqtt]\nurl = "{mosquitto.url}"\n', encoding="utf-8"
+    )
+    signed_in_as(url, "li.na", ["operator"], ["HT"])
 
     def ack() -> int:
         try:
-            main(["--config", str(config), "alarms", "ack", DRY, "--user", "li", "--timeout", "1"])
+            main(["--config", str(config), "alarms", "ack", DRY, "--timeout", "1"])
         except SystemExit as exc:
             return int(exc.code or 0)
         return 0

@@ -27,7 +27,7 @@ from gateway.alarms.service import AlarmService
 from gateway.alarms.state import AlarmCommandError
 from gateway.alarms.store import AlarmStore
 from tests.integration.test_alarms_engine import POOL, pool_asset, start, stop
-from tests.support import wait_until
+from tests.support import sign_in, wait_until
 
 BRACKETS = b"[" * 200_000
 DRY = f"{POOL}/dry_run"
@@ -49,10 +49,12 @@ async def test_alarm_engine_survives_brackets_on_device_and_command_topics(
     # its own broker: the alarm states it publishes are retained, other tests must not see them
     broker = BrokerSettings.from_url(fresh_mosquitto.url)
     alarm_set = compile_alarms(pool_asset(), load_library(), None)
+    url = f"sqlite:///{tmp_path / 'facility.db'}"
+    token = sign_in(url, "li.na", ["operator"], ["HT"])
     service = AlarmService(
         alarm_set,
         broker,
-        AlarmStore(f"sqlite:///{tmp_path / 'facility.db'}"),
+        AlarmStore(url),
         service_id="test-hostile-alarms",
         tick_s=0.2,
     )
@@ -69,13 +71,15 @@ async def test_alarm_engine_survives_brackets_on_device_and_command_topics(
         assert service.decode_errors == {"too_deep": 1}
 
         # and commands are still served (the hostile one got no reply: it had no reply_to)
-        state = await send_command(broker, Command("ack", DRY, "li.na", "checked"), timeout_s=10)
+        ack = Command("ack", DRY, "li.na", "checked")
+        state = await send_command(broker, ack, token=token, timeout_s=10)
         assert state["state"] == "acked"
         # a shelve of 1e300 s overflowed datetime in the engine's task: no reply at all
         with pytest.raises(AlarmCommandError, match=r"^for_s 1e\+300: expected a positive"):
             await send_command(
                 broker,
                 Command("shelve", DRY, "li.na", "x", for_s=1e300, reason="test"),
+                token=token,
                 timeout_s=10,
             )
     finally:

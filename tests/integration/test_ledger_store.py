@@ -22,6 +22,7 @@ from maintenance.ledger import COLUMNS, asset_values
 from maintenance.ledger_files import demo_ledger_paths, demo_sites, read_ledger_file
 from maintenance.schema import Base
 from maintenance.store import LedgerStore
+from tests.support import SignIn
 
 pytestmark = pytest.mark.integration
 
@@ -320,7 +321,8 @@ Run = Callable[..., Result]
 
 
 @pytest.fixture
-def run(tmp_path: Path, url: str) -> Run:
+def run(tmp_path: Path, url: str, signed_in_as: SignIn) -> Run:
+    signed_in_as(url, "li.ming", ["admin"])  # ledger changes need the ledger permission
     config = tmp_path / "facility.toml"
     config.write_text(f'[database]\nurl = "{url}"\n', encoding="utf-8")
     runner = CliRunner()

@@ -26,6 +26,7 @@ from maintenance.telemetry import StaticSeries
 from maintenance.timeline import EntryKind, asset_timeline
 from maintenance.wo_store import CollectingNotifier, WorkOrderStore
 from maintenance.workorders import FixVerdict, Sample, Signal, WorkOrderError, WoState
+from tests.support import SignIn
 
 SH = ZoneInfo("Asia/Shanghai")
 T0 = datetime(2026, 11, 26, 9, 0, tzinfo=SH).astimezone(UTC)
@@ -311,10 +312,10 @@ Run = Callable[..., Result]
 
 
 @pytest.fixture
-def run(url: str, monkeypatch: pytest.MonkeyPatch) -> Run:
+def run(url: str, monkeypatch: pytest.MonkeyPatch, signed_in_as: SignIn) -> Run:
     monkeypatch.setenv("FACILITY_DATABASE__URL", url)
     monkeypatch.setenv("FACILITY_INFLUXDB__URL", "http://127.0.0.1:9")  # none: SQL meters only
-    monkeypatch.setenv("FACILITY_USER", "li.na")
+    signed_in_as(url, "li.na", ["supervisor"])
     runner = CliRunner()
 
     def invoke(*args: str) -> Result:
@@ -357,11 +358,15 @@ def test_cli_flow_from_plans_to_a_closed_order(run: Run, tmp_path: Path) -> None
 
 
 def test_cli_refusals_are_one_message_and_exit_2(
-    url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    signed_in_as: SignIn,
 ) -> None:
     from facility.cli import main
 
     monkeypatch.setenv("FACILITY_DATABASE__URL", url)
+    signed_in_as(url, "li.na", ["supervisor"])
     main(["wo", "raise", "HT-PMP-001", "--title", "Seal leak", "--priority", "high"])
     number = capsys.readouterr().out.strip()
     assert number == "WO-HT-2026-00001"

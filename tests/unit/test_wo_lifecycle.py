@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
+from facility.errors import PermissionDenied
+from maintenance.identity.roles import Principal, parse_roles, parse_sites
 from maintenance.wo_lifecycle import (
+    ACTION_PERMISSION,
     LIFECYCLE,
     RULES,
     Transition,
     WorkOrderError,
     WoState,
     allowed_from,
+    check_permission,
     plan_step,
     require,
 )
@@ -115,3 +121,49 @@ def test_required_arguments(action: Transition, message: str, blank: str) -> Non
 def test_actions_without_required_arguments(action: Transition) -> None:
     assert RULES[action].needs is None
     require(NUMBER, action, "")
+
+
+# --- who may: (roles, estates, action, order's site, assignee) -> None or the refusal ---------
+
+TECH = ("technician",)
+SUP = ("supervisor",)
+PERMISSION_CASES = [
+    (TECH, "HT", "start", "HT", "zhao.li", None),
+    (TECH, "HT", "start", "HT", None, None),  # unassigned: starting takes it
+    (TECH, "HT", "complete", "HT", "zhao.li", None),
+    (TECH, "HT", "complete", "HT", None, "only work orders assigned to them"),
+    (TECH, "HT", "start", "HT", "qian.bo", "assigned to qian.bo"),
+    (TECH, "JU", "start", "HT", "zhao.li", "may not act on estate HT"),
+    (TECH, "HT", "assign", "HT", "zhao.li", "may not wo.assign"),
+    (TECH, "HT", "verify", "HT", "zhao.li", "may not wo.verify"),
+    (TECH, "HT", "cancel", "HT", "zhao.li", "may not wo.assign"),
+    (SUP, "HT", "start", "HT", "qian.bo", None),
+    (SUP, "HT", "verify", "HT", "qian.bo", None),
+    (SUP, "HT", "assign", "HT", None, None),
+    (SUP, "HT", "close", "JU", None, "may not act on estate JU"),
+    (("operator",), "*", "start", "HT", "zhao.li", "may not wo.work_any"),
+    (("admin",), "*", "verify", "HT", None, "may not wo.verify"),
+]
+
+
+@pytest.mark.parametrize(
+    ("roles", "site", "action", "order_site", "assignee", "refusal"), PERMISSION_CASES
+)
+def test_who_may_act_on_an_order(
+    roles: tuple[str, ...],
+    site: str,
+    action: str,
+    order_site: str,
+    assignee: str | None,
+    refusal: str | None,
+) -> None:
+    person = Principal("zhao.li", parse_roles(roles), parse_sites([site]))
+    if refusal is None:
+        check_permission(person, action, NUMBER, order_site, assignee)
+        return
+    with pytest.raises(PermissionDenied, match=re.escape(refusal)):
+        check_permission(person, action, NUMBER, order_site, assignee)
+
+
+def test_every_lifecycle_action_has_a_permission() -> None:
+    assert {t.value for t in Transition} <= set(ACTION_PERMISSION)
