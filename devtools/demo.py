@@ -209,7 +209,10 @@ def group(ctx: click.Context, speed: float | None) -> None:
             f"  gateway     MQTT → InfluxDB, metrics http://127.0.0.1:"
             f"{settings.gateway.metrics_port}/metrics"
         )
-        click.echo("  alarms      facility alarms list   ·   facility alarms ack ID --user U")
+        click.echo(
+            "  alarms      facility alarms list   ·   facility login --user operator   ·   "
+            "facility alarms ack ID"
+        )
         click.echo("  maintenance facility wo list   ·   facility pm plans --asset HT-PMP-001")
         if any(part.name == "dashboard" for part in parts):
             click.echo(
