@@ -394,8 +394,10 @@ class Queries:
         now = self.clock()
         local = now.astimezone(self.tz)
         start = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-        occurrences, orders, assets = self._order_store().kpi_records(start, now)
-        rows = report(occurrences, orders, assets, start, now, "month", self.tz, now)
+        records = self._order_store().kpi_records(start, now)
+        rows = report(
+            records.occurrences, records.orders, records.assets, start, now, "month", self.tz, now
+        )
         return [r for r in rows if principal.sees(r.site)]
 
     @property

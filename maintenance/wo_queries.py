@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 from facility.errors import ConfigError
 from maintenance.db import Database, DatabaseUser, Tx
-from maintenance.kpi import OccurrenceRecord, OrderRecord
+from maintenance.kpi_queries import KpiRecords, kpi_records
 from maintenance.schema import AssetRow, SiteRow
 from maintenance.wo_rows import opt_utc, to_order, utc
 from maintenance.wo_schema import (
@@ -33,8 +33,6 @@ from maintenance.workorders import (
     WoState,
     parse_number,
 )
-
-KPI_LOOKBACK = timedelta(days=90)  # orders opened this long before a period may overlap it
 
 
 @dataclass(frozen=True)
@@ -103,46 +101,10 @@ class WorkOrderReader(DatabaseUser):
                 row.make, row.model, row.serial,
             )  # fmt: skip
 
-    def kpi_records(
-        self, start: datetime, end: datetime, site: str | None = None
-    ) -> tuple[list[OccurrenceRecord], list[OrderRecord], dict[str, int]]:
+    def kpi_records(self, start: datetime, end: datetime, site: str | None = None) -> KpiRecords:
         """What ``maintenance.kpi.report`` needs for ``[start, end)``: occurrences due then,
-        orders that may overlap it (created up to 90 days before), assets per site."""
-        site = site.upper() if site else None
-        with self._db.transaction() as tx:
-            occurrences = [
-                OccurrenceRecord(
-                    plan.site,
-                    plan.asset_no,
-                    utc(occurrence.due),
-                    utc(occurrence.window_end),
-                    occurrence.state,
-                    occurrence.reason,
-                    opt_utc(order.completed_at) if order is not None else None,
-                )
-                for occurrence, plan, order in tx.execute(
-                    occurrences_query(site=site, due_from=start, due_until=end)
-                )
-            ]
-            query = orders_query(site=site, created_from=start - KPI_LOOKBACK, created_until=end)
-            orders = [
-                OrderRecord(
-                    row.site,
-                    row.asset_no,
-                    row.kind,
-                    utc(row.created_at),
-                    utc(row.completion_due),
-                    opt_utc(row.completed_at),
-                    row.state == WoState.CANCELLED.value,
-                    row.asset_down,
-                )
-                for row in tx.execute(query).scalars()
-            ]
-            assets: dict[str, int] = {}
-            for asset in tx.rows(AssetRow, site=site):
-                if asset.status != "retired":
-                    assets[asset.site] = assets.get(asset.site, 0) + 1
-        return occurrences, orders, assets
+        every order that overlaps it whenever it was created, the assets in service."""
+        return kpi_records(self._db, start, end, site)
 
     def failure_codes(self) -> dict[str, FailureCode]:
         with self._db.transaction() as tx:
@@ -164,6 +126,23 @@ class WorkOrderReader(DatabaseUser):
         if not found:
             raise WorkOrderError(f"no work order {number} (facility wo list shows them)")
         return found[0]
+
+    def check_site(self, site: str) -> str:
+        """The site code (upper case) if the ledger has it; ConfigError naming the known
+        ones otherwise (a typo must not look like an estate without orders)."""
+        code = site.strip().upper()
+        with self._db.transaction() as tx:
+            known = sorted(row.code for row in tx.rows(SiteRow))
+        if code not in known:
+            raise ConfigError(
+                f"unknown site {site[:20]!r}: the ledger has {', '.join(known) or 'no sites yet'}"
+            )
+        return code
+
+    def check_asset(self, asset_no: str) -> str:
+        """``asset_no`` if the ledger has it; ConfigError otherwise."""
+        with self._db.transaction() as tx:
+            return self._asset(tx, asset_no.strip().upper()).asset_no
 
     @staticmethod
     def _asset(tx: Tx, asset_no: str) -> AssetRow:

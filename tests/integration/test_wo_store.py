@@ -298,12 +298,14 @@ def test_kpis_from_the_database(store: WorkOrderStore) -> None:
     store.complete(late, problem="P-LEAK", cause="C-WEAR", remedy="R-REPLACE", at=T0 + 30 * 60 * M)
     start = datetime(2026, 11, 1, tzinfo=SH)
     end = datetime(2026, 12, 1, tzinfo=SH)
-    occurrences, orders, assets = store.kpi_records(start, end)
-    (row,) = report(occurrences, orders, assets, start, end, "month", SH, end)
+    records = store.kpi_records(start, end)
+    (row,) = report(
+        records.occurrences, records.orders, records.assets, start, end, "month", SH, end
+    )
     assert row.repair_timeliness == Ratio(1, 2)
     assert row.mttr_h == pytest.approx((1 + 30) / 2)
     assert row.failures == 2
-    assert assets == {"HT": 63}
+    assert records.assets_per_site() == {"HT": 63}
 
 
 # --- the commands ---------------------------------------------------------------------------
@@ -374,6 +376,10 @@ def test_cli_refusals_are_one_message_and_exit_2(
         (["wo", "close", number], f"error: {number}: cannot close: the order is open;"),
         (["wo", "complete", "WO-HT-26-1"], "error: work order 'WO-HT-26-1': expected WO-<SITE>"),
         (["pm", "generate", "--at", "yesterday"], "error: --at 'yesterday': expected an ISO time"),
+        # a typo is not an estate without orders (issue 10, finding 9)
+        (["wo", "list", "--site", "ZZ"], "error: unknown site 'ZZ': the ledger has HT, HY, JU"),
+        (["wo", "kpi", "--site", "ZZ"], "error: unknown site 'ZZ'"),
+        (["wo", "list", "--asset", "HT-PMP-999"], "error: unknown asset HT-PMP-999"),
     ]:
         with pytest.raises(SystemExit) as exited:
             main(args)
