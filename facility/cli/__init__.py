@@ -37,6 +37,7 @@ GROUPS: dict[str, tuple[str, str]] = {
     # maintenance's commands (maintenance/cli/), wired to the plant's telemetry one floor up
     "pm": ("gateway.cli.plant:pm", "Preventive-maintenance plans and the work-order generator."),
     "wo": ("gateway.cli.plant:wo", "Work orders: list, show, assign, start, complete, close."),
+    "report": ("gateway.cli.report_wiring:report", "Daily checks, weekly and monthly reports."),
     "users": ("maintenance.cli.users", "Users, roles and estates; the audit trail."),
     "login": ("maintenance.cli.users:login", "Sign in: later commands act as you."),
     "logout": ("maintenance.cli.users:logout", "End your session."),

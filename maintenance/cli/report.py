@@ -1,0 +1,186 @@
+"""``facility report``: weekly and monthly reports, the daily check sheet, stored reports.
+
+    facility report monthly --site HT --period 2026-11 --format pdf --lang zh
+    facility report weekly  --site all --period 2026-W48 --format xlsx --lang en
+    facility report daily   --site HT --period 2026-11-26
+    facility report list [--site HT] [--kind monthly]
+
+Without ``--period``: the last complete one (today for the daily sheet). Without ``--out``
+the file is stored under ``<var_dir>/reports/<site>/<kind>/<period>.<lang>.<fmt>`` and its
+path printed; ``--out -`` writes it to standard output. Reading needs no sign-in (the
+database file is the boundary, docs/decisions/005-identity.md point 7); the dashboard's
+Reports page checks the manager role.
+
+Reports read alarms and meters from the plant through ``maintenance.reports.sources``; the
+level above wires who implements them (``gateway/cli/report_wiring.py``), as for ``pm``.
+"""
+
+from __future__ import annotations
+
+import copy
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import click
+
+from facility.config import Settings
+from maintenance.db import Database
+from maintenance.ledger import format_table
+from maintenance.reports import store
+from maintenance.reports.build import FORMATS, build_report, check_format, render
+from maintenance.reports.periods import ReportKind, last_complete
+from maintenance.reports.sources import ReportSources
+from maintenance.reports.text import LANGS
+
+SourcesFactory = Callable[[Settings], ReportSources]
+_SOURCES = "maintenance.report_sources"
+
+
+class ReportGroup(click.Group):
+    """A command group whose commands read alarms and meters through a wired factory."""
+
+    sources: SourcesFactory | None = None
+
+    def wired(self, sources: SourcesFactory) -> ReportGroup:
+        group = copy.copy(self)
+        group.sources = sources
+        return group
+
+    def invoke(self, ctx: click.Context) -> object:
+        if self.sources is not None:
+            ctx.meta[_SOURCES] = self.sources
+        return super().invoke(ctx)
+
+
+def settings_of(ctx: click.Context) -> Settings:
+    settings: Settings = ctx.find_root().obj
+    return settings
+
+
+def sources_of(ctx: click.Context) -> ReportSources:
+    """The plant sources as wired above; none (the report says "no data") when unwired."""
+    factory: SourcesFactory | None = ctx.meta.get(_SOURCES)
+    sources = factory(settings_of(ctx)) if factory is not None else ReportSources()
+    ctx.call_on_close(sources.close)
+    return sources
+
+
+def database(ctx: click.Context) -> Database:
+    db = Database.open(settings_of(ctx).database_url, migrate=False)
+    ctx.call_on_close(db.close)
+    return db
+
+
+def deliver(
+    ctx: click.Context,
+    data: bytes,
+    out: str | None,
+    site: str,
+    kind: str,
+    period: str,
+    lang: str,
+    fmt: str,
+) -> None:
+    """Write to ``--out`` (``-``: stdout), else store under var/reports and say where."""
+    if out == "-":
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+        return
+    if out:
+        path = Path(out)
+        path.write_bytes(data)
+    else:
+        path = store.save(settings_of(ctx).paths.var_dir, site, kind, period, lang, fmt, data)
+    click.echo(f"{path} ({len(data):,} bytes)")
+
+
+_site = click.option("--site", default="all", show_default=True, help="Estate code, or all.")
+_period = click.option("--period", default=None, help="2026-11, 2026-W48 or 2026-11-26.")
+_format = click.option(
+    "--format", "fmt", type=click.Choice(FORMATS), default="pdf", show_default=True
+)
+_lang = click.option("--lang", type=click.Choice(LANGS), default="zh", show_default=True)
+_out = click.option("--out", default=None, help="File to write (- for stdout).")
+
+
+@click.group(cls=ReportGroup)
+def group() -> None:
+    """Daily check sheets, weekly and monthly reports (PDF, XLSX; zh and en)."""
+
+
+def _period_report(
+    ctx: click.Context,
+    kind: ReportKind,
+    site: str,
+    period: str | None,
+    fmt: str,
+    lang: str,
+    out: str | None,
+) -> None:
+    settings = settings_of(ctx)
+    format_, language = check_format(fmt, lang)
+    tz = ZoneInfo(settings.site.timezone)
+    if period is None:
+        period = last_complete(kind, datetime.now(UTC), tz).label
+    report = build_report(
+        database(ctx),
+        sources_of(ctx),
+        kind,
+        site,
+        period,
+        timezone=settings.site.timezone,
+        target=settings.maintenance.timeliness_target,
+    )
+    data = render(report, format_, language)
+    deliver(ctx, data, out, report.scope, kind, report.period, language, format_)
+    if not report.has_data:
+        click.echo(f"note: no data recorded for {report.scope} {report.period}", err=True)
+
+
+@group.command()
+@_site
+@_period
+@_format
+@_lang
+@_out
+@click.pass_context
+def monthly(
+    ctx: click.Context, site: str, period: str | None, fmt: str, lang: str, out: str | None
+) -> None:
+    """The monthly report (月报) of an estate or of the company."""
+    _period_report(ctx, "monthly", site, period, fmt, lang, out)
+
+
+@group.command()
+@_site
+@_period
+@_format
+@_lang
+@_out
+@click.pass_context
+def weekly(
+    ctx: click.Context, site: str, period: str | None, fmt: str, lang: str, out: str | None
+) -> None:
+    """The weekly report (周报) of an estate or of the company."""
+    _period_report(ctx, "weekly", site, period, fmt, lang, out)
+
+
+@group.command("list")
+@click.option("--site", default=None, help="Only this estate (or ALL).")
+@click.option("--kind", default=None, type=click.Choice(store.KIND_FOLDERS))
+@click.pass_context
+def list_(ctx: click.Context, site: str | None, kind: str | None) -> None:
+    """Reports stored under var/reports, newest period first."""
+    found = store.stored(settings_of(ctx).paths.var_dir, site=site, kind=kind)
+    if not found:
+        click.echo("no stored reports")
+        return
+    click.echo(
+        format_table(
+            ["site", "kind", "period", "lang", "format", "bytes", "path"],
+            [[r.site, r.kind, r.period, r.lang, r.fmt, f"{r.size:,}", str(r.path)] for r in found],
+        )
+    )
