@@ -8,19 +8,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from facility.errors import ConfigError
 from maintenance.db import Database, DatabaseUser, Tx
 from maintenance.kpi_queries import KpiRecords, kpi_records
 from maintenance.schema import AssetRow, SiteRow
-from maintenance.wo_rows import opt_utc, to_order, utc
+from maintenance.wo_rows import to_order
 from maintenance.wo_schema import (
     FailureCodeRow,
     PmPlanRow,
     WorkOrderRow,
-    occurrences_query,
     orders_query,
     rows_by_id_query,
 )
