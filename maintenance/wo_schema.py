@@ -454,30 +454,6 @@ def orders_query(
     return query.limit(limit) if limit is not None else query
 
 
-def occurrences_query(
-    *,
-    site: str | None = None,
-    due_from: datetime | None = None,
-    due_until: datetime | None = None,
-    plan_ids: Sequence[int] | None = None,
-) -> Select[PmOccurrenceRow, PmPlanRow, WorkOrderRow]:
-    """Occurrences with their plan and order (if any), by due time."""
-    query = (
-        select(PmOccurrenceRow, PmPlanRow, WorkOrderRow)
-        .join(PmPlanRow, PmPlanRow.id == PmOccurrenceRow.plan_id)
-        .outerjoin(WorkOrderRow, WorkOrderRow.occurrence_id == PmOccurrenceRow.id)
-    )
-    if site is not None:
-        query = query.where(PmPlanRow.site == site)
-    if due_from is not None:
-        query = query.where(PmOccurrenceRow.due >= due_from)
-    if due_until is not None:
-        query = query.where(PmOccurrenceRow.due < due_until)
-    if plan_ids is not None:
-        query = query.where(PmOccurrenceRow.plan_id.in_(list(plan_ids)))
-    return query.order_by(PmOccurrenceRow.due, PmOccurrenceRow.id)
-
-
 def meter_readings_query(
     asset_no: str, since: datetime | None = None, until: datetime | None = None
 ) -> Select[MeterReadingRow]:
