@@ -122,7 +122,15 @@ class StoreRaises:
     def raises(self, *, after_id: int | None, limit: int) -> Sequence[AlarmRaise]:
         records = self._store.journal(events=[EventKind.RAISE], after_id=after_id, limit=limit)
         return [
-            AlarmRaise(r.id, r.at, r.asset_no, r.alarm, r.value)
+            AlarmRaise(
+                r.id,
+                r.at,
+                r.asset_no,
+                r.alarm,
+                r.value,
+                r.priority,
+                definition if isinstance(definition := r.detail.get("definition"), dict) else None,
+            )
             for r in records
             if r.id is not None
         ]

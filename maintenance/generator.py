@@ -179,6 +179,19 @@ class Generator(DatabaseUser):
         rows = tx.rows(AssetRow) if asset_rows is None else asset_rows
         return all_effective_plans([asset_from_row(r) for r in rows], self.profiles, self.overrides)
 
+    def condition_alarms(self) -> set[tuple[str, str]]:
+        """(asset_no, alarm) of every enabled plan that an alarm triggers: the plan answers
+        those raises with its own order (a corrective order would be a second one)."""
+        with self._db.transaction() as tx:
+            plans = self.effective_plans(tx)
+        return {
+            (plan.asset_no, trigger.alarm)
+            for plan in plans
+            if plan.enabled
+            for trigger in plan.plan.triggers
+            if trigger.kind is TriggerKind.CONDITION and trigger.alarm
+        }
+
     def _hash(self, plan: EffectivePlan) -> str:
         # Shared PmPlan objects (every pump has the profile's) are serialised once.
         text = self._definitions.get(id(plan.plan))

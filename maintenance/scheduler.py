@@ -219,7 +219,7 @@ def build(
         store,
         load_library(),
         asset_profiles,
-        settings.paths.var_dir / "pm" / "alarm-cursor.json",
+        covered=generator.condition_alarms,
         min_priority=Priority(config.corrective_min_priority),
     )
     return PmScheduler(

@@ -24,7 +24,7 @@ import logging
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from facility.errors import StorageError
 from maintenance.alarm_schema import state_query
@@ -74,6 +74,8 @@ class AlarmRaise:
     asset_no: str | None
     alarm: str
     value: object = None
+    priority: str | None = None  # as raised (overrides included)
+    definition: Mapping[str, Any] | None = None  # the alarm as compiled when it raised
 
 
 class RaiseJournal(Protocol):

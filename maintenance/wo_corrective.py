@@ -20,7 +20,7 @@ from maintenance.db import ConflictError, Tx
 from maintenance.wo_notice import Notice, Notifier
 from maintenance.wo_queries import WorkOrderReader
 from maintenance.wo_rows import NewOrder, add_event, insert_orders, reopen_row, utc
-from maintenance.wo_schema import WorkOrderRow
+from maintenance.wo_schema import AlarmOrderCursorRow, AlarmRaiseOrderRow, WorkOrderRow
 from maintenance.workorders import (
     ChecklistLine,
     Signal,
@@ -44,11 +44,32 @@ class RaiseResult:
     order: WorkOrder
     created: bool
     reopened: bool = False
+    duplicate: bool = False  # this alarm raise was handled before (by this or another host)
+
+
+def move_cursor(tx: Tx, name: str, after_id: int) -> None:
+    """Move the journal cursor ``name`` forward to ``after_id`` (never back)."""
+    row = tx.get(AlarmOrderCursorRow, name, lock=True)
+    if row is None:
+        tx.add(AlarmOrderCursorRow(name=name, after_id=after_id))
+    elif after_id > row.after_id:
+        row.after_id = after_id
 
 
 class CorrectiveOrders(WorkOrderReader):
     """Corrective orders raised in the database (the store sets ``sla``, ``notifier`` and
     ``clock``)."""
+
+    def cursor(self, name: str) -> int | None:
+        """Where the journal cursor ``name`` stands (None: never set)."""
+        with self._db.transaction() as tx:
+            row = tx.get(AlarmOrderCursorRow, name)
+            return row.after_id if row is not None else None
+
+    def set_cursor(self, name: str, after_id: int) -> None:
+        """Move the cursor past raises that made no order (below the priority, covered)."""
+        with self._db.transaction(write=True) as tx:
+            move_cursor(tx, name, after_id)
 
     sla: SlaTargets
     notifier: Notifier
@@ -73,24 +94,36 @@ class CorrectiveOrders(WorkOrderReader):
         signal: Signal | None = None,
         asset_down: bool | None = None,
         attach: bool = True,
+        raise_id: int | None = None,
+        cursor: str | None = None,
     ) -> RaiseResult:
         """A corrective order for ``condition`` on an asset; with ``attach`` (alarms), a
-        repeat while one is open attaches to it (reopening it if it was completed)."""
+        repeat while one is open attaches to it (reopening it if it was completed).
+
+        ``raise_id``: the alarm journal entry this comes from — handled once, whichever
+        scheduler gets there first (a second gets ``duplicate``); ``cursor``: the name of the
+        journal cursor to move past it in the same transaction."""
         at = self._at(at)
         priority = Priority(priority)
         key = f"{asset_no}|{condition}" if attach else None
+        origin = (raise_id, cursor)
         for attempt in range(1, RETRIES + 1):
             try:
                 result = self._raise_once(
                     asset_no, condition, key, title_en, title_zh, priority, actor, at,
-                    description, signal, asset_down,
+                    description, signal, asset_down, origin,
                 )  # fmt: skip
                 break
             except ConflictError:
                 # Another process raised the same condition at the same moment: attach to it.
                 if attempt == RETRIES:
                     raise
-        if result.created:
+        if result.duplicate:
+            log.info(
+                "alarm raise %s on %s already handled (work_order=%s)",
+                raise_id, asset_no, result.order.number,
+            )  # fmt: skip
+        elif result.created:
             log.info(
                 "work_order=%s corrective asset_no=%s condition=%s priority=%s",
                 result.order.number, asset_no, condition, priority.value,
@@ -113,6 +146,8 @@ class CorrectiveOrders(WorkOrderReader):
         at: datetime | None = None,
         actor: str = "alarm-engine",
         value: object = None,
+        raise_id: int | None = None,
+        cursor: str | None = None,
     ) -> RaiseResult:
         """The alarm engine's hook: a raised alarm becomes (or attaches to) the asset's open
         corrective order for that alarm, with the alarm's point and normal band as the
@@ -135,6 +170,8 @@ class CorrectiveOrders(WorkOrderReader):
             at=at,
             description=description,
             signal=Signal.from_alarm(alarm),
+            raise_id=raise_id,
+            cursor=cursor,
         )
 
     def _raise_once(
@@ -150,32 +187,66 @@ class CorrectiveOrders(WorkOrderReader):
         description: str,
         signal: Signal | None,
         asset_down: bool | None,
+        origin: tuple[int | None, str | None] = (None, None),
     ) -> RaiseResult:
+        raise_id, cursor = origin
         with self._db.transaction(write=True) as tx:
-            if key is not None:
-                found = tx.rows(WorkOrderRow, open_key=key, lock=True)
-                if found:
-                    row = found[0]
-                    reopened = WoState(row.state) is WoState.COMPLETED
-                    row.alarm_count += 1
-                    row.last_alarm_at = at
-                    row.updated_at = at
-                    add_event(tx, row, actor, "attached", None, None, f"{condition} again", at)
-                    if reopened:
-                        reopen_row(
-                            tx, row, actor, at, f"{condition} active again after completion",
-                            {"condition": condition, "at": at.isoformat()},
-                        )  # fmt: skip
-                    return RaiseResult(self._order(tx, row, full=True), False, reopened)
-            asset = self._asset(tx, asset_no)
-            down = asset_down if asset_down is not None else priority in _DOWN_PRIORITIES
-            row = self._insert_corrective(
-                tx, asset.site, asset_no, priority, actor, at, title_en=title_en,
-                title_zh=title_zh, description=description, condition=condition, open_key=key,
-                signal=signal, asset_down=down, alarm_count=1 if key is not None else 0,
-                last_alarm_at=at if key is not None else None,
+            if raise_id is not None:
+                handled = tx.get(AlarmRaiseOrderRow, raise_id)
+                if handled is not None:
+                    done = tx.get(WorkOrderRow, handled.work_order_id)
+                    assert done is not None
+                    return RaiseResult(self._order(tx, done, full=True), False, duplicate=True)
+            result = self._raise_in(
+                tx, asset_no, condition, key, title_en, title_zh, priority, actor, at,
+                description, signal, asset_down,
             )  # fmt: skip
-            return RaiseResult(self._order(tx, row, full=True), True)
+            if raise_id is not None:
+                tx.add(AlarmRaiseOrderRow(raise_id=raise_id, work_order_id=result[1], at=at))
+                if cursor is not None:
+                    move_cursor(tx, cursor, raise_id)
+            return result[0]
+
+    def _raise_in(
+        self,
+        tx: Tx,
+        asset_no: str,
+        condition: str,
+        key: str | None,
+        title_en: str,
+        title_zh: str,
+        priority: Priority,
+        actor: str,
+        at: datetime,
+        description: str,
+        signal: Signal | None,
+        asset_down: bool | None,
+    ) -> tuple[RaiseResult, int]:
+        """The order raised or attached to in ``tx``, and its row id."""
+        if key is not None:
+            found = tx.rows(WorkOrderRow, open_key=key, lock=True)
+            if found:
+                row = found[0]
+                reopened = WoState(row.state) is WoState.COMPLETED
+                row.alarm_count += 1
+                row.last_alarm_at = at
+                row.updated_at = at
+                add_event(tx, row, actor, "attached", None, None, f"{condition} again", at)
+                if reopened:
+                    reopen_row(
+                        tx, row, actor, at, f"{condition} active again after completion",
+                        {"condition": condition, "at": at.isoformat()},
+                    )  # fmt: skip
+                return RaiseResult(self._order(tx, row, full=True), False, reopened), row.id
+        asset = self._asset(tx, asset_no)
+        down = asset_down if asset_down is not None else priority in _DOWN_PRIORITIES
+        row = self._insert_corrective(
+            tx, asset.site, asset_no, priority, actor, at, title_en=title_en,
+            title_zh=title_zh, description=description, condition=condition, open_key=key,
+            signal=signal, asset_down=down, alarm_count=1 if key is not None else 0,
+            last_alarm_at=at if key is not None else None,
+        )  # fmt: skip
+        return RaiseResult(self._order(tx, row, full=True), True), row.id
 
     def spawn_from_check(
         self, tx: Tx, parent: WorkOrderRow, line: ChecklistLine, actor: str, at: datetime

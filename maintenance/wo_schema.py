@@ -306,6 +306,27 @@ class PmGeneratorRow(Base):
     passes: Mapped[int] = mapped_column(Integer)
 
 
+class AlarmOrderCursorRow(Base):
+    """How far corrective orders have read the alarm journal (one row per reader name):
+    moved in the same transaction as the order a raise creates or attaches to."""
+
+    __tablename__ = "alarm_order_cursor"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    after_id: Mapped[int] = mapped_column(Integer)
+
+
+class AlarmRaiseOrderRow(Base):
+    """Each alarm raise that became (or attached to) an order, once: the primary key makes a
+    second scheduler, on this host or another, find the raise handled."""
+
+    __tablename__ = "alarm_raise_orders"
+
+    raise_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    work_order_id: Mapped[int] = mapped_column(Integer, ForeignKey("work_orders.id"), index=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
 # --- queries (run through ``maintenance.db.Tx.execute``) ---------------------------------
 
 OPEN_WO_STATES = ("open", "assigned", "in_progress", "on_hold")

@@ -105,6 +105,26 @@ OP_PERMISSION: dict[str, Permission] = {
 }
 
 
+def order_definition(spec: AlarmSpec) -> dict[str, Any] | None:
+    """The alarm as the profile model (``AlarmDefinition``) describes it, with the asset's
+    overrides applied; None for the engine's own checks (quality, service), which have no
+    profile counterpart and raise no work order."""
+    if spec.check in (Check.QUALITY, Check.SERVICE):
+        return None
+    return {
+        "name": spec.name,
+        "point": spec.point,
+        "kind": spec.check.value,
+        "limit": spec.limit,
+        "states": sorted(spec.states, key=float) if spec.states else None,
+        "deadband": spec.deadband,
+        "priority": spec.priority.value,
+        "label": spec.label.model_dump(),
+        "text": spec.text.model_dump() if spec.text is not None else None,
+        "source": spec.source,
+    }
+
+
 @dataclass(frozen=True, slots=True)
 class Command:
     """An operator action on one alarm."""
@@ -611,6 +631,11 @@ class AlarmCore:
         after: list[AlarmRecord] = []
         if change.kind is EventKind.RAISE:
             detail["check"] = spec.check.value
+            definition = order_definition(spec)
+            if definition is not None:
+                # what a corrective order needs, as compiled (alarms.yaml overrides included):
+                # the scheduler reads it from here instead of rebuilding profile defaults
+                detail["definition"] = definition
             if slot.note is not None:
                 detail.update(slot.note)
             if spec.limit is not None:

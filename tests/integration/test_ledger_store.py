@@ -90,6 +90,8 @@ def test_migrations_create_exactly_the_schema(url: str) -> None:
         "meter_readings",
         "users",
         "user_sessions",
+        "alarm_order_cursor",
+        "alarm_raise_orders",
     }
     assert pragmas == ["wal", 1]
 
