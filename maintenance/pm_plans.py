@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
@@ -318,6 +319,10 @@ def _validation_messages(exc: ValidationError) -> list[tuple[Loc, str]]:
     return found
 
 
+log = logging.getLogger(__name__)
+_RETIRED_WARNED: set[str] = set()  # said once per asset and process
+
+
 def effective_plans(
     asset: Asset,
     profile: DeviceProfile | None,
@@ -328,6 +333,13 @@ def effective_plans(
     Retired assets have none. PlanError lists every override that does not validate.
     """
     if asset.status is AssetStatus.RETIRED:
+        if overrides.of(asset.asset_no) and asset.asset_no not in _RETIRED_WARNED:
+            _RETIRED_WARNED.add(asset.asset_no)
+            log.warning(
+                "plan overrides for %s are ignored: the asset is retired (remove them from "
+                "the overrides file)",
+                asset.asset_no,
+            )
         return []
     defaults = {p.name: p for p in profile.pm_plans} if profile is not None else {}
     own = overrides.of(asset.asset_no)

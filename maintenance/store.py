@@ -49,6 +49,8 @@ from maintenance.ledger import (
     validate_sheet,
 )
 from maintenance.schema import AssetNumberRow, AssetRow, AuditRow, SiteRow, StatusChangeRow
+from maintenance.wo_rows import cancel_row
+from maintenance.wo_schema import open_orders_of_asset_query
 
 log = logging.getLogger(__name__)
 
@@ -483,27 +485,35 @@ class LedgerStore(DatabaseUser):
                 raise ConfigError(f"unknown asset {asset_no}{hint}")
             old = AssetStatus(row.status)
             check_status_change(asset_no, old, new)
+            cancelled: list[str] = []
             if old is not new:
                 now = _now()
                 row.status = new.value
                 row.updated_at = now
                 self._status_change(tx, asset_no, old, new, user, note, now)
+                if new is AssetStatus.RETIRED:
+                    # a retired asset is gone: its open orders go with it, saying why
+                    reason = f"asset retired by {actor_name(user)}" + (f": {note}" if note else "")
+                    for order in tx.execute(open_orders_of_asset_query(asset_no)).scalars():
+                        cancel_row(tx, order, actor_name(user), now, reason[:500])
+                        cancelled.append(order.number)
                 self._audit(
                     tx,
                     user,
                     "asset.status",
                     asset_no,
-                    {"from": old.value, "to": new.value, "note": note},
+                    {"from": old.value, "to": new.value, "note": note, "cancelled": cancelled},
                     now,
                 )
             asset = asset_from_row(row)
         if old is not new:
             log.info(
-                "asset_no=%s status %s -> %s by=%s",
+                "asset_no=%s status %s -> %s by=%s cancelled_orders=%s",
                 asset_no,
                 old.value,
                 new.value,
                 actor_name(user),
+                ",".join(cancelled) or "-",
             )
         return asset
 

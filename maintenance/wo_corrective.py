@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from device_profiles.models import AlarmDefinition, Priority
+from facility.errors import ConfigError
 from maintenance.db import ConflictError, Tx
 from maintenance.wo_notice import Notice, Notifier
 from maintenance.wo_queries import WorkOrderReader
@@ -239,6 +240,11 @@ class CorrectiveOrders(WorkOrderReader):
                     )  # fmt: skip
                 return RaiseResult(self._order(tx, row, full=True), False, reopened), row.id
         asset = self._asset(tx, asset_no)
+        if asset.status == "retired":
+            raise ConfigError(
+                f"{asset_no} is retired: it takes no new work orders "
+                "(facility ledger list --status retired shows when)"
+            )
         down = asset_down if asset_down is not None else priority in _DOWN_PRIORITIES
         row = self._insert_corrective(
             tx, asset.site, asset_no, priority, actor, at, title_en=title_en,

@@ -439,6 +439,12 @@ def open_orders_of_plans_query(plan_ids: Sequence[int]) -> Select[WorkOrderRow]:
     )
 
 
+def open_orders_of_asset_query(asset_no: str) -> Select[WorkOrderRow]:
+    return select(WorkOrderRow).where(
+        WorkOrderRow.asset_no == asset_no, WorkOrderRow.state.in_(OPEN_WO_STATES)
+    )
+
+
 def rows_by_id_query(row_type: type[RowT], ids: Sequence[int]) -> Select[RowT]:
     column = row_type.__table__.c.id
     return select(row_type).where(column.in_(list(ids)))

@@ -410,3 +410,42 @@ def test_cli_bad_overrides_file(
         in err
     )
     assert err[-1] == "1 problem(s) in the PM plans: nothing changed"
+
+
+def test_retiring_an_asset_cancels_its_orders_and_refuses_new_ones(
+    url: str,
+    store: WorkOrderStore,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Issue 10, finding 7: retired assets kept their open orders and took new ones."""
+    leak = store.raise_corrective(
+        "HT-PMP-002", "manual", title_en="Seal leak", title_zh="机封漏水", priority="high", at=T0
+    ).order.number
+    with LedgerStore(url) as ledger:
+        ledger.set_status("HT-PMP-002", AssetStatus.RETIRED, user="li.ming", note="replaced")
+        (change,) = [e for e in ledger.audit_log("HT-PMP-002") if e.action == "asset.status"]
+    cancelled = store.get(leak)
+    assert cancelled.state is WoState.CANCELLED
+    assert change.detail["cancelled"] == [leak]
+    assert [(e.actor, e.note) for e in cancelled.events][-1] == (
+        "li.ming",
+        "asset retired by li.ming: replaced",
+    ), [(e.action, e.note) for e in cancelled.events]
+    with pytest.raises(ConfigError, match="HT-PMP-002 is retired: it takes no new work orders"):
+        store.raise_corrective(
+            "HT-PMP-002", "manual", title_en="x", title_zh="x", priority="low", at=T0
+        )
+    # an override for it is said to be ignored, not silently dropped
+    from maintenance import pm_plans
+    from maintenance.pm_plans import effective_plans, parse_overrides
+
+    monkeypatch.setattr(pm_plans, "_RETIRED_WARNED", set())  # said once per process
+
+    overrides = parse_overrides("HT-PMP-002:\n  inspection:\n    enabled: false\n", "plans.yaml")
+    with LedgerStore(url) as ledger:
+        retired = ledger.asset("HT-PMP-002")
+    assert retired is not None
+    with caplog.at_level("WARNING"):
+        assert effective_plans(retired, None, overrides) == []
+    assert "plan overrides for HT-PMP-002 are ignored: the asset is retired" in caplog.text
