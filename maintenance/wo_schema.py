@@ -332,6 +332,23 @@ class AlarmRaiseOrderRow(Base):
 OPEN_WO_STATES = ("open", "assigned", "in_progress", "on_hold")
 
 
+def neighbour_readings_query(
+    asset_no: str, point: str, at: datetime, *, before: bool
+) -> Select[MeterReadingRow]:
+    """The stored reading of a counter just before (or after) ``at``."""
+    column = MeterReadingRow.at
+    return (
+        select(MeterReadingRow)
+        .where(
+            MeterReadingRow.asset_no == asset_no,
+            MeterReadingRow.point == point,
+            column <= at if before else column > at,
+        )
+        .order_by(column.desc() if before else column.asc(), MeterReadingRow.id.desc())
+        .limit(1)
+    )
+
+
 def latest_readings_query(asset_nos: Sequence[str]) -> Select[str, str, float]:
     """(asset_no, point, value) of the latest stored reading of each counter of the assets."""
     latest = (

@@ -20,7 +20,7 @@ back) in ``maintenance.wo_rows``, notices in ``maintenance.wo_notice``.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from datetime import UTC, datetime, timedelta
 
 from device_profiles.models import ChecklistKind
@@ -28,6 +28,7 @@ from facility.errors import PermissionDenied
 from maintenance.db import Database, Tx
 from maintenance.identity.audit import audit_row
 from maintenance.identity.roles import Principal, actor_name
+from maintenance.meter_input import Neighbour, check_reading
 from maintenance.telemetry import MeterSource, SeriesSource
 from maintenance.wo_corrective import SYSTEM_USER, CorrectiveOrders
 from maintenance.wo_corrective import RaiseResult as RaiseResult
@@ -55,6 +56,7 @@ from maintenance.wo_schema import (
     MeterReadingRow,
     PartLineRow,
     WorkOrderRow,
+    neighbour_readings_query,
 )
 from maintenance.workorders import (
     ATTACHING_STATES,
@@ -433,15 +435,40 @@ class WorkOrderStore(CorrectiveOrders):
         actor: str | Principal = SYSTEM_USER,
         at: datetime | None = None,
         source: str = "manual",
+        reset: bool = False,
+        counters: Collection[str] | None = None,
     ) -> None:
-        """A counter reading typed in (or read off the device by hand)."""
+        """A counter reading typed in (or read off the device by hand); MeterInputError if it
+        cannot be right (``maintenance.meter_input``). ``counters``: the asset's counter
+        points, when known; ``reset``: the counter was reset or the meter replaced."""
+        now = self.clock()
         at = self._at(at)
         with self._db.transaction(write=True) as tx:
             self._asset(tx, asset_no)
+            neighbours = [
+                Neighbour(float(r.value), utc(r.at))
+                for before in (True, False)
+                for r in tx.execute(
+                    neighbour_readings_query(asset_no, point, at, before=before)
+                ).scalars()
+            ]
+            before = next((n for n in neighbours if n.at <= at), None)
+            after = next((n for n in neighbours if n.at > at), None)
+            check_reading(
+                asset_no, point, float(value), at, now,
+                counters=counters, before=before, after=after, reset=reset,
+            )  # fmt: skip
             tx.add(
                 MeterReadingRow(
                     asset_no=asset_no, point=point, value=float(value), at=at, source=source,
                     work_order_id=None, actor=actor_name(actor),
+                )
+            )  # fmt: skip
+            tx.add(
+                audit_row(
+                    actor, "meter.reading", asset_no,
+                    {"point": point, "value": float(value), "at": at.isoformat(), "reset": reset},
+                    at=now,
                 )
             )  # fmt: skip
 

@@ -263,14 +263,35 @@ def run(ctx: click.Context, every_min: float | None) -> None:
 @click.argument("point")
 @click.argument("value", type=float)
 @click.option("--at", "at_text", help="When it was read (default: now).")
+@click.option(
+    "--reset",
+    is_flag=True,
+    help="The counter was reset or the meter replaced: a lower value is right.",
+)
 @click.pass_context
-def meter(ctx: click.Context, asset_no: str, point: str, value: float, at_text: str | None) -> None:
+def meter(
+    ctx: click.Context,
+    asset_no: str,
+    point: str,
+    value: float,
+    at_text: str | None,
+    reset: bool,
+) -> None:
     """Record a counter reading by hand (for assets the historian does not see)."""
+    from device_profiles import load_library
+    from maintenance.store import LedgerStore
+
     settings = settings_of(ctx)
     at = parse_time(at_text, ZoneInfo(settings.site.timezone)) if at_text else None
-    store = _scheduler(ctx).store
-    assert store is not None
     match = ASSET_NO_RE.match(asset_no)
     person = acting(ctx, Permission.WO_WORK_OWN, match["site"] if match else None)
-    store.add_meter_reading(asset_no, point, value, actor=person, at=at)
+    with LedgerStore(settings.database_url, migrate=False) as ledger:
+        asset = ledger.asset(asset_no)
+    profile = load_library().get(asset.profile or "") if asset is not None else None
+    counters = [p.name for p in profile.points if p.counter] if profile is not None else None
+    store = _scheduler(ctx).store
+    assert store is not None
+    store.add_meter_reading(
+        asset_no, point, value, actor=person, at=at, reset=reset, counters=counters
+    )
     click.echo(f"{asset_no} {point} = {value:g}")

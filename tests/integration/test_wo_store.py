@@ -380,6 +380,17 @@ def test_cli_refusals_are_one_message_and_exit_2(
         (["wo", "list", "--site", "ZZ"], "error: unknown site 'ZZ': the ledger has HT, HY, JU"),
         (["wo", "kpi", "--site", "ZZ"], "error: unknown site 'ZZ'"),
         (["wo", "list", "--asset", "HT-PMP-999"], "error: unknown asset HT-PMP-999"),
+        # typed counter readings that cannot be right (issue 10, finding 8)
+        (
+            ["pm", "meter", "HT-PMP-001", "run_hours", "--", "-5"],
+            "error: HT-PMP-001 run_hours = -5",
+        ),
+        (["pm", "meter", "HT-PMP-001", "run_hours", "nan"], "error: HT-PMP-001 run_hours = nan"),
+        (["pm", "meter", "HT-PMP-001", "run_hourz", "5"], "error: HT-PMP-001 run_hourz: not a"),
+        (
+            ["pm", "meter", "HT-PMP-001", "run_hours", "5", "--at", "2030-01-01T00:00"],
+            "error: HT-PMP-001 run_hours: read at 2029-12-31 16:00 UTC, which is in the future",
+        ),
     ]:
         with pytest.raises(SystemExit) as exited:
             main(args)
@@ -387,6 +398,12 @@ def test_cli_refusals_are_one_message_and_exit_2(
         err = capsys.readouterr().err
         assert err.startswith(message)
         assert "Traceback" not in err
+    # a lower reading is refused unless it is marked as a reset
+    main(["pm", "meter", "HT-PMP-001", "run_hours", "1500"])
+    with pytest.raises(SystemExit):
+        main(["pm", "meter", "HT-PMP-001", "run_hours", "12"])
+    assert "a counter only goes up" in capsys.readouterr().err
+    main(["pm", "meter", "HT-PMP-001", "run_hours", "12", "--reset"])
 
 
 def test_cli_bad_overrides_file(
