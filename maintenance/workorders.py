@@ -303,17 +303,30 @@ def completion_problems(
 
 @dataclass(frozen=True)
 class Signal:
-    """The point that raised an order and its normal band (or its abnormal states)."""
+    """The point that raised an order: its normal band (or its abnormal states), and what
+    the alarm itself raises on — the limit and the on-delay — so that proof of fix reopens
+    an order only on what would have raised the alarm again."""
 
     point: str
-    low: float | None = None  # normal is >= low
-    high: float | None = None  # normal is <= high
+    low: float | None = None  # normal is >= low (a low limit plus its deadband)
+    high: float | None = None  # normal is <= high (a high limit less its deadband)
     bad_states: tuple[float, ...] = ()  # values that are abnormal (state alarms)
+    limit: float | None = None  # the alarm raises beyond this (None: beyond the band)
+    on_delay_s: float = 0.0  # ... when it stays there this long
 
     def normal(self, value: float) -> bool:
         if self.bad_states:
             return all(not math.isclose(value, bad) for bad in self.bad_states)
         return (self.low is None or value >= self.low) and (self.high is None or value <= self.high)
+
+    def alarming(self, value: float) -> bool:
+        """Whether ``value`` is where the alarm raises (past the limit, not just outside the
+        return band)."""
+        if self.bad_states or self.limit is None:
+            return not self.normal(value)
+        if self.high is not None:
+            return value > self.limit
+        return value < self.limit
 
     def band_text(self) -> str:
         if self.bad_states:
@@ -330,6 +343,8 @@ class Signal:
             "low": self.low,
             "high": self.high,
             "bad_states": list(self.bad_states),
+            "limit": self.limit,
+            "on_delay_s": self.on_delay_s,
         }
 
     @classmethod
@@ -339,6 +354,8 @@ class Signal:
             data.get("low"),
             data.get("high"),
             tuple(float(v) for v in data.get("bad_states") or ()),
+            data.get("limit"),
+            float(data.get("on_delay_s") or 0.0),
         )
 
     @classmethod
@@ -346,12 +363,18 @@ class Signal:
         """The normal band of an alarm's point: the limit less its deadband (None: comm/roc)."""
         if alarm.point is None or alarm.kind in (AlarmKind.COMM, AlarmKind.ROC):
             return None
+        delay = alarm.on_delay_s
         if alarm.kind is AlarmKind.STATE:
-            return cls(alarm.point, bad_states=tuple(float(s) for s in alarm.states or ()))
+            states = tuple(float(s) for s in alarm.states or ())
+            return cls(alarm.point, bad_states=states, on_delay_s=delay)
         assert alarm.limit is not None
         if alarm.kind in (AlarmKind.HI, AlarmKind.HIHI):
-            return cls(alarm.point, high=alarm.limit - alarm.deadband)
-        return cls(alarm.point, low=alarm.limit + alarm.deadband)
+            return cls(
+                alarm.point, high=alarm.limit - alarm.deadband, limit=alarm.limit, on_delay_s=delay
+            )
+        return cls(
+            alarm.point, low=alarm.limit + alarm.deadband, limit=alarm.limit, on_delay_s=delay
+        )
 
 
 def _state_text(value: float) -> str:
@@ -402,14 +425,18 @@ def check_fix(
     """Is the signal back in its normal band, and has it stayed there for ``hold``?"""
     max_gap = max_gap or hold / 3
     after = sorted((s for s in series if s.at >= completed_at), key=lambda s: s.at)
-    bad = [s for s in after if s.value is not None and not signal.normal(s.value)]
-    if bad:
-        first = bad[0]
+    raised = _raising_run(signal, after)
+    if raised:
+        first = raised[0]
+        assert first.value is not None
+        held = (raised[-1].at - first.at).total_seconds()
         return FixCheck(
             FixVerdict.REOPEN,
             f"{signal.point} = {first.value:g} at {first.at.isoformat(timespec='seconds')} "
-            f"after completion: outside its normal band ({signal.band_text()})",
-            tuple(bad[:MAX_EVIDENCE]),
+            f"after completion, where the alarm raises"
+            + (f" (limit {signal.limit:g})" if signal.limit is not None else "")
+            + (f", for {held:g} s (its on-delay {signal.on_delay_s:g} s)" if held else ""),
+            tuple(raised[:MAX_EVIDENCE]),
             len(after),
         )
     end = completed_at + hold
@@ -438,11 +465,30 @@ def check_fix(
         )
     return FixCheck(
         FixVerdict.VERIFIED,
-        f"{signal.point} stayed in its normal band ({signal.band_text()}) for "
+        f"{signal.point} did not raise its alarm again ({signal.band_text()}) for "
         f"{_minutes(hold)} after completion ({len(good)} readings)",
         tuple(good[-MAX_EVIDENCE:]),
         len(after),
     )
+
+
+def _raising_run(signal: Signal, samples: Sequence[Sample]) -> list[Sample]:
+    """The first run of consecutive samples where the alarm raises that lasts its on-delay
+    (a blip shorter than that, or a value inside the deadband, would not raise it); [] if
+    none. A missing value (bad quality) ends a run."""
+    run: list[Sample] = []
+    for sample in samples:
+        if sample.value is not None and signal.alarming(sample.value):
+            run.append(sample)
+            continue
+        if run and _lasts(signal, run):
+            return run  # the whole run, as evidence
+        run = []
+    return run if run and _lasts(signal, run) else []
+
+
+def _lasts(signal: Signal, run: Sequence[Sample]) -> bool:
+    return (run[-1].at - run[0].at).total_seconds() >= signal.on_delay_s
 
 
 def _minutes(delta: timedelta) -> str:

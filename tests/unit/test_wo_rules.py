@@ -218,7 +218,8 @@ def test_signals_from_profile_alarms() -> None:
     assert turbidity is not None
     assert turbidity.high == pytest.approx(0.9)
     pressure = Signal.from_alarm(pump["pressure_low"])
-    assert pressure == Signal("discharge_pressure", low=1.7)
+    assert pressure is not None
+    assert (pressure.point, pressure.low, pressure.limit) == ("discharge_pressure", 1.7, 1.5)
     assert Signal.from_alarm(pump["comm_loss"]) is None
     assert Signal.from_json(pressure.to_json()) == pressure
 
@@ -234,9 +235,9 @@ def series(*values: float | None, every_s: int = 60) -> list[Sample]:
 @pytest.mark.parametrize(
     ("samples", "now", "verdict", "reason"),
     [
-        (series(*[0.0] * 31), T0 + HOLD, FixVerdict.VERIFIED, "stayed in its normal band"),
+        (series(*[0.0] * 31), T0 + HOLD, FixVerdict.VERIFIED, "did not raise its alarm again"),
         (series(0.0, 0.0, 1.0, 0.0), T0 + HOLD, FixVerdict.REOPEN, "dry_run_trip = 1 at"),
-        (series(1.0), T0 + timedelta(minutes=1), FixVerdict.REOPEN, "outside its normal band"),
+        (series(1.0), T0 + timedelta(minutes=1), FixVerdict.REOPEN, "where the alarm raises"),
         (series(0.0, 0.0), T0 + timedelta(minutes=2), FixVerdict.PENDING, "watching"),
         ([], T0 + HOLD, FixVerdict.PENDING, "cannot verify on missing data"),
         (series(*[None] * 31), T0 + HOLD, FixVerdict.PENDING, "cannot verify on missing data"),
@@ -256,6 +257,28 @@ def test_proof_of_fix(
     result = check_fix(DRY, samples, T0, now, HOLD)
     assert result.verdict is verdict
     assert reason in result.reason
+
+
+TURBIDITY = Signal("turbidity", high=0.9, limit=1.0, on_delay_s=300)
+
+
+@pytest.mark.parametrize(
+    ("values", "verdict"),
+    [
+        # issue 10, finding 9: inside the deadband the alarm does not raise: not a reopen
+        ([0.5] * 10 + [0.95] * 5 + [0.5] * 16, FixVerdict.VERIFIED),
+        # above the limit for 2 min, shorter than its 5 min on-delay: a blip, not a reopen
+        ([0.5] * 10 + [1.4] * 3 + [0.5] * 18, FixVerdict.VERIFIED),
+        # above the limit for 5 min: the alarm would raise again
+        ([0.5] * 10 + [1.4] * 6 + [0.5] * 15, FixVerdict.REOPEN),
+        # a gap in the data ends a run: two 3-minute runs are not one of 6
+        ([0.5] * 10 + [1.4] * 3 + [None] + [1.4] * 3 + [0.5] * 14, FixVerdict.VERIFIED),
+    ],
+)
+def test_proof_of_fix_reopens_only_where_the_alarm_would_raise(
+    values: list[float | None], verdict: FixVerdict
+) -> None:
+    assert check_fix(TURBIDITY, series(*values), T0, T0 + HOLD, HOLD).verdict is verdict
 
 
 def test_proof_of_fix_ignores_readings_before_completion_and_keeps_evidence() -> None:
