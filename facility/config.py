@@ -208,6 +208,10 @@ class MaintenanceConfig(_Section):
     corrective_min_priority: Priority = Priority.HIGH
     # Proof of fix: the signal must stay back in its normal band this long after completion.
     proof_of_fix_min: float = Field(default=30, gt=0)
+    # A person may date a step of an order (a paper sheet typed in later) this far back.
+    backdate_max_days: float = Field(default=30, gt=0)
+    # Who completed an order may not verify it.
+    separate_verify: bool = True
 
     @field_validator("sla_response_min", "sla_completion_h")
     @classmethod

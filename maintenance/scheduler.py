@@ -195,6 +195,8 @@ def build(
         proof_hold=timedelta(minutes=config.proof_of_fix_min),
         notifier=notifier,
         meters=meters,
+        backdate_max=timedelta(days=config.backdate_max_days),
+        separate_verify=config.separate_verify,
     )
     generator = Generator(
         url,

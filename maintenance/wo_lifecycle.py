@@ -19,6 +19,7 @@ order, its state and what to do instead; the caller changes nothing.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from facility.errors import ConfigError, PermissionDenied
@@ -211,4 +212,47 @@ def check_permission(
         raise PermissionDenied(
             f"{person.name} may {action} only work orders assigned to them: {number} is "
             f"assigned to {assignee or 'nobody'} (a supervisor assigns it: facility wo assign)"
+        )
+
+
+# --- when: times a person gives (paper sheets typed in later) --------------------------------
+
+CLOCK_SKEW = timedelta(minutes=5)  # a phone's clock may run a little ahead
+BACKDATED_AFTER = timedelta(minutes=10)  # entered this much later: recorded as back-dated
+
+
+def check_when(
+    number: str,
+    at: datetime,
+    *,
+    now: datetime,
+    not_before: datetime,
+    max_back: timedelta | None,
+) -> bool:
+    """Whether ``at`` is a back-dated entry (True) or a live one; WorkOrderError if it cannot
+    be right: in the future, before the order's previous step (a completion before the
+    order existed gave MTTR -24 h), or further back than ``max_back`` (None: no limit)."""
+    if at > now + CLOCK_SKEW:
+        raise WorkOrderError(
+            f"{number}: {at:%Y-%m-%d %H:%M} UTC is in the future (now {now:%Y-%m-%d %H:%M} UTC)"
+        )
+    if at < not_before:
+        raise WorkOrderError(
+            f"{number}: {at:%Y-%m-%d %H:%M} UTC is before the order's previous step "
+            f"({not_before:%Y-%m-%d %H:%M} UTC): check the date"
+        )
+    if max_back is not None and now - at > max_back:
+        raise WorkOrderError(
+            f"{number}: {at:%Y-%m-%d %H:%M} UTC is more than {max_back.days} days back: "
+            "a supervisor records it with a note instead ([maintenance] backdate_max_days)"
+        )
+    return now - at > BACKDATED_AFTER
+
+
+def check_duties(number: str, person: str, action: str, completed_by: str | None) -> None:
+    """Separation of duties: who completed an order may not verify it."""
+    if action == "verify" and completed_by is not None and completed_by == person:
+        raise PermissionDenied(
+            f"{person} completed {number}: another person verifies it (separation of "
+            "duties; [maintenance] separate_verify)"
         )

@@ -462,6 +462,18 @@ def open_orders_of_asset_query(asset_no: str) -> Select[WorkOrderRow]:
     )
 
 
+def last_events_query(order_id: int) -> Select[WorkOrderEventRow]:
+    """An order's lifecycle events (those that changed its state), newest first."""
+    return (
+        select(WorkOrderEventRow)
+        .where(
+            WorkOrderEventRow.work_order_id == order_id,
+            WorkOrderEventRow.to_state.is_not(None),
+        )
+        .order_by(WorkOrderEventRow.at.desc(), WorkOrderEventRow.id.desc())
+    )
+
+
 def rows_by_id_query(row_type: type[RowT], ids: Sequence[int]) -> Select[RowT]:
     column = row_type.__table__.c.id
     return select(row_type).where(column.in_(list(ids)))

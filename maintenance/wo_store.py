@@ -32,7 +32,13 @@ from maintenance.meter_input import Neighbour, check_reading
 from maintenance.telemetry import MeterSource, SeriesSource
 from maintenance.wo_corrective import SYSTEM_USER, CorrectiveOrders
 from maintenance.wo_corrective import RaiseResult as RaiseResult
-from maintenance.wo_lifecycle import Transition, check_permission, require
+from maintenance.wo_lifecycle import (
+    Transition,
+    check_duties,
+    check_permission,
+    check_when,
+    require,
+)
 from maintenance.wo_notice import CollectingNotifier as CollectingNotifier
 from maintenance.wo_notice import LogNotifier as LogNotifier
 from maintenance.wo_notice import Notice as Notice
@@ -56,6 +62,7 @@ from maintenance.wo_schema import (
     MeterReadingRow,
     PartLineRow,
     WorkOrderRow,
+    last_events_query,
     neighbour_readings_query,
 )
 from maintenance.workorders import (
@@ -98,8 +105,12 @@ class WorkOrderStore(CorrectiveOrders):
         meters: MeterSource | None = None,
         clock: Callable[[], datetime] = _now,
         migrate: bool = True,
+        backdate_max: timedelta | None = timedelta(days=30),
+        separate_verify: bool = True,
     ) -> None:
         self.url = url
+        self.backdate_max = backdate_max  # how far back a person may date a step
+        self.separate_verify = separate_verify  # who completed may not verify
         self.sla = sla
         self.proof_hold = proof_hold
         self.notifier: Notifier = notifier or LogNotifier()
@@ -550,12 +561,18 @@ class WorkOrderStore(CorrectiveOrders):
         try:
             with self._db.transaction(write=True) as tx:
                 row = self._row(tx, number, lock=True)
-                if isinstance(actor, Principal):
-                    check_permission(actor, action, row.number, row.site, row.assignee)
+                backdated = self._check_step(tx, row, actor, action, at)
                 before = row.state
                 apply(tx, row)
                 row.updated_at = at
-                detail = {"from": before, "to": row.state, "assignee": row.assignee}
+                detail: dict[str, object] = {
+                    "from": before,
+                    "to": row.state,
+                    "assignee": row.assignee,
+                }
+                if backdated:
+                    detail["backdated"] = True  # typed in later (a paper sheet)
+                    detail["entered_at"] = self.clock().isoformat()
                 tx.add(audit_row(actor, f"wo_{action}", row.number, detail, at=at))
                 tx.flush()
                 return self._order(tx, row, full=True)
@@ -564,6 +581,27 @@ class WorkOrderStore(CorrectiveOrders):
                 refused = {"action": action, "reason": str(exc)}
                 tx.add(audit_row(actor, "refused", number, refused, at=at))
             raise
+
+    def _check_step(
+        self, tx: Tx, row: WorkOrderRow, actor: str | Principal, action: str, at: datetime
+    ) -> bool:
+        """May ``actor`` do ``action`` at ``at``? Permission, separation of duties, and a
+        time after the order's previous step; True if the step is back-dated."""
+        events = list(tx.execute(last_events_query(row.id)).scalars())
+        previous = max([utc(row.created_at), *(utc(e.at) for e in events[:1])])
+        if not isinstance(actor, Principal):
+            # services (generator, proof of fix, simulations) date their own steps; only
+            # an order's own order of events is checked
+            if at < utc(row.created_at):
+                check_when(row.number, at, now=at, not_before=previous, max_back=None)
+            return False
+        check_permission(actor, action, row.number, row.site, row.assignee)
+        if self.separate_verify:
+            done = next((e.actor for e in events if e.action == "completed"), None)
+            check_duties(row.number, actor.name, action, done)
+        return check_when(
+            row.number, at, now=self.clock(), not_before=previous, max_back=self.backdate_max
+        )
 
     @staticmethod
     def _not_final(row: WorkOrderRow, what: str) -> None:

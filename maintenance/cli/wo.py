@@ -22,7 +22,7 @@ and the order's events and the audit trail name them. Reading needs no sign-in.
 from __future__ import annotations
 
 import sys
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -51,6 +51,8 @@ def _store(ctx: click.Context) -> WorkOrderStore:
         sla=SlaTargets.from_config(config.sla_response_min, config.sla_completion_h),
         proof_hold=timedelta(minutes=config.proof_of_fix_min),
         notifier=wo_notify.from_settings(settings),
+        backdate_max=timedelta(days=config.backdate_max_days),
+        separate_verify=config.separate_verify,
     )
     ctx.call_on_close(store.close)
     return store
@@ -60,9 +62,15 @@ def _tz(ctx: click.Context) -> ZoneInfo:
     return ZoneInfo(settings_of(ctx).site.timezone)
 
 
-def _when(order_time: object, tz: ZoneInfo) -> str:
-    from datetime import datetime
+def _when_given(ctx: click.Context, at_text: str | None) -> datetime | None:
+    """``--at`` (site time unless an offset is given); None: now. The store refuses a time
+    in the future, before the order's previous step, or beyond the back-dating limit."""
+    from maintenance.cli.pm import parse_time
 
+    return parse_time(at_text, _tz(ctx)) if at_text else None
+
+
+def _when(order_time: object, tz: ZoneInfo) -> str:
     if isinstance(order_time, datetime):
         return order_time.astimezone(tz).strftime("%Y-%m-%d %H:%M")
     return "-"
@@ -205,19 +213,21 @@ def assign(ctx: click.Context, number: str, technician: str) -> None:
 
 @group.command()
 @click.argument("number")
+@click.option("--at", "at_text", help="When it was done, site time (paper sheets typed in later).")
 @click.pass_context
-def start(ctx: click.Context, number: str) -> None:
+def start(ctx: click.Context, number: str, at_text: str | None) -> None:
     """Start (or resume) work on an order."""
-    _done(_store(ctx).start(number, actor=signed_in(ctx)))
+    _done(_store(ctx).start(number, actor=signed_in(ctx), at=_when_given(ctx, at_text)))
 
 
 @group.command()
 @click.argument("number")
 @click.option("--reason", required=True, help="Why the work waits.")
+@click.option("--at", "at_text", help="When it was done, site time (paper sheets typed in later).")
 @click.pass_context
-def hold(ctx: click.Context, number: str, reason: str) -> None:
+def hold(ctx: click.Context, number: str, reason: str, at_text: str | None) -> None:
     """Put an order on hold."""
-    _done(_store(ctx).hold(number, reason, actor=signed_in(ctx)))
+    _done(_store(ctx).hold(number, reason, actor=signed_in(ctx), at=_when_given(ctx, at_text)))
 
 
 @group.command()
@@ -274,6 +284,7 @@ def part(
 @click.option("--problem", help="Problem code (corrective orders), e.g. P-TRIP.")
 @click.option("--cause", help="Cause code, e.g. C-DRY.")
 @click.option("--remedy", help="Remedy code, e.g. R-CLEAN.")
+@click.option("--at", "at_text", help="When it was done, site time (paper sheets typed in later).")
 @click.pass_context
 def complete(
     ctx: click.Context,
@@ -282,10 +293,17 @@ def complete(
     problem: str | None,
     cause: str | None,
     remedy: str | None,
+    at_text: str | None,
 ) -> None:
     """Complete an order (required checklist items and, if corrective, failure codes)."""
     order = _store(ctx).complete(
-        number, actor=signed_in(ctx), note=note, problem=problem, cause=cause, remedy=remedy
+        number,
+        actor=signed_in(ctx),
+        at=_when_given(ctx, at_text),
+        note=note,
+        problem=problem,
+        cause=cause,
+        remedy=remedy,
     )
     _done(order)
     if order.signal is not None:
@@ -429,7 +447,6 @@ def kpi(
 ) -> None:
     """Maintenance KPIs: PM compliance, repair timeliness (completion and response SLA),
     MTTR (with and without hold time), MTBF, availability — over exactly the range asked."""
-    from datetime import datetime
 
     from maintenance.cli.pm import parse_time
     from maintenance.kpi import report

@@ -15,7 +15,7 @@ from click.testing import CliRunner, Result
 from device_profiles import load_library
 from device_profiles.models import Priority
 from facility.cli import cli
-from facility.errors import ConfigError
+from facility.errors import ConfigError, PermissionDenied
 from facility.types import AssetStatus
 from maintenance.alarm_schema import AlarmJournalRow
 from maintenance.generator import Generator
@@ -329,7 +329,9 @@ def run(url: str, monkeypatch: pytest.MonkeyPatch, signed_in_as: SignIn) -> Run:
     return invoke
 
 
-def test_cli_flow_from_plans_to_a_closed_order(run: Run, tmp_path: Path) -> None:
+def test_cli_flow_from_plans_to_a_closed_order(
+    run: Run, tmp_path: Path, url: str, signed_in_as: SignIn
+) -> None:
     assert "HT-FAP-001  daily_check" in run("pm", "plans", "--asset", "HT-FAP-001").output
     generated = run("pm", "generate", "--at", "2026-11-26T08:00").output
     number = next(line for line in generated.splitlines() if line.startswith("WO-HT-"))
@@ -339,6 +341,7 @@ def test_cli_flow_from_plans_to_a_closed_order(run: Run, tmp_path: Path) -> None
     listed = run("wo", "list", "--site", "HT", "--open").output
     assert number in listed
     run("wo", "assign", number, "zhang.wei")
+    signed_in_as(url, "zhang.wei", ["technician"])  # the technician does the work ...
     run("wo", "start", number)
     order_text = run("wo", "show", number).output
     items = [line for line in order_text.splitlines() if line.startswith("   ") and "*" in line]
@@ -347,6 +350,7 @@ def test_cli_flow_from_plans_to_a_closed_order(run: Run, tmp_path: Path) -> None
         answer = {"number": "26", "meter": "100", "photo": "IMG_1.jpg"}.get(kind, "pass")
         run("wo", "record", number, str(position), answer)
     run("wo", "complete", number, "--note", "done")
+    signed_in_as(url, "li.na", ["supervisor"])  # ... and another person verifies it
     run("wo", "verify", number)
     closed = run("wo", "close", number).output
     assert closed.strip() == f"{number}: closed (zhang.wei)"
@@ -374,6 +378,10 @@ def test_cli_refusals_are_one_message_and_exit_2(
     assert number == "WO-HT-2026-00001"
     for args, message in [
         (["wo", "close", number], f"error: {number}: cannot close: the order is open;"),
+        (
+            ["wo", "start", number, "--at", "2030-01-01T00:00"],
+            f"error: {number}: 2029-12-31 16:00 UTC is in the future",
+        ),
         (["wo", "complete", "WO-HT-26-1"], "error: work order 'WO-HT-26-1': expected WO-<SITE>"),
         (["pm", "generate", "--at", "yesterday"], "error: --at 'yesterday': expected an ISO time"),
         # a typo is not an estate without orders (issue 10, finding 9)
@@ -466,3 +474,61 @@ def test_retiring_an_asset_cancels_its_orders_and_refuses_new_ones(
     with caplog.at_level("WARNING"):
         assert effective_plans(retired, None, overrides) == []
     assert "plan overrides for HT-PMP-002 are ignored: the asset is retired" in caplog.text
+
+
+def test_steps_are_dated_when_they_happened_within_limits_and_duties_are_separate(
+    url: str, store: WorkOrderStore, signed_in_as: SignIn
+) -> None:
+    """Issue 10, finding 9: paper sheets typed in later; a completion before creation; one
+    person completing and verifying their own order."""
+    from maintenance.identity.roles import Source
+    from maintenance.identity.store import UserStore
+    from tests.support import TEST_PASSWORD
+
+    signed_in_as(url, "zhang.wei", ["technician"])
+    signed_in_as(url, "li.na", ["supervisor"])
+    with UserStore(url) as users:
+        tech = users.authenticate("zhang.wei", TEST_PASSWORD, source=Source.CLI)
+        boss = users.authenticate("li.na", TEST_PASSWORD, source=Source.CLI)
+    now = datetime.now(UTC)
+    created = now - timedelta(days=2)
+    number = store.raise_corrective(
+        "HT-PMP-001", "manual", title_en="Seal leak", title_zh="机封漏水", priority="high",
+        at=created, attach=False,
+    ).order.number  # fmt: skip
+    store.assign(number, "zhang.wei", actor=boss, at=created + M)
+    with pytest.raises(WorkOrderError, match="before the order's previous step"):
+        store.start(number, actor=tech, at=created - timedelta(hours=24))
+    with pytest.raises(WorkOrderError, match="in the future"):
+        store.start(number, actor=tech, at=now + timedelta(hours=1))
+    store.start(number, actor=tech, at=created + timedelta(hours=1))  # from the paper sheet
+    order = store.complete(
+        number, actor=tech, at=created + timedelta(hours=3),
+        problem="P-LEAK", cause="C-WEAR", remedy="R-REPLACE",
+    )  # fmt: skip
+    assert order.completed_at == created + timedelta(hours=3)
+    with UserStore(url) as users:
+        (completed,) = users.audit_log(entity=number, action="wo_complete")
+    assert completed.detail["backdated"] is True
+    assert "entered_at" in completed.detail
+    old = store.raise_corrective(
+        "HT-PMP-001", "manual", title_en="Old leak", title_zh="旧渗漏", priority="low",
+        at=now - timedelta(days=45), attach=False,
+    ).order.number  # fmt: skip
+    with pytest.raises(WorkOrderError, match="more than 30 days back"):
+        store.start(old, actor=boss, at=now - timedelta(days=40))
+    # the technician may not verify their own work, nor may a supervisor who completed it
+    with pytest.raises(PermissionDenied):
+        store.verify(number, actor=tech)
+    assert store.verify(number, actor=boss).state is WoState.VERIFIED
+    second = store.raise_corrective(
+        "HT-PMP-001", "manual", title_en="Noise", title_zh="异响", priority="low", at=created,
+        attach=False,
+    ).order.number  # fmt: skip
+    store.start(second, actor=boss, at=created + M)
+    store.complete(
+        second, actor=boss, at=created + 2 * M, problem="P-NOISE", cause="C-WEAR",
+        remedy="R-REPLACE",
+    )  # fmt: skip
+    with pytest.raises(PermissionDenied, match="separation of duties"):
+        store.verify(second, actor=boss)
