@@ -148,7 +148,9 @@ def _period_report(
     )
     data = render(report, format_, language)
     deliver(ctx, data, out, report.scope, kind, report.period, language, format_)
-    if not report.has_data:
+    for name in report.unavailable:
+        click.echo(f"warning: {name} source unavailable; the report says so", err=True)
+    if not report.has_data and not report.unavailable:
         click.echo(f"note: no data recorded for {report.scope} {report.period}", err=True)
 
 

@@ -83,6 +83,16 @@ LABELS: dict[str, tuple[str, str]] = {
     "no": ("NO", "否"),
     "meters": ("Energy and water", "能耗与用水"),
     "no_meter_data": ("No meter data.", "无仪表数据。"),
+    "alarms_unavailable": (
+        "Alarm source unavailable: the alarm journal could not be read when the report was "
+        "made. These are not zero alarms.",
+        "报警数据源不可用：生成报告时无法读取报警记录，并非零报警。",
+    ),
+    "meters_unavailable": (
+        "Meter source unavailable: InfluxDB could not be read when the report was made. "
+        "This is not zero use.",
+        "仪表数据源不可用：生成报告时无法读取 InfluxDB，并非零用量。",
+    ),
     "energy": ("Energy (kWh)", "电能 (kWh)"),
     "water": ("Water into tanks (m³)", "水箱进水量 (m³)"),
     "run_hours": ("Pump run hours (h)", "水泵运行时间 (h)"),
