@@ -261,3 +261,47 @@ def check_in(
     results = [CheckResult(a, "ok" if result == "ok" else "fault", note, parsed) for a in asset_nos]
     rows = record_checks(database(ctx), person, site, period, results)
     click.echo(f"{site} {period}: {len(results)} result(s) recorded ({rows} rows)")
+
+
+@group.command()
+@click.option("--once", is_flag=True, help="One catch-up pass, then exit.")
+@click.option("--every-min", type=click.FloatRange(min=0.1), default=10.0, show_default=True)
+@click.option("--lang", "langs", multiple=True, type=click.Choice(LANGS), default=("zh",))
+@click.option("--url", "base_url", default=None, help="Dashboard URL for the notices' links.")
+@click.pass_context
+def run(
+    ctx: click.Context, once: bool, every_min: float, langs: tuple[str, ...], base_url: str | None
+) -> None:
+    """Make the scheduled reports (daily 06:00 site time, Mondays, the 1st) and send notices."""
+    import signal
+    import threading
+
+    from maintenance.reports.notify import ReportChannels
+    from maintenance.reports.text import Lang
+    from maintenance.scheduler import ReportJobs, ReportScheduler
+
+    settings = settings_of(ctx)
+    factory: SourcesFactory | None = ctx.meta.get(_SOURCES)
+    languages: list[Lang] = [check_format("pdf", lang)[1] for lang in langs]
+    jobs = ReportJobs(
+        settings,
+        (lambda: factory(settings)) if factory is not None else ReportSources,
+        notifier=ReportChannels.from_settings(settings),
+        langs=languages,
+        base_url=base_url,
+    )
+    if once:
+        for path in jobs.tick():
+            click.echo(str(path))
+        return
+    scheduler = ReportScheduler(jobs, every_min)
+    stop = threading.Event()
+    previous = {s: signal.signal(s, lambda *_: stop.set()) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        scheduler.start()
+        click.echo(f"reports every {every_min:g} min; Ctrl-C stops", err=True)
+        stop.wait()
+    finally:
+        scheduler.shutdown()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
