@@ -69,6 +69,7 @@ CALLBACK_PERMISSIONS: dict[str, Permission | None] = {
 #: Pages that need more than VIEW (path prefix → permission).
 PAGE_PERMISSIONS: dict[str, Permission] = {
     "/kpi": Permission.REPORTS,
+    "/reports": Permission.REPORTS,  # the page and its downloads (/reports/file/...)
 }
 
 

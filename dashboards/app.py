@@ -51,6 +51,7 @@ PAGE_PATHS = {
     "workorders": "/workorders",
     "asset": "/asset",
     "kpi": "/kpi",
+    "reports": "/reports",
 }
 
 
@@ -140,9 +141,9 @@ def create_app(settings: Settings, queries: Queries | None = None) -> dash.Dash:
     app.layout = _layout
     _register_shell_callbacks(app)
     # imported after the app exists: Dash has (re)loaded the page modules by now
-    from dashboards.pages import alarms, asset, kpi, overview, workorders
+    from dashboards.pages import alarms, asset, kpi, overview, reports, workorders
 
-    for page in (overview, alarms, workorders, asset, kpi):
+    for page in (overview, alarms, workorders, asset, kpi, reports):
         page.register_callbacks(app)
     return app
 

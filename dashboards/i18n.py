@@ -16,6 +16,17 @@ LABELS: dict[str, dict[str, str]] = {
     "nav_workorders": {"en": "Work orders", "zh": "工单"},
     "nav_asset": {"en": "Asset history", "zh": "设备履历"},
     "nav_kpi": {"en": "KPIs", "zh": "指标"},
+    # reports page (issue 14)
+    "nav_reports": {"en": "Reports", "zh": "报表"},
+    "reports_title": {"en": "Reports", "zh": "报表"},
+    "reports_none": {"en": "No stored reports yet.", "zh": "暂无已生成的报表。"},
+    "reports_kind": {"en": "Kind", "zh": "类型"},
+    "reports_file": {"en": "Download", "zh": "下载"},
+    "reports_daily": {"en": "Daily check sheet", "zh": "日检表"},
+    "reports_weekly": {"en": "Weekly report", "zh": "周报"},
+    "reports_monthly": {"en": "Monthly report", "zh": "月报"},
+    "reports_cards": {"en": "Equipment cards", "zh": "设备卡片"},
+    "reports_labels": {"en": "QR labels", "zh": "二维码标签"},
     "language": {"en": "中文", "zh": "English"},  # the toggle names the other language
     # overview
     "overview_title": {"en": "Live status", "zh": "实时状态"},

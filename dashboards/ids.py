@@ -7,7 +7,14 @@ concatenation in a page, so a test or the clientside script can find them the sa
 from __future__ import annotations
 
 # -- app shell --------------------------------------------------------------------------------
-PAGES = ("overview", "alarms", "workorders", "asset", "kpi")  # in the order of the header
+PAGES = (
+    "overview",
+    "alarms",
+    "workorders",
+    "asset",
+    "kpi",
+    "reports",
+)  # in the order of the header
 LANG = "lang"  # dcc.Store: "en" or "zh" (browser local storage)
 LANG_TOGGLE = "lang-toggle"
 NAV = "nav"
@@ -49,6 +56,7 @@ TIMELINE = "timeline"
 
 # -- KPIs -------------------------------------------------------------------------------------
 KPI_TABLE = "kpi-table"
+REPORTS_TABLE = "reports-table"
 KPI_BANNER = "kpi-banner"
 
 

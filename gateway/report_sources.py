@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 
 from facility.config import Settings
 from gateway.alarms.journal import AlarmRecord
@@ -25,17 +26,33 @@ from gateway.alarms.state import EventKind
 from gateway.alarms.store import AlarmStore
 from gateway.history import History, Resolution, aggregate_field, counter_increases
 from gateway.influx import quote_ident, quote_string
+from gateway.lineproto import HEALTH_MEASUREMENT as HEALTH
+from gateway.lineproto import SEQ_FIELD
 from gateway.telemetry import historian
 from maintenance.reports.sources import (
+    ActiveAlarm,
+    AlarmEvent,
     AlarmFigures,
     BadActor,
     Bounds,
+    CounterValue,
+    DeviceSeen,
     MeterPoint,
     MeterUse,
     ReportSources,
 )
 
 LOOK_BACK = timedelta(days=35)  # how far before a period an alarm's raise or shelve is sought
+ACTIVE_LOOK_BACK = timedelta(days=366)  # an alarm standing longer than a year is not listed
+ACTIVE_EVENTS = (
+    EventKind.RAISE,
+    EventKind.WOULD_RAISE,
+    EventKind.CLEAR,
+    EventKind.ACK,
+    EventKind.SHELVE,
+    EventKind.UNSHELVE,
+    EventKind.SHELVE_EXPIRED,
+)
 SHELVE_EVENTS = (EventKind.SHELVE, EventKind.UNSHELVE, EventKind.SHELVE_EXPIRED)
 
 
@@ -83,6 +100,33 @@ class StoreAlarmHistory:
             if 0 <= i < len(bounds) and record.at < bounds[i][1]:
                 counts[i] += 1
         return counts
+
+    def active(self, site: str | None, at: datetime) -> list[ActiveAlarm]:
+        # the journal replayed over a year: the same answer for today and for any past day
+        active: dict[str, ActiveAlarm] = {}
+        for r in self._store.iter_journal(
+            since=at - ACTIVE_LOOK_BACK, until=at, site=site, events=ACTIVE_EVENTS
+        ):
+            if r.kind in (EventKind.RAISE, EventKind.WOULD_RAISE):
+                if r.alarm_id not in active:
+                    state = "unack" if r.kind is EventKind.RAISE else "shelved"
+                    active[r.alarm_id] = ActiveAlarm(
+                        r.alarm_id, r.asset_no or "", r.alarm, r.priority or "", r.at, state
+                    )
+            elif r.kind is EventKind.CLEAR:
+                active.pop(r.alarm_id, None)
+            elif r.alarm_id in active:
+                state = {EventKind.ACK: "acked", EventKind.SHELVE: "shelved"}.get(r.kind, "")
+                active[r.alarm_id] = replace(active[r.alarm_id], state=state)
+        return sorted(active.values(), key=lambda a: (a.asset_no, a.alarm_id))
+
+    def raises(self, site: str | None, start: datetime, end: datetime) -> list[AlarmEvent]:
+        return [
+            AlarmEvent(r.at, r.alarm_id, r.asset_no or "", r.alarm, r.priority or "")
+            for r in self._store.iter_journal(
+                since=start, until=end, site=site, events=[EventKind.RAISE]
+            )
+        ]
 
 
 def _active_at(
@@ -143,6 +187,50 @@ class InfluxMeterHistory:
                 if any(i.increase is not None for i in increases):
                     found[(asset_no, point)] = [i.increase for i in increases]
         return found
+
+    def latest(
+        self, site: str | None, points: Sequence[MeterPoint], at: datetime
+    ) -> list[CounterValue]:
+        lo, hi = _ms(at - timedelta(days=1)), _ms(at)
+        where_site = f" AND site = {quote_string(site)}" if site else ""
+        found: list[CounterValue] = []
+        for device_class, point in sorted({(p.device_class, p.point) for p in points}):
+            source = f"{quote_ident(self._history.plan.raw_rp)}.{quote_ident(device_class.lower())}"
+            q = (
+                f"SELECT last({quote_ident(point)}) FROM {source} "
+                f"WHERE time >= {lo}ms AND time < {hi}ms{where_site} GROUP BY asset_no"
+            )
+            for series in self._history.client.query_one(q):
+                asset_no = series.tags.get("asset_no", "")
+                for ts, value in series.values:
+                    if asset_no and value is not None:
+                        found.append(
+                            CounterValue(
+                                asset_no,
+                                point,
+                                float(value),
+                                datetime.fromtimestamp(ts / 1000, UTC),
+                            )
+                        )
+        return sorted(found, key=lambda c: (c.asset_no, c.point))
+
+    def seen(self, site: str | None, start: datetime, end: datetime) -> dict[str, DeviceSeen]:
+        source = f"{quote_ident(self._history.plan.raw_rp)}.{quote_ident(HEALTH)}"
+        where = f"WHERE time >= {_ms(start)}ms AND time < {_ms(end)}ms" + (
+            f" AND site = {quote_string(site)}" if site else ""
+        )
+        last_seq, last_ok = self._history.client.query(
+            f"SELECT last({quote_ident(SEQ_FIELD)}) FROM {source} {where} GROUP BY asset_no; "
+            f"SELECT last(comm_ok) FROM {source} {where} GROUP BY asset_no"
+        )
+        comm = {s.tags.get("asset_no", ""): bool(s.values[0][1]) for s in last_ok if s.values}
+        seen: dict[str, DeviceSeen] = {}
+        for series in last_seq:
+            asset_no = series.tags.get("asset_no", "")
+            if asset_no and series.values:
+                at = datetime.fromtimestamp(int(series.values[0][0]) / 1000, UTC)
+                seen[asset_no] = DeviceSeen(asset_no, at, comm.get(asset_no))
+        return seen
 
 
 def report_sources(settings: Settings) -> ReportSources:

@@ -1,6 +1,6 @@
 """The printable work-order sheet: one A4 PDF per order, in Chinese and English.
 
-The asset's QR code (its number, or ``<base_url>/assets/<asset_no>`` when a dashboard URL is
+The asset's QR code (its number, or ``<base_url>/asset/<asset_no>`` when a dashboard URL is
 given: scanning it on site opens the asset), the order's facts and SLA times, the checklist
 with a box per answer, failure-code, labour and parts lines for the technician to fill in,
 and signature boxes. Drawn with reportlab's canvas; Chinese text uses the Adobe CID font
@@ -97,8 +97,12 @@ def qr_matrix(text: str) -> list[list[bool]]:
     return matrix
 
 
+ASSET_PAGE = "/asset/"  # the dashboard's asset page (dashboards/pages/asset.py)
+
+
 def qr_text(asset_no: str, base_url: str | None) -> str:
-    return f"{base_url.rstrip('/')}/assets/{asset_no}" if base_url else asset_no
+    """What an asset's QR code holds: its page on the dashboard, or its number alone."""
+    return f"{base_url.rstrip('/')}{ASSET_PAGE}{asset_no}" if base_url else asset_no
 
 
 class _Page:

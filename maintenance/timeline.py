@@ -18,7 +18,7 @@ from typing import Any
 
 from maintenance.alarm_schema import journal_query
 from maintenance.db import Database
-from maintenance.schema import StatusChangeRow
+from maintenance.schema import AuditRow, StatusChangeRow
 from maintenance.wo_schema import meter_readings_query, order_events_query
 
 
@@ -27,6 +27,7 @@ class EntryKind(StrEnum):
     ALARM = "alarm"
     METER = "meter"
     STATUS = "status"
+    CHECK = "check"
 
 
 @dataclass(frozen=True)
@@ -126,6 +127,29 @@ def asset_timeline(
                         status.to_status,
                         f"status {before}{status.to_status}{why}",
                         status.actor,
+                    )
+                )
+        if EntryKind.CHECK in wanted:
+            for check in tx.rows(
+                AuditRow, entity=asset_no, action="daily_check", order_by=["at", "id"]
+            ):
+                at = _utc(check.at)
+                if not _in(at, since, until):
+                    continue
+                detail = dict(check.detail or {})
+                readings = detail.get("readings") or {}
+                shown = "".join(f" {p}={v:g}" for p, v in readings.items())
+                note = f": {detail['note']}" if detail.get("note") else ""
+                entries.append(
+                    TimelineEntry(
+                        at,
+                        EntryKind.CHECK,
+                        str(detail.get("day", "")),
+                        str(detail.get("result", "")),
+                        f"daily check {detail.get('day', '')} {detail.get('result', '')}"
+                        f"{shown}{note}",
+                        check.actor,
+                        detail,
                     )
                 )
     order = list(EntryKind)

@@ -2,14 +2,17 @@
 
     facility report monthly --site HT --period 2026-11 --format pdf --lang zh
     facility report weekly  --site all --period 2026-W48 --format xlsx --lang en
-    facility report daily   --site HT --period 2026-11-26
+    facility report daily   --site HT --period 2026-11-26 [--lang en]
+    facility report check-in HT-PMP-001 HT-PMP-002 --period 2026-11-26 --result ok
+    facility report check-in HT-TNK-001 --result fault --note "lid open" --reading inflow_total=8.5
     facility report list [--site HT] [--kind monthly]
 
 Without ``--period``: the last complete one (today for the daily sheet). Without ``--out``
 the file is stored under ``<var_dir>/reports/<site>/<kind>/<period>.<lang>.<fmt>`` and its
 path printed; ``--out -`` writes it to standard output. Reading needs no sign-in (the
 database file is the boundary, docs/decisions/005-identity.md point 7); the dashboard's
-Reports page checks the manager role.
+Reports page checks the manager role. ``check-in`` writes, so it acts for the signed-in
+person, who must work orders on the estate (``Permission.WO_WORK_OWN``).
 
 Reports read alarms and meters from the plant through ``maintenance.reports.sources``; the
 level above wires who implements them (``gateway/cli/report_wiring.py``), as for ``pm``.
@@ -27,10 +30,19 @@ from zoneinfo import ZoneInfo
 import click
 
 from facility.config import Settings
+from facility.errors import ConfigError
+from facility.types import ASSET_NO_RE
 from maintenance.db import Database
 from maintenance.ledger import format_table
 from maintenance.reports import store
 from maintenance.reports.build import FORMATS, build_report, check_format, render
+from maintenance.reports.daily import (
+    RESULTS,
+    CheckResult,
+    build_daily,
+    parse_reading,
+    record_checks,
+)
 from maintenance.reports.periods import ReportKind, last_complete
 from maintenance.reports.sources import ReportSources
 from maintenance.reports.text import LANGS
@@ -136,7 +148,9 @@ def _period_report(
     )
     data = render(report, format_, language)
     deliver(ctx, data, out, report.scope, kind, report.period, language, format_)
-    if not report.has_data:
+    for name in report.unavailable:
+        click.echo(f"warning: {name} source unavailable; the report says so", err=True)
+    if not report.has_data and not report.unavailable:
         click.echo(f"note: no data recorded for {report.scope} {report.period}", err=True)
 
 
@@ -184,3 +198,110 @@ def list_(ctx: click.Context, site: str | None, kind: str | None) -> None:
             [[r.site, r.kind, r.period, r.lang, r.fmt, f"{r.size:,}", str(r.path)] for r in found],
         )
     )
+
+
+@group.command()
+@click.option("--site", required=True, help="Estate code (one estate per sheet).")
+@_period
+@_lang
+@_out
+@click.pass_context
+def daily(ctx: click.Context, site: str, period: str | None, lang: str, out: str | None) -> None:
+    """The daily check sheet (日检表) of an estate: PDF with tick boxes and signatures."""
+    from maintenance.reports.daily_pdf import render_daily_pdf
+
+    _, language = check_format("pdf", lang)
+    if period is None:
+        period = last_complete(
+            "daily", datetime.now(UTC), ZoneInfo(settings_of(ctx).site.timezone)
+        ).label
+    sheet = build_daily(database(ctx), sources_of(ctx), site, period)
+    data = render_daily_pdf(sheet, language)
+    deliver(ctx, data, out, sheet.site, "daily", sheet.label, language, "pdf")
+
+
+@group.command("check-in")
+@click.argument("asset_nos", nargs=-1, required=True)
+@_period
+@click.option("--result", type=click.Choice(RESULTS), required=True)
+@click.option("--note", default="", help="What was found (kept with the result).")
+@click.option(
+    "--reading", "readings", multiple=True, help="A counter read on site: point=value (repeat)."
+)
+@click.pass_context
+def check_in(
+    ctx: click.Context,
+    asset_nos: tuple[str, ...],
+    period: str | None,
+    result: str,
+    note: str,
+    readings: tuple[str, ...],
+) -> None:
+    """Enter the results of a daily check: they join each asset's history."""
+    from maintenance.cli.users import acting
+    from maintenance.identity.roles import Permission
+
+    parsed = tuple(parse_reading(r) for r in readings)
+    if parsed and len(asset_nos) > 1:
+        raise ConfigError("--reading: readings belong to one asset; give a single asset number")
+    estates = set()
+    for asset_no in asset_nos:
+        match = ASSET_NO_RE.match(asset_no)
+        if not match:
+            raise ConfigError(f"{asset_no[:40]!r}: expected an asset number such as HT-PMP-001")
+        estates.add(match["site"])
+    if len(estates) != 1:
+        raise ConfigError("check results are per estate: give assets of one estate")
+    (site,) = estates
+    person = acting(ctx, Permission.WO_WORK_OWN, site)
+    if period is None:
+        period = last_complete(
+            "daily", datetime.now(UTC), ZoneInfo(settings_of(ctx).site.timezone)
+        ).label
+    results = [CheckResult(a, "ok" if result == "ok" else "fault", note, parsed) for a in asset_nos]
+    rows = record_checks(database(ctx), person, site, period, results)
+    click.echo(f"{site} {period}: {len(results)} result(s) recorded ({rows} rows)")
+
+
+@group.command()
+@click.option("--once", is_flag=True, help="One catch-up pass, then exit.")
+@click.option("--every-min", type=click.FloatRange(min=0.1), default=10.0, show_default=True)
+@click.option("--lang", "langs", multiple=True, type=click.Choice(LANGS), default=("zh",))
+@click.option("--url", "base_url", default=None, help="Dashboard URL for the notices' links.")
+@click.pass_context
+def run(
+    ctx: click.Context, once: bool, every_min: float, langs: tuple[str, ...], base_url: str | None
+) -> None:
+    """Make the scheduled reports (daily 06:00 site time, Mondays, the 1st) and send notices."""
+    import signal
+    import threading
+
+    from maintenance.reports.notify import ReportChannels
+    from maintenance.reports.text import Lang
+    from maintenance.scheduler import ReportJobs, ReportScheduler
+
+    settings = settings_of(ctx)
+    factory: SourcesFactory | None = ctx.meta.get(_SOURCES)
+    languages: list[Lang] = [check_format("pdf", lang)[1] for lang in langs]
+    jobs = ReportJobs(
+        settings,
+        (lambda: factory(settings)) if factory is not None else ReportSources,
+        notifier=ReportChannels.from_settings(settings),
+        langs=languages,
+        base_url=base_url,
+    )
+    if once:
+        for path in jobs.tick():
+            click.echo(str(path))
+        return
+    scheduler = ReportScheduler(jobs, every_min)
+    stop = threading.Event()
+    previous = {s: signal.signal(s, lambda *_: stop.set()) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        scheduler.start()
+        click.echo(f"reports every {every_min:g} min; Ctrl-C stops", err=True)
+        stop.wait()
+    finally:
+        scheduler.shutdown()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

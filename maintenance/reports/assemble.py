@@ -31,7 +31,13 @@ from maintenance.reports.model import (
 )
 from maintenance.reports.periods import ReportPeriod
 from maintenance.reports.queries import OrderLife
-from maintenance.reports.sources import REPORT_METERS, AlarmFigures, MeterUse, Quantity
+from maintenance.reports.sources import (
+    REPORT_METERS,
+    AlarmFigures,
+    MeterUse,
+    Quantity,
+    SourceState,
+)
 
 PM_TARGET = 0.9
 AVAILABILITY_TARGET = 0.98
@@ -58,6 +64,8 @@ class ReportInputs:
     tz: tzinfo
     timezone: str
     target: float = 0.9
+    alarms_source: SourceState = "ok"
+    meters_source: SourceState = "ok"
 
 
 def work_order_figures(
@@ -239,6 +247,8 @@ def assemble(inputs: ReportInputs) -> Report:
         meters=meters,
         trend=trend,
         attention=(),
+        alarms_source=inputs.alarms_source,
+        meters_source=inputs.meters_source,
     )
     return _with_attention(report)
 

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from facility.errors import ConfigError, StorageError
+from facility.errors import ConfigError, FacilityError
 from maintenance.db import Database
 from maintenance.kpi_queries import kpi_records
 from maintenance.reports.assemble import ReportInputs, assemble
@@ -27,6 +27,7 @@ from maintenance.reports.sources import (
     AlarmFigures,
     MeterUse,
     ReportSources,
+    SourceState,
 )
 from maintenance.reports.text import LANGS, Lang
 
@@ -73,18 +74,25 @@ def build_report(
     bounds = [(p.start, p.end) for p in periods]
     alarm_figures: AlarmFigures | None = None
     alarm_counts: list[int] | None = None
+    # a source that fails is "unavailable" in the report, never "no data" (or zeros)
+    alarms_source: SourceState = "absent"
     if sources.alarms is not None:
         try:
             alarm_figures = sources.alarms.figures(code, parsed.start, parsed.end)
             alarm_counts = sources.alarms.counts(code, bounds)
-        except StorageError as exc:
-            log.warning("report alarms unreadable: %s", exc)
+            alarms_source = "ok"
+        except FacilityError as exc:
+            alarm_figures, alarm_counts, alarms_source = None, None, "unavailable"
+            log.warning("report alarms unavailable: %s", exc)
     meter_use: MeterUse | None = None
+    meters_source: SourceState = "absent"
     if sources.meters is not None:
         try:
             meter_use = sources.meters.use(code, REPORT_METERS, bounds) or None
-        except StorageError as exc:
-            log.warning("report meters unreadable: %s", exc)
+            meters_source = "ok"
+        except FacilityError as exc:
+            meters_source = "unavailable"
+            log.warning("report meters unavailable: %s", exc)
     info = known.get(code) if code else None
     return assemble(
         ReportInputs(
@@ -101,6 +109,8 @@ def build_report(
             tz=zone,
             timezone=zone.key,
             target=target,
+            alarms_source=alarms_source,
+            meters_source=meters_source,
         )
     )
 

@@ -11,7 +11,7 @@ from datetime import datetime
 
 from maintenance.kpi import Ratio
 from maintenance.reports.periods import ReportKind
-from maintenance.reports.sources import AlarmFigures
+from maintenance.reports.sources import AlarmFigures, SourceState
 
 ALL = "ALL"  # the company: every estate
 
@@ -128,3 +128,12 @@ class Report:
     meters: MeterTotals | None  # None: no meter data
     trend: tuple[TrendPoint, ...]
     attention: tuple[Attention, ...]
+    # absent: no source wired; unavailable: wired but it failed (the report says so)
+    alarms_source: SourceState = "ok"
+    meters_source: SourceState = "ok"
+
+    @property
+    def unavailable(self) -> tuple[str, ...]:
+        """The plant sources that could not be read (``alarms``, ``meters``)."""
+        states = (("alarms", self.alarms_source), ("meters", self.meters_source))
+        return tuple(name for name, state in states if state == "unavailable")

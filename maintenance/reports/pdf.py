@@ -282,7 +282,9 @@ def render_pdf(report: Report, lang: Lang, *, compress: bool = True) -> bytes:
         ),
         Spacer(1, 4 * mm),
     ]
-    if not report.has_data:
+    for name in report.unavailable:
+        story += [Paragraph(label(f"{name}_unavailable", lang), styles.banner), Spacer(1, 2 * mm)]
+    if not report.has_data and not report.unavailable:
         story += [Paragraph(label("no_data", lang), styles.banner), Spacer(1, 4 * mm)]
     half = CONTENT / 2 - 2 * mm
     summary = table(summary_rows(report, lang), (half * 0.55, half * 0.28, half * 0.17), styles)
@@ -475,7 +477,8 @@ def _alarms(report: Report, lang: Lang, styles: Styles) -> list[Any]:
     story: list[Any] = [Paragraph(label("alarms", lang), styles.h2)]
     a = report.alarms
     if a is None:
-        return [*story, Paragraph(label("no_alarm_data", lang), styles.body)]
+        key = "alarms_unavailable" if report.alarms_source == "unavailable" else "no_alarm_data"
+        return [*story, Paragraph(label(key, lang), styles.body)]
     half = CONTENT / 2 - 2 * mm
     rows = [
         [label("figure", lang), label("value", lang), label("target", lang)],
@@ -510,7 +513,8 @@ def _meters(report: Report, lang: Lang, styles: Styles) -> list[Any]:
     story: list[Any] = [Paragraph(label("meters", lang), styles.h2)]
     m = report.meters
     if m is None:
-        return [*story, Paragraph(label("no_meter_data", lang), styles.body)]
+        key = "meters_unavailable" if report.meters_source == "unavailable" else "no_meter_data"
+        return [*story, Paragraph(label(key, lang), styles.body)]
     rows = [
         [label("figure", lang), label("value", lang)],
         [label("energy", lang), number(m.energy_kwh)],

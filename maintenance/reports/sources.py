@@ -4,8 +4,9 @@ Maintenance never imports gateway (docs/decisions/004-layers.md): the alarm jour
 (ISA-18.2, ``gateway.alarms.kpi``) and the historian's counters reach the reports through
 these protocols; ``gateway.report_sources`` implements them over the alarm store and
 InfluxDB, and the ``facility report`` wiring (``gateway/cli/report_wiring.py``) passes them in.
-``NoAlarms`` / ``NoMeters`` stand for a source that is not there: the report then says
-"no alarm data" / "no meter data" rather than printing zeros.
+A source that is not wired (None) makes the report say "no alarm data" / "no meter data";
+a source that is wired but cannot be reached (``FacilityError``: the database or InfluxDB
+down) makes it say "source unavailable" (``SourceState``) — never zeros, never "no data".
 """
 
 from __future__ import annotations
@@ -68,6 +69,51 @@ class AlarmFigures:
     priorities: dict[str, int] = field(default_factory=dict)
 
 
+SourceState = Literal["ok", "absent", "unavailable"]  # absent: not wired; unavailable: failed
+
+
+@dataclass(frozen=True)
+class ActiveAlarm:
+    """An alarm whose condition was active at a moment (daily sheet: standing alarms)."""
+
+    alarm_id: str
+    asset_no: str
+    alarm: str
+    priority: str
+    since: datetime | None
+    state: str = ""  # unack, acked, shelved, ... ("" when replayed from the journal)
+
+
+@dataclass(frozen=True)
+class AlarmEvent:
+    """One annunciated alarm (a raise) of the journal."""
+
+    at: datetime
+    alarm_id: str
+    asset_no: str
+    alarm: str
+    priority: str
+
+
+@dataclass(frozen=True)
+class CounterValue:
+    """A counter's last value before a moment (daily sheet: meter readings of the day)."""
+
+    asset_no: str
+    point: str
+    value: float
+    at: datetime
+
+
+@dataclass(frozen=True)
+class DeviceSeen:
+    """When the historian last heard from a device, and whether it could talk to it then."""
+
+    asset_no: str
+    last_seen: datetime
+    comm_ok: bool | None
+
+
 class AlarmHistory(Protocol):
     """The alarm journal, as reports read it (site None: every estate)."""
 
@@ -77,6 +123,14 @@ class AlarmHistory(Protocol):
 
     def counts(self, site: str | None, bounds: Bounds) -> list[int]:
         """Annunciated alarms in each ``[start, end)`` of ``bounds``."""
+        ...
+
+    def active(self, site: str | None, at: datetime) -> list[ActiveAlarm]:
+        """Alarms whose condition was active at ``at`` (shelved ones too)."""
+        ...
+
+    def raises(self, site: str | None, start: datetime, end: datetime) -> list[AlarmEvent]:
+        """The raises of ``[start, end)``, oldest first."""
         ...
 
 
@@ -89,6 +143,16 @@ class MeterHistory(Protocol):
     def use(self, site: str | None, points: Sequence[MeterPoint], bounds: Bounds) -> MeterUse:
         """Per counter that has data, its growth in each bound (None: no data then); a
         counter that went back (reset, replaced meter) counts from zero."""
+        ...
+
+    def latest(
+        self, site: str | None, points: Sequence[MeterPoint], at: datetime
+    ) -> list[CounterValue]:
+        """Each counter's last value in the day before ``at``."""
+        ...
+
+    def seen(self, site: str | None, start: datetime, end: datetime) -> dict[str, DeviceSeen]:
+        """Devices heard from in ``[start, end)``: the last time, by asset number."""
         ...
 
 

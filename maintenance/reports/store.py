@@ -17,7 +17,7 @@ from pathlib import Path
 
 from maintenance.reports.periods import KINDS
 
-_NAME = re.compile(r"^(?P<period>[0-9W-]+)\.(?P<lang>zh|en)\.(?P<fmt>pdf|xlsx)$")
+NAME = re.compile(r"^(?P<period>[0-9W-]+)\.(?P<lang>zh|en)\.(?P<fmt>pdf|xlsx)$")
 KIND_FOLDERS = (*KINDS, "cards", "labels")
 
 
@@ -68,7 +68,7 @@ def stored(
             if kind and kind_dir.name != kind:
                 continue
             for path in kind_dir.iterdir():
-                match = _NAME.match(path.name)
+                match = NAME.match(path.name)
                 if not match or not path.is_file():
                     continue
                 stat = path.stat()

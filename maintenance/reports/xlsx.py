@@ -83,8 +83,10 @@ def render_xlsx(report: Report, lang: Lang) -> bytes:
         [L("mtbf_run"), report.mtbf_run_h, None, None],
         [L("failures"), report.failures, None, None],
     ]
-    if not report.has_data:
+    if not report.has_data and not report.unavailable:
         summary.insert(0, [L("no_data"), None, None, None])
+    for name in report.unavailable:
+        summary.insert(0, [L(f"{name}_unavailable"), None, None, None])
     sheet = _sheet(book, L("summary"), [L("figure"), L("value"), "good", "total"], summary)
     for row in sheet.iter_rows(min_row=2):
         name = row[0].value
@@ -171,7 +173,8 @@ def render_xlsx(report: Report, lang: Lang) -> bytes:
     )
     a = report.alarms
     if a is None:
-        _sheet(book, L("alarms"), [L("alarms")], [[L("no_alarm_data")]])
+        key = "alarms_unavailable" if report.alarms_source == "unavailable" else "no_alarm_data"
+        _sheet(book, L("alarms"), [L("alarms")], [[L(key)]])
     else:
         _sheet(
             book,
@@ -201,7 +204,8 @@ def render_xlsx(report: Report, lang: Lang) -> bytes:
         )
     m = report.meters
     if m is None:
-        _sheet(book, L("meters"), [L("meters")], [[L("no_meter_data")]])
+        key = "meters_unavailable" if report.meters_source == "unavailable" else "no_meter_data"
+        _sheet(book, L("meters"), [L("meters")], [[L(key)]])
     else:
         _sheet(
             book,

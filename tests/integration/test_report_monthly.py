@@ -414,3 +414,28 @@ def test_bad_input_is_refused_clearly(seeded: Seeded) -> None:
     text = pdf_text(render(empty, "pdf", "en"))
     assert "No data recorded for this period" in text
     assert re.search(r"Availability\s+-", text) is None or "No data" in text
+
+
+def test_unreachable_sources_are_not_reported_as_no_data(seeded: Seeded) -> None:
+    """InfluxDB not listening and the alarm store's database gone: the report says the
+    sources were unavailable, not "no meter data" (or zero alarms)."""
+    from maintenance.db import Database
+
+    gone = AlarmStore(f"sqlite:///{seeded.db_file.parent / 'missing' / 'x.db'}", migrate=False)
+    client = InfluxClient("http://127.0.0.1:9", "nothing", timeout=5)
+    broken = ReportSources(StoreAlarmHistory(gone), InfluxMeterHistory(History(client)))
+    try:
+        with Database(seeded.url) as db:
+            report = build_report(db, broken, "monthly", "HY", "2026-10", now=NOW)
+    finally:
+        gone.close()
+        client.close()
+    assert report.unavailable == ("alarms", "meters")
+    text = pdf_text(render(report, "pdf", "en"))
+    assert "Meter source unavailable" in text
+    assert "Alarm source unavailable" in text
+    assert "No meter data" not in text
+    assert "No data recorded for this period" not in text
+    book = openpyxl.load_workbook(io.BytesIO(render(report, "xlsx", "en")))
+    assert str(book["Energy and water"]["A2"].value).startswith("Meter source unavailable")
+    assert str(book["Alarms"]["A2"].value).startswith("Alarm source unavailable")

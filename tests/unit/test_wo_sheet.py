@@ -85,8 +85,9 @@ def test_long_checklists_continue_on_more_pages() -> None:
 
 def test_qr_code_encodes_the_asset_or_its_page() -> None:
     assert sheet.qr_text("HT-PDP-001", None) == "HT-PDP-001"
+    # the dashboard's asset page is /asset/<asset_no> (/assets/... was a 404, issue 14)
     assert sheet.qr_text("HT-PDP-001", "https://fm.example/") == (
-        "https://fm.example/assets/HT-PDP-001"
+        "https://fm.example/asset/HT-PDP-001"
     )
     matrix = sheet.qr_matrix("HT-PDP-001")
     assert len(matrix) == 21  # version 1: an asset number fits the smallest code
