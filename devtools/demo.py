@@ -151,6 +151,13 @@ def group(ctx: click.Context, speed: float | None) -> None:
         parts.append(Part("gateway", _facility("gateway", "run"), var / "log" / "gateway.log"))
         parts.append(Part("alarms", _facility("alarms", "run"), var / "log" / "alarms.log"))
         parts.append(Part("maintenance", _facility("pm", "run"), var / "log" / "pm.log"))
+        parts.append(
+            Part(
+                "reports",
+                _facility("report", "run", "--url", "http://127.0.0.1:8050"),
+                var / "log" / "reports.log",
+            )
+        )
         if importlib.util.find_spec("dashboards.app") is not None:
             parts.append(
                 Part("dashboard", _facility("dashboard", "run"), var / "log" / "dashboard.log")
@@ -162,6 +169,7 @@ def group(ctx: click.Context, speed: float | None) -> None:
                 "gateway": settings.gateway.id,
                 "alarms": "alarms-1",
                 "maintenance": "scheduler-1",
+                "reports": "scheduler-1",
                 "dashboard": "dashboard",
             }
             for part in parts:

@@ -17,7 +17,8 @@ What each role may do (``<S>`` = one of its sites, ``<id>`` = its service id)::
     alarms      read  facility/v1/<S>/+, facility/v1/alarm-commands/<S>, every status
                 write facility/v1/alarms/<S>/#, facility/v1/alarm-events/<S>,
                       facility/v1/alarm-replies/#, its status, notifier status
-    scheduler   write facility/v1/workorders/<S>, its status
+    scheduler   write facility/v1/workorders/<S>, facility/v1/reports/<S> (and the company's),
+                      its status
     dashboard   read  facility/v1/<S>/+, every status, its own reply topics
                 write facility/v1/alarm-commands/<S>, its status
     commander   write facility/v1/alarm-commands/<S>; read its own reply topics (the CLI)
@@ -47,6 +48,8 @@ from gateway.alarms.definitions import ALARM_TOPIC_PREFIX, event_topic
 from gateway.alarms.notify import STATUS_TOPIC as NOTIFIER_STATUS_PREFIX
 from gateway.alarms.runtime import command_topic
 from gateway.ingest_rules import dead_letter_topic
+from maintenance.reports.model import ALL as COMPANY
+from maintenance.reports.notify import report_topic as reports_topic
 from maintenance.wo_notify import workorder_topic
 
 Access = Literal["read", "write", "readwrite"]
@@ -159,6 +162,7 @@ def account_rules(account: BusAccount) -> list[Rule]:
             rules += [("write", topic) for topic in account.extra_write]
         case BusRole.SCHEDULER:
             rules = [("write", workorder_topic(site)) for site in sites]
+            rules += [("write", reports_topic(site)) for site in [*sites, COMPANY]]
             rules.append(("write", status_topic(ServiceKind.SCHEDULER, sid)))
         case BusRole.DASHBOARD:
             rules = [("read", topic) for topic in readings]
