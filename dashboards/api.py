@@ -7,6 +7,7 @@ checks the permission and ownership in its transaction and audits it. Refusals m
 
 - ``GET  /m/api/mywork`` — the person's orders and the team's unassigned ones, most urgent
   first, with the completion due and the seconds left to it.
+- ``GET  /m/api/assets/<asset_no>/orders`` — the asset's open orders (a scanned QR label).
 - ``GET  /m/api/orders/<number>`` — one order with its checklist, codes, lines, attachments,
   proof of fix and the actions the person may take.
 - ``POST /m/api/orders/<number>/actions`` — ``{"key", "version", "action", ...}``: one change.
@@ -43,6 +44,7 @@ from facility.errors import (
     PermissionDenied,
     StorageError,
 )
+from facility.types import ASSET_NO_RE
 from maintenance import wo_notify
 from maintenance.attachments import MAX_BYTES, AttachmentError, AttachmentStore, sniff_image
 from maintenance.identity.roles import Permission, Principal
@@ -101,6 +103,7 @@ def install(app_server: flask.Flask, settings: Settings) -> PhoneApi:
     app_server.config[API_KEY] = api
     bp = flask.Blueprint("phone_api", __name__, url_prefix=PREFIX)
     bp.add_url_rule("/mywork", "mywork", _mywork, methods=["GET"])
+    bp.add_url_rule("/assets/<asset_no>/orders", "asset_orders", _asset_orders, methods=["GET"])
     bp.add_url_rule("/orders/<number>", "order", _order, methods=["GET"])
     bp.add_url_rule("/orders/<number>/actions", "action", _action, methods=["POST"])
     bp.add_url_rule("/orders/<number>/attachments", "attach", _attach, methods=["POST"])
@@ -163,6 +166,28 @@ def _mywork() -> Response:
             "display_name": person.display_name or person.name,
             "now": now.isoformat(),
             "orders": [summary_json(o, person, api.tz, now) for o in my_work(orders, person)],
+        }
+    )
+
+
+def _asset_orders(asset_no: str) -> Response:
+    """The asset's open orders (what a scanned QR label shows), most urgent first."""
+    person = access.current_principal()
+    api = _api()
+    asset_no = asset_no.upper()
+    if not ASSET_NO_RE.fullmatch(asset_no) or not person.sees(asset_no.split("-")[0]):
+        return _refuse(person, f"asset:{asset_no[:40]}", "no such asset in your estates", 404)
+    try:
+        orders = [o for o in api.store.orders(states=LISTED_STATES) if o.asset_no == asset_no]
+    except FacilityError as exc:
+        return _json({"error": f"work orders unavailable: {exc}"}, 503)
+    now = _now()
+    orders.sort(key=lambda o: (o.priority.rank, o.completion_due, o.number))
+    return _json(
+        {
+            "asset_no": asset_no,
+            "now": now.isoformat(),
+            "orders": [summary_json(o, person, api.tz, now) for o in orders],
         }
     )
 

@@ -93,3 +93,26 @@ def jpeg(size: int = 2048) -> bytes:
     """A small JPEG-looking file (magic bytes and padding): what the server checks is the
     size and the first bytes, never the name or the claimed type."""
     return b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(range(256)) * (size // 256) + b"\xff\xd9"
+
+
+def png(width: int = 64, height: int = 48) -> bytes:
+    """A real PNG (a colour gradient) the browser can decode and redraw on its canvas."""
+    import struct
+    import zlib
+
+    raw = b"".join(
+        b"\x00" + b"".join(bytes((x * 4 % 256, y * 5 % 256, 128)) for x in range(width))
+        for y in range(height)
+    )
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(raw))
+        + chunk(b"IEND", b"")
+    )
