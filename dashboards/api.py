@@ -62,7 +62,7 @@ from maintenance.workorders import (
 log = logging.getLogger(__name__)
 
 PREFIX = "/m/api"
-API_KEY = "FACILITY_PHONE_API"
+PHONE_API_CONFIG = "FACILITY_PHONE_API"
 MAX_ACTION_BYTES = 16 * 1024  # one action is a few fields; a flood or a deep nest is refused
 LISTED_STATES = sorted(set(WoState) - FINAL_STATES)
 
@@ -100,7 +100,7 @@ class PhoneApi:
 def install(app_server: flask.Flask, settings: Settings) -> PhoneApi:
     """Add the API's routes to ``app_server`` (behind the gate already installed)."""
     api = PhoneApi(settings)
-    app_server.config[API_KEY] = api
+    app_server.config[PHONE_API_CONFIG] = api
     bp = flask.Blueprint("phone_api", __name__, url_prefix=PREFIX)
     bp.add_url_rule("/mywork", "mywork", _mywork, methods=["GET"])
     bp.add_url_rule("/assets/<asset_no>/orders", "asset_orders", _asset_orders, methods=["GET"])
@@ -113,7 +113,7 @@ def install(app_server: flask.Flask, settings: Settings) -> PhoneApi:
 
 
 def _api() -> PhoneApi:
-    found: PhoneApi = flask.current_app.config[API_KEY]
+    found: PhoneApi = flask.current_app.config[PHONE_API_CONFIG]
     return found
 
 

@@ -240,7 +240,7 @@ class DashboardServer:
         self._server.task_dispatcher.shutdown()
         self.queries.close()
         self.app.server.config[auth.GATE_KEY].close()
-        self.app.server.config[api.API_KEY].close()
+        self.app.server.config[api.PHONE_API_CONFIG].close()
 
     def _close_channels(self) -> None:
         for channel in list(self._map.values()):
