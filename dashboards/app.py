@@ -33,7 +33,7 @@ from waitress.server import (  # type: ignore[import-untyped]
     create_server,
 )
 
-from dashboards import access, auth, ids
+from dashboards import access, api, auth, ids, phone
 from dashboards.components import QUERIES_KEY
 from dashboards.i18n import normalise, t
 from dashboards.queries import Queries
@@ -138,6 +138,8 @@ def create_app(settings: Settings, queries: Queries | None = None) -> dash.Dash:
     )
     app.server.config[QUERIES_KEY] = queries or Queries(settings)
     auth.install(app.server, settings)
+    api.install(app.server, settings)  # the technician's phone: JSON API and offline pages
+    phone.install(app.server)
     app.layout = _layout
     _register_shell_callbacks(app)
     # imported after the app exists: Dash has (re)loaded the page modules by now
@@ -239,6 +241,7 @@ class DashboardServer:
         self._server.task_dispatcher.shutdown()
         self.queries.close()
         self.app.server.config[auth.GATE_KEY].close()
+        self.app.server.config[api.PHONE_API_CONFIG].close()
 
     def _close_channels(self) -> None:
         for channel in list(self._map.values()):

@@ -98,7 +98,8 @@ class Gate:
         if path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES):
             return None
         token = request.cookies.get(SESSION_COOKIE, "")
-        xhr = path.startswith("/_dash-") or request.method != "GET"
+        # the phone's JSON API answers 401 JSON like a callback, never the sign-in page
+        xhr = path.startswith(("/_dash-", "/m/api/")) or request.method != "GET"
         try:
             session = self.store.resolve(
                 token, source=Source.DASHBOARD, remote=request.remote_addr, kinds=("browser",)

@@ -69,6 +69,8 @@ LABELS: dict[str, dict[str, str]] = {
     "wo_title": {"en": "Open work orders", "zh": "未完成工单"},
     "no_orders": {"en": "No open work orders", "zh": "无未完成工单"},
     "wo_due": {"en": "due", "zh": "到期"},
+    # the technician's phone (issue 13)
+    "wo_on_phone": {"en": "Work this order (phone)", "zh": "处理此工单 (手机)"},
     "wo_assignee": {"en": "assignee", "zh": "负责人"},
     "wo_unassigned": {"en": "unassigned", "zh": "未指派"},
     "wo_checklist": {"en": "Checklist", "zh": "检查项"},

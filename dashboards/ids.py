@@ -44,6 +44,7 @@ ACK_RESULT = "ack-result"
 WO_LIST = "wo-list"
 WO_BANNER = "wo-banner"
 WO_DETAIL = "wo-detail"
+WO_PHONE_LINK = "wo-phone-link"  # work the order on the phone page (/m/order/<number>)
 
 # -- asset ------------------------------------------------------------------------------------
 ASSET_SELECT = "asset-select"

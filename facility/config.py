@@ -204,6 +204,9 @@ class MaintenanceConfig(_Section):
     notify_webhook_url: str | None = None
     notify_webhook_kind: Literal["wecom", "dingtalk", "generic"] = "generic"
     notify_mqtt: bool = True
+    # The dashboard as technicians reach it (https://fm.example.com): a notice to a person
+    # (their user record's contact: webhook / e-mail) links to /m/order/<number> on it.
+    dashboard_url: str = ""
     # Alarms of this priority or above raise (or attach to) a corrective work order.
     corrective_min_priority: Priority = Priority.HIGH
     # Proof of fix: the signal must stay back in its normal band this long after completion.

@@ -30,6 +30,22 @@ class WorkOrderError(ConfigError):
     """A work-order request that the lifecycle or the data does not allow (nothing changed)."""
 
 
+class OrderConflict(WorkOrderError):
+    """An offline change made on an order that someone else changed meanwhile (reassigned,
+    closed...): it is not applied; the message says what the order is now."""
+
+
+class AlreadyApplied(WorkOrderError):
+    """A submit whose idempotency key was applied before (a retry): nothing is applied again;
+    ``version`` is the order's version right after the first time."""
+
+    def __init__(self, message: str, *, number: str, action: str, version: int) -> None:
+        super().__init__(message)
+        self.number = number
+        self.action = action
+        self.version = version
+
+
 class WoState(StrEnum):
     OPEN = "open"
     ASSIGNED = "assigned"

@@ -5,7 +5,11 @@ A notice (created, assigned, reopened, verified, ...) goes to every configured c
 - a group-robot or generic webhook (WeCom, DingTalk or plain JSON), with the payload shapes
   and the sender of ``facility.channels`` (shared with the alarm notifier);
 - MQTT: ``facility/v1/workorders/<site>`` (QoS 1), where a phone app or the dashboard
-  subscribes; the message carries the assignee so each technician's client filters its own.
+  subscribes; the message carries the assignee so each technician's client filters its own;
+- the person: a notice that names a technician (a new order given to them, a reassignment,
+  a reopen) goes to the contact on their user record — ``{"webhook": url, "webhook_kind":
+  "wecom"|"dingtalk"|"generic", "email": address}`` — with a link that opens the order on
+  the phone (``[maintenance] dashboard_url`` + ``/m/order/<number>``).
 
 A channel that fails is logged (once per channel until it works again) and never fails the
 work-order action that caused the notice: the order is in the database either way.
@@ -15,11 +19,18 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from facility.channels import Message, dingtalk_payload, post_json, wecom_payload
+from facility.channels import (
+    Message,
+    SmtpSettings,
+    dingtalk_payload,
+    post_json,
+    send_email,
+    wecom_payload,
+)
 from facility.errors import FacilityError
 from facility.mqtt import BrokerSettings, publish_once
 from facility.payload import TOPIC_PREFIX
@@ -114,6 +125,85 @@ class MqttNotifier:
         self.failing = False
 
 
+def order_link(base_url: str, number: str) -> str:
+    """The address that opens the order on the technician's phone."""
+    return f"{base_url.rstrip('/')}/m/order/{number}"
+
+
+PERSONAL_EVENTS = frozenset({"created", "assigned", "reopened"})
+
+
+@dataclass
+class PersonalNotifier:
+    """Notices that name a person go to that person's own contact (their user record)."""
+
+    contact_of: Callable[[str], Mapping[str, Any] | None]
+    base_url: str = ""
+    smtp: SmtpSettings | None = None
+    timeout_s: float = 5.0
+    failing: set[str] = field(default_factory=set)
+
+    def notify(self, notice: Notice) -> None:
+        person = notice.recipient
+        if not person or notice.event not in PERSONAL_EVENTS:
+            return
+        try:
+            contact = self.contact_of(person) or {}
+        except FacilityError as exc:
+            log.warning("work-order notice: cannot read %s's contact (%s)", person, exc)
+            return
+        link = order_link(self.base_url, notice.order.number)
+        base = notice_message(notice)
+        message = Message(
+            title=base.title,
+            markdown=f"{base.markdown}\n\n[{notice.order.number}]({link})",
+            text=f"{base.text}\n{link}",
+        )
+        webhook = contact.get("webhook")
+        if isinstance(webhook, str) and webhook:
+            kind = contact.get("webhook_kind", "generic")
+            if kind == "wecom":
+                body = wecom_payload(message)
+            elif kind == "dingtalk":
+                body = dingtalk_payload(message)
+            else:
+                body = {"kind": "work_order", **notice_json(notice), "link": link,
+                        "text": message.text}  # fmt: skip
+            self._send(person, "webhook", lambda: post_json(
+                webhook, body, self.timeout_s, robot=kind != "generic"))  # fmt: skip
+        email = contact.get("email")
+        if isinstance(email, str) and email and self.smtp is not None:
+            smtp = self.smtp
+            self._send(person, "email", lambda: send_email(
+                smtp, [email], message.title, message.text, self.timeout_s))  # fmt: skip
+
+    def _send(self, person: str, channel: str, send: Callable[[], None]) -> None:
+        key = f"{person}/{channel}"
+        try:
+            send()
+        except FacilityError as exc:
+            if key not in self.failing:
+                log.warning("work-order notice to %s by %s failed (%s)", person, channel, exc)
+            self.failing.add(key)
+            return
+        if key in self.failing:
+            log.info("work-order notices to %s by %s work again", person, channel)
+            self.failing.discard(key)
+
+
+def user_contacts(url: str) -> Callable[[str], Mapping[str, Any] | None]:
+    """A contact lookup over the users database at ``url`` (read at each notice: a contact
+    changed by an admin applies to the next notice)."""
+    from maintenance.identity.store import UserStore
+
+    def contact_of(name: str) -> Mapping[str, Any] | None:
+        with UserStore(url) as users:
+            user = users.user(name)
+            return dict(user.contact) if user is not None else None
+
+    return contact_of
+
+
 @dataclass
 class FanOut:
     """Every channel gets every notice; the log always does."""
@@ -136,4 +226,11 @@ def from_settings(settings: Any) -> Notifier:
         mqtt = settings.mqtt
         broker = BrokerSettings.from_url(mqtt.url, password=mqtt.password, ca_file=mqtt.ca_file)
         channels.append(MqttNotifier(broker))
+    smtp = None
+    alarms = settings.alarms
+    if alarms.smtp_url:
+        smtp = SmtpSettings.from_url(alarms.smtp_url, alarms.smtp_from, alarms.smtp_password)
+    channels.append(
+        PersonalNotifier(user_contacts(settings.database_url), config.dashboard_url, smtp)
+    )
     return FanOut(channels)

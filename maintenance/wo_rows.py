@@ -27,11 +27,13 @@ from maintenance.wo_schema import (
     PartLineRow,
     PmOccurrenceRow,
     PmPlanRow,
+    WoAttachmentRow,
     WorkOrderEventRow,
     WorkOrderRow,
     WoSequenceRow,
 )
 from maintenance.workorders import (
+    Attachment,
     ChecklistLine,
     LabourLine,
     PartLine,
@@ -397,6 +399,7 @@ def to_order(
     events: tuple[WorkOrderEvent, ...] = ()
     labour: tuple[LabourLine, ...] = ()
     parts: tuple[PartLine, ...] = ()
+    attachments: tuple[Attachment, ...] = ()
     if row.plan_id is not None:
         if plan_names is not None and row.plan_id in plan_names:
             plan_name = plan_names[row.plan_id]
@@ -430,6 +433,10 @@ def to_order(
         parts = tuple(
             PartLine(r.description, r.quantity, r.unit, r.part_no, utc(r.at), r.actor)
             for r in tx.rows(PartLineRow, work_order_id=row.id, order_by=["at", "id"])
+        )
+        attachments = tuple(
+            Attachment(r.sha256, r.kind, r.mime, r.size, r.position, r.actor, utc(r.at))
+            for r in tx.rows(WoAttachmentRow, work_order_id=row.id, order_by=["at", "id"])
         )
     return WorkOrder(
         number=row.number,
@@ -473,4 +480,6 @@ def to_order(
         events=events,
         labour=labour,
         parts=parts,
+        attachments=attachments,
+        version=row.version or 0,
     )

@@ -202,6 +202,9 @@ class WorkOrderRow(Base):
     asset_down: Mapped[bool] = mapped_column(Boolean)
     completion_note: Mapped[str] = mapped_column(String(2000))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # +1 on every change: a phone that worked offline says which version it saw, so a change
+    # made meanwhile by someone else is a conflict shown to it, never silently overwritten
+    version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class WorkOrderEventRow(Base):
@@ -218,6 +221,38 @@ class WorkOrderEventRow(Base):
     to_state: Mapped[str | None] = mapped_column(String(16))
     note: Mapped[str] = mapped_column(String(2000))
     detail: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class WoSubmissionRow(Base):
+    """A change sent with an idempotency key (the phone's queue): a retried submit finds its
+    key here and is answered as already applied instead of being applied twice."""
+
+    __tablename__ = "wo_submissions"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    work_order_id: Mapped[int] = mapped_column(Integer, ForeignKey("work_orders.id"), index=True)
+    actor: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(32))
+    version: Mapped[int] = mapped_column(Integer)  # the order's version after the change
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class WoAttachmentRow(Base):
+    """A photo or signature of an order: the file is content-addressed (``sha256``) in the
+    attachment store (maintenance.attachments); this row says whose order it belongs to."""
+
+    __tablename__ = "wo_attachments"
+    __table_args__ = (CheckConstraint("kind IN ('photo', 'signature')", name="kind"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    work_order_id: Mapped[int] = mapped_column(Integer, ForeignKey("work_orders.id"), index=True)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    mime: Mapped[str] = mapped_column(String(40))
+    size: Mapped[int] = mapped_column(Integer)
+    position: Mapped[int | None] = mapped_column(Integer)  # the checklist item it answers
+    actor: Mapped[str] = mapped_column(String(100))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class ChecklistItemRow(Base):

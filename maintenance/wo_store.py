@@ -20,7 +20,9 @@ back) in ``maintenance.wo_rows``, notices in ``maintenance.wo_notice``.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from device_profiles.models import ChecklistKind
@@ -33,6 +35,8 @@ from maintenance.telemetry import MeterSource, SeriesSource
 from maintenance.wo_corrective import SYSTEM_USER, CorrectiveOrders
 from maintenance.wo_corrective import RaiseResult as RaiseResult
 from maintenance.wo_lifecycle import (
+    AlreadyApplied,
+    OrderConflict,
     Transition,
     check_duties,
     check_permission,
@@ -61,7 +65,10 @@ from maintenance.wo_schema import (
     LabourRow,
     MeterReadingRow,
     PartLineRow,
+    WoAttachmentRow,
+    WorkOrderEventRow,
     WorkOrderRow,
+    WoSubmissionRow,
     last_events_query,
     neighbour_readings_query,
 )
@@ -88,8 +95,22 @@ log = logging.getLogger(__name__)
 FIX_CHECKER = "proof-of-fix"
 
 
+KEY_RE = re.compile(r"[A-Za-z0-9_-]{8,64}")
+ATTACHMENT_KINDS = ("photo", "signature")
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Submission:
+    """A change sent from a phone's queue: its idempotency key (a retry with the same key is
+    answered ``AlreadyApplied``, never applied twice) and the order version the technician
+    saw (``None``: not checked; another version is an ``OrderConflict``)."""
+
+    key: str
+    base_version: int | None = None
 
 
 class WorkOrderStore(CorrectiveOrders):
@@ -127,6 +148,7 @@ class WorkOrderStore(CorrectiveOrders):
         *,
         actor: str | Principal = SYSTEM_USER,
         at: datetime | None = None,
+        submission: Submission | None = None,
     ) -> WorkOrder:
         """Give the order to a technician (again, to reassign it)."""
         require(number, Transition.ASSIGN, assignee)
@@ -137,19 +159,28 @@ class WorkOrderStore(CorrectiveOrders):
             return Said(f"to {row.assignee}" + (f" (was {previous})" if previous else ""))
 
         at = self._at(at)
-        order = self._transition(number, Transition.ASSIGN, actor, at, effect=effect)
+        order = self._transition(
+            number, Transition.ASSIGN, actor, at, effect=effect, submission=submission
+        )
         self._notify("assigned", order, actor_name(actor), at)
         return order
 
     def start(
-        self, number: str, *, actor: str | Principal = SYSTEM_USER, at: datetime | None = None
+        self,
+        number: str,
+        *,
+        actor: str | Principal = SYSTEM_USER,
+        at: datetime | None = None,
+        submission: Submission | None = None,
     ) -> WorkOrder:
         """Start work (or resume it after a hold); an unassigned order goes to ``actor``."""
 
         def effect(tx: Tx, row: WorkOrderRow) -> None:
             row.assignee = row.assignee or actor_name(actor)
 
-        return self._transition(number, Transition.START, actor, self._at(at), effect=effect)
+        return self._transition(
+            number, Transition.START, actor, self._at(at), effect=effect, submission=submission
+        )
 
     def hold(
         self,
@@ -158,10 +189,13 @@ class WorkOrderStore(CorrectiveOrders):
         *,
         actor: str | Principal = SYSTEM_USER,
         at: datetime | None = None,
+        submission: Submission | None = None,
     ) -> WorkOrder:
         """Put work on hold (waiting for parts, access, a contractor): the reason is kept."""
         require(number, Transition.HOLD, reason)
-        return self._transition(number, Transition.HOLD, actor, self._at(at), reason)
+        return self._transition(
+            number, Transition.HOLD, actor, self._at(at), reason, submission=submission
+        )
 
     def complete(
         self,
@@ -173,6 +207,7 @@ class WorkOrderStore(CorrectiveOrders):
         problem: str | None = None,
         cause: str | None = None,
         remedy: str | None = None,
+        submission: Submission | None = None,
     ) -> WorkOrder:
         """Complete the work: every required checklist item answered and, on a corrective
         order, problem/cause/remedy codes; WorkOrderError lists everything missing."""
@@ -203,7 +238,9 @@ class WorkOrderStore(CorrectiveOrders):
                 rebase_plan(tx, row, lines, at, actor_name(actor), self.meters)
             return Said(note, {k.value: v for k, v in codes.items() if v})
 
-        order = self._transition(number, Transition.COMPLETE, actor, at, effect=effect)
+        order = self._transition(
+            number, Transition.COMPLETE, actor, at, effect=effect, submission=submission
+        )
         log.info("work_order=%s completed by=%s", number, actor_name(actor))
         return order
 
@@ -214,6 +251,7 @@ class WorkOrderStore(CorrectiveOrders):
         actor: str | Principal = SYSTEM_USER,
         at: datetime | None = None,
         note: str = "",
+        submission: Submission | None = None,
     ) -> WorkOrder:
         """A supervisor confirms the work (proof of fix does this from telemetry)."""
         at = self._at(at)
@@ -224,6 +262,7 @@ class WorkOrderStore(CorrectiveOrders):
             at,
             actor=actor,
             action="verify",
+            submission=submission,
         )
         self._notify("verified", order, name, at)
         return order
@@ -235,6 +274,7 @@ class WorkOrderStore(CorrectiveOrders):
         *,
         actor: str | Principal = SYSTEM_USER,
         at: datetime | None = None,
+        submission: Submission | None = None,
     ) -> WorkOrder:
         """Send a completed (or verified) order back to work, with the reason."""
         require(number, Transition.REOPEN, reason)
@@ -246,6 +286,7 @@ class WorkOrderStore(CorrectiveOrders):
             at,
             actor=actor,
             action="reopen",
+            submission=submission,
         )
         self._notify("reopened", order, name, at, reason)
         return order
@@ -257,9 +298,12 @@ class WorkOrderStore(CorrectiveOrders):
         actor: str | Principal = SYSTEM_USER,
         at: datetime | None = None,
         note: str = "",
+        submission: Submission | None = None,
     ) -> WorkOrder:
         """Close a verified order (final)."""
-        return self._transition(number, Transition.CLOSE, actor, self._at(at), note)
+        return self._transition(
+            number, Transition.CLOSE, actor, self._at(at), note, submission=submission
+        )
 
     def cancel(
         self,
@@ -290,6 +334,7 @@ class WorkOrderStore(CorrectiveOrders):
         note: str = "",
         *,
         effect: Callable[[Tx, WorkOrderRow], Said | None] | None = None,
+        submission: Submission | None = None,
     ) -> WorkOrder:
         """Lock the order, take one step of the lifecycle table (with ``effect``, what the
         action changes beyond it), record the event, commit, and hand back the order."""
@@ -300,6 +345,7 @@ class WorkOrderStore(CorrectiveOrders):
             at,
             actor=actor,
             action=action.value,
+            submission=submission,
         )
 
     # --- recording the work ----------------------------------------------------------------
@@ -313,6 +359,7 @@ class WorkOrderStore(CorrectiveOrders):
         actor: str | Principal = SYSTEM_USER,
         at: datetime | None = None,
         spawn: bool = False,
+        submission: Submission | None = None,
     ) -> tuple[ChecklistLine, WorkOrder | None]:
         """Answer checklist item ``position``; a failed item with ``spawn`` raises a
         corrective order (one per item) linked to this one. Returns the item and that order."""
@@ -358,7 +405,7 @@ class WorkOrderStore(CorrectiveOrders):
             if spawn and parsed.passed is False:
                 spawned.append(self.spawn_from_check(tx, row, line_of(item), name, at))
 
-        self._change(number, apply, at, actor=actor, action="record")
+        self._change(number, apply, at, actor=actor, action="record", submission=submission)
         child = spawned[0] if spawned else None
         if child is not None:
             log.info("work_order=%s spawned from=%s item=%d", child.number, number, position)
@@ -374,6 +421,7 @@ class WorkOrderStore(CorrectiveOrders):
         note: str = "",
         actor: str | Principal = SYSTEM_USER,
         at: datetime | None = None,
+        submission: Submission | None = None,
     ) -> WorkOrder:
         """Time spent on the order (any state but closed or cancelled)."""
         if minutes <= 0:
@@ -387,6 +435,7 @@ class WorkOrderStore(CorrectiveOrders):
                 work_order_id=row.id, technician=technician, minutes=minutes, at=at,
                 note=note[:500],
             ),
+            submission,
         )  # fmt: skip
 
     def add_part(
@@ -399,6 +448,7 @@ class WorkOrderStore(CorrectiveOrders):
         part_no: str = "",
         actor: str | Principal = SYSTEM_USER,
         at: datetime | None = None,
+        submission: Submission | None = None,
     ) -> WorkOrder:
         """A part used, as a free line."""
         if not description.strip():
@@ -415,6 +465,7 @@ class WorkOrderStore(CorrectiveOrders):
                 work_order_id=row.id, description=description[:300], quantity=quantity,
                 unit=unit, part_no=part_no, at=at, actor=name,
             ),
+            submission,
         )  # fmt: skip
 
     def _add_line(
@@ -427,6 +478,7 @@ class WorkOrderStore(CorrectiveOrders):
         actor: str | Principal,
         at: datetime,
         line: Callable[[WorkOrderRow], LabourRow | PartLineRow],
+        submission: Submission | None = None,
     ) -> WorkOrder:
         """Add a labour or part line to an order that is not final, with its event."""
 
@@ -435,7 +487,7 @@ class WorkOrderStore(CorrectiveOrders):
             tx.add(line(row))
             add_event(tx, row, actor_name(actor), action, None, None, note, at, detail)
 
-        return self._change(number, apply, at, actor=actor, action=action)
+        return self._change(number, apply, at, actor=actor, action=action, submission=submission)
 
     def add_meter_reading(
         self,
@@ -482,6 +534,77 @@ class WorkOrderStore(CorrectiveOrders):
                     at=now,
                 )
             )  # fmt: skip
+
+    def attach(
+        self,
+        number: str,
+        *,
+        sha256: str,
+        kind: str,
+        mime: str,
+        size: int,
+        position: int | None = None,
+        actor: str | Principal = SYSTEM_USER,
+        at: datetime | None = None,
+        submission: Submission | None = None,
+    ) -> WorkOrder:
+        """A photo or signature (already in the attachment store under ``sha256``) added to
+        an order that is not final; a photo for checklist item ``position`` (a photo item,
+        the order in progress) answers that item."""
+        if kind not in ATTACHMENT_KINDS:
+            raise WorkOrderError(f"{number}: attachment kind {kind!r}: expected photo or signature")
+        if not re.fullmatch(r"[0-9a-f]{64}", sha256):
+            raise WorkOrderError(f"{number}: attachment: expected a sha256 checksum")
+        at = self._at(at)
+        name = actor_name(actor)
+
+        def apply(tx: Tx, row: WorkOrderRow) -> None:
+            self._not_final(row, f"attach a {kind} to")
+            if position is not None:
+                if kind != "photo":
+                    raise WorkOrderError(f"{row.number}: only a photo answers a checklist item")
+                item = next(
+                    (
+                        i
+                        for i in tx.rows(ChecklistItemRow, work_order_id=row.id)
+                        if i.position == position
+                    ),
+                    None,
+                )
+                if item is None or item.kind != ChecklistKind.PHOTO.value:
+                    raise WorkOrderError(
+                        f"{row.number}: checklist item {position} is not a photo item"
+                    )
+                if WoState(row.state) is not WoState.IN_PROGRESS:
+                    raise WorkOrderError(
+                        f"{row.number}: cannot answer item {position}: the order is "
+                        f"{row.state}; start it first"
+                    )
+                item.passed = True
+                item.value_text = f"attachment:{sha256}"
+                item.answered_at = at
+                item.answered_by = name
+            tx.add(
+                WoAttachmentRow(
+                    work_order_id=row.id, sha256=sha256, kind=kind, mime=mime[:40], size=size,
+                    position=position, actor=name, at=at,
+                )
+            )  # fmt: skip
+            detail = {"sha256": sha256, "kind": kind, "size": size, "position": position}
+            add_event(tx, row, name, "attached", None, None, kind, at, detail)
+
+        # a photo or signature is part of working the order: the same permission as recording
+        return self._change(number, apply, at, actor=actor, action="record", submission=submission)
+
+    def attachment_sites(self, sha256: str) -> set[str]:
+        """The estates of the orders a stored file belongs to (who may see it)."""
+        with self._db.transaction() as tx:
+            rows = tx.rows(WoAttachmentRow, sha256=sha256)
+            return {
+                order.site
+                for order in (tx.get(WorkOrderRow, r.work_order_id) for r in rows)
+                if order is not None
+            }
 
     # --- proof of fix ----------------------------------------------------------------------
 
@@ -554,29 +677,44 @@ class WorkOrderStore(CorrectiveOrders):
         *,
         actor: str | Principal,
         action: str,
+        submission: Submission | None = None,
     ) -> WorkOrder:
         """Lock the order; if ``actor`` is a person, check they may do ``action`` on it;
         apply the change and write its audit row, in one transaction. A refusal changes
-        nothing and is audited."""
+        nothing and is audited. With a ``submission``: a key seen before is
+        ``AlreadyApplied`` (nothing done again), a version other than the one the sender saw
+        is an ``OrderConflict``; the key is stored with the change, in the same transaction."""
         try:
             with self._db.transaction(write=True) as tx:
                 row = self._row(tx, number, lock=True)
+                if submission is not None:
+                    self._check_submission(tx, row, actor, action, submission)
                 backdated = self._check_step(tx, row, actor, action, at)
                 before = row.state
                 apply(tx, row)
                 row.updated_at = at
+                row.version = (row.version or 0) + 1
+                if submission is not None:
+                    tx.add(
+                        WoSubmissionRow(
+                            key=submission.key, work_order_id=row.id, actor=actor_name(actor),
+                            action=action, version=row.version, at=at,
+                        )
+                    )  # fmt: skip
                 detail: dict[str, object] = {
                     "from": before,
                     "to": row.state,
                     "assignee": row.assignee,
                 }
+                if submission is not None:
+                    detail["key"] = submission.key
                 if backdated:
                     detail["backdated"] = True  # typed in later (a paper sheet)
                     detail["entered_at"] = self.clock().isoformat()
                 tx.add(audit_row(actor, f"wo_{action}", row.number, detail, at=at))
                 tx.flush()
                 return self._order(tx, row, full=True)
-        except PermissionDenied as exc:
+        except (PermissionDenied, OrderConflict) as exc:
             with self._db.transaction(write=True) as tx:
                 refused = {"action": action, "reason": str(exc)}
                 tx.add(audit_row(actor, "refused", number, refused, at=at))
@@ -601,6 +739,50 @@ class WorkOrderStore(CorrectiveOrders):
             check_duties(row.number, actor.name, action, done)
         return check_when(
             row.number, at, now=self.clock(), not_before=previous, max_back=self.backdate_max
+        )
+
+    def _check_submission(
+        self,
+        tx: Tx,
+        row: WorkOrderRow,
+        actor: str | Principal,
+        action: str,
+        submission: Submission,
+    ) -> None:
+        """AlreadyApplied for a key seen before, OrderConflict for a stale version."""
+        if not KEY_RE.fullmatch(submission.key):
+            raise WorkOrderError(
+                f"{row.number}: idempotency key: expected 8-64 letters, digits, '-' or '_'"
+            )
+        prior = tx.get(WoSubmissionRow, submission.key)
+        if prior is not None:
+            if prior.work_order_id != row.id or prior.actor != actor_name(actor):
+                raise WorkOrderError(
+                    f"{row.number}: idempotency key {submission.key} was already used for "
+                    "another order or person; a new change needs a new key"
+                )
+            raise AlreadyApplied(
+                f"{row.number}: {prior.action} was already applied (key {submission.key}); "
+                "not applied again",
+                number=row.number,
+                action=prior.action,
+                version=prior.version,
+            )
+        version = row.version or 0
+        if submission.base_version is None or submission.base_version == version:
+            return
+        events = tx.rows(WorkOrderEventRow, work_order_id=row.id, order_by=["at", "id"])
+        last = events[-1] if events else None
+        said = (
+            f"; last change: {last.action} by {last.actor} at {last.at:%Y-%m-%d %H:%M} UTC"
+            if last is not None
+            else ""
+        )
+        raise OrderConflict(
+            f"{row.number} changed since you opened it (version {submission.base_version}, "
+            f"now {version}): it is {row.state}, assigned to {row.assignee or 'nobody'}{said}. "
+            f"Your {action} was not applied; open the order again and redo it if it still "
+            "applies."
         )
 
     @staticmethod

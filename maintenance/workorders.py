@@ -529,6 +529,19 @@ class PartLine:
 
 
 @dataclass(frozen=True)
+class Attachment:
+    """A photo or signature of an order (the file is in the attachment store by checksum)."""
+
+    sha256: str
+    kind: str  # photo | signature
+    mime: str
+    size: int
+    position: int | None  # the checklist item it answers, if any
+    actor: str
+    at: datetime
+
+
+@dataclass(frozen=True)
 class WorkOrder:
     """A work order as every other part sees it (no database types)."""
 
@@ -573,6 +586,8 @@ class WorkOrder:
     events: tuple[WorkOrderEvent, ...] = ()
     labour: tuple[LabourLine, ...] = ()
     parts: tuple[PartLine, ...] = ()
+    attachments: tuple[Attachment, ...] = ()
+    version: int = 0  # +1 on every change (conflict detection of offline submits)
 
     @property
     def is_open(self) -> bool:

@@ -25,7 +25,9 @@ def _title(order: WorkOrder, lang: str) -> str:
 def _card(order: WorkOrder, lang: str) -> dcc.Link:
     q = queries()
     assignee = order.assignee or t("wo_unassigned", lang)
-    due = q.local_time(order.due_at or order.completion_due)
+    # the one due time everywhere (CLI, sheet, phone): the completion due; ``due_at`` is a
+    # plan's slot start and made orders look overdue
+    due = q.local_time(order.completion_due)
     return dcc.Link(
         [
             html.Div(order.number, className="wo-number"),
@@ -78,6 +80,12 @@ def _detail(number: str, lang: str) -> list[Any]:
                     className="wo-meta",
                 ),
                 html.P(order.description) if order.description else None,
+                html.A(
+                    t("wo_on_phone", lang),
+                    href=f"/m/order/{order.number}",
+                    id=ids.WO_PHONE_LINK,
+                    className="btn",
+                ),
                 html.H2(t("wo_checklist", lang)),
                 html.Ol(items, className="checklist") if items else html.P("—"),
             ],

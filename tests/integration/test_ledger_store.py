@@ -92,6 +92,8 @@ def test_migrations_create_exactly_the_schema(url: str) -> None:
         "user_sessions",
         "alarm_order_cursor",
         "alarm_raise_orders",
+        "wo_submissions",
+        "wo_attachments",
     }
     assert pragmas == ["wal", 1]
 
