@@ -24,12 +24,11 @@ in order. A spool that cannot be written (disk full, locked) never stops polling
 holds up to ``max_memory`` messages, beyond that the oldest are dropped — counted per device
 and recorded with their cause, so the historian's gap report says why they are missing.
 
-What a SIGKILL can lose (docs/decisions/006-collector-spool.md): the polls in the window that
-the broker had not acknowledged — with the broker up, the few milliseconds in flight; with
-the broker down, at most one tick (``tick_s``); with a silent broker, at most
-``spill_after_s``. Sequence numbers are reserved ahead in the sent log, so such a loss is a
-hole the historian asks about and gets answered "missing: the collector stopped abruptly",
-never a reused sequence number.
+A SIGKILL loses nothing either (docs/decisions/006-collector-spool.md): every poll is also
+appended to a journal (collectors.journal: one ``os.write``, no thread hop, no fsync — the
+kernel keeps the bytes when the process dies) until it is resolved (acknowledged and in the
+sent log, or spooled); the next start spools what the journal holds and continues each
+device's ``seq`` after the highest it finds. A power cut may lose the last moments.
 
 A crash between publish and acknowledge re-sends — consumers are idempotent (the historian
 overwrites by timestamp).
@@ -45,7 +44,8 @@ from collections import Counter, deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from collectors.sentlog import CAUSE_CRASH, Loss, SentLog, SentRecord
+from collectors.journal import Journal
+from collectors.sentlog import Loss, SentLog, SentRecord
 from facility.backoff import Backoff
 from facility.errors import CommError, ProtocolError, StorageError
 from facility.mqtt import MqttLink
@@ -62,12 +62,9 @@ log = logging.getLogger(__name__)
 
 MAX_RESEND_QUEUE = 20_000  # requests; the historian asks again for what falls off
 ACK_WAIT_S = 60.0  # a batch's acknowledgements; the link's own deadline fires first
-SEQ_HEADROOM = 64  # sequence numbers reserved ahead per device (at least)
 _KEY_SEP = "|"
 CAUSE_QUEUE_FULL = "collector spool unwritable and memory queue full"
 CAUSE_NOT_KEPT = "not in the collector's sent log (older than its window, or dropped by bounds)"
-
-__all__ = ["CAUSE_CRASH", "SpooledPublisher", "parse_spool_key", "spool_key"]
 
 
 @dataclass(slots=True)
@@ -79,6 +76,7 @@ class _Outgoing:
     topic: str
     body: bytes
     born: float  # time.monotonic() when submitted
+    segment: int | None  # its journal segment (None: not journaled)
     future: asyncio.Future[None] | None = None  # None: not (or no longer) on the wire
 
     @property
@@ -119,7 +117,10 @@ class SpooledPublisher:
         spill_after_s: float = 2.0,
         tick_s: float = 0.25,
         log_every_s: float = 1.0,
+        journal: bool = True,
     ) -> None:
+        """``journal``: keep a crash journal beside the spool (``<spool>.journal.<n>``) and
+        recover it now — a start after a SIGKILL spools what the previous run left there."""
         self.link = link
         self.spool = spool
         self.sent_log = sent_log
@@ -135,25 +136,56 @@ class SpooledPublisher:
         self.lost: Counter[str] = Counter()  # per device: dropped before reaching the spool
         self.spool_error: str | None = None  # set while the spool refuses writes
         self._window: deque[_Outgoing] = deque()
-        self._to_log: list[SentRecord] = []  # acknowledged, for the sent log's next batch
+        # acknowledged, for the sent log's next batch (with their journal segments)
+        self._to_log: list[tuple[SentRecord, int | None]] = []
         self._losses: list[Loss] = []  # waiting to be written to the sent log
         self._wake = asyncio.Event()
         self._log_lock = asyncio.Lock()
-        self._log_soon = False
         self._last_flush = time.monotonic()
         # the spool may hold records from an earlier run: they go first (checked by the sender)
         self._disk_backlog = True
         self._unpublished = False  # some window entry waits to be (re)published
         self._generation = -1  # link.stats.connects when the window was last published
-        start = sent_log.begin_run(SEQ_HEADROOM) if sent_log is not None else ({}, {})
-        self._last_seq: dict[str, int] = dict(start[0])
-        self._noted: dict[str, int] = dict(start[0])  # last seq written to the sent log
-        self._reserved: dict[str, int] = dict(start[1])  # seq reserved there, per device
+        self._last_seq: dict[str, int] = sent_log.last_seqs() if sent_log is not None else {}
+        self._noted: dict[str, int] = dict(self._last_seq)  # last seq written to the sent log
+        self.journal: Journal | None = None
+        if journal:
+            self.journal = Journal(spool.path.with_name(spool.path.name + ".journal"))
+            self._recover(self.journal)
         # resend requests wait here and are served one at a time, in order: a burst of
         # requests after an outage (one per device) is worked through, never dropped
         self._resend_queue: deque[tuple[str, int, int]] = deque(maxlen=MAX_RESEND_QUEUE)
         self._wake_resender = asyncio.Event()
         self._logged: set[str] = set()
+
+    def _recover(self, journal: Journal) -> None:
+        """A start after a crash: what the journal holds goes to the spool (sent first) and
+        each device's seq continues after the highest found. Blocking: start-up only."""
+        records = journal.recover()
+        if not records:
+            journal.discard_recovered()
+            return
+        last: dict[str, int] = {}
+        for key, _body in records:
+            topic, seq = parse_spool_key(key)
+            if seq is not None:
+                asset_no = topic.rsplit("/", 1)[-1]
+                last[asset_no] = max(last.get(asset_no, 0), seq)
+        try:
+            self.spool.put_many(records)
+        except StorageError as exc:  # the journal stays; the next start tries again
+            log.error("collector journal: %d polls not spooled: %s", len(records), exc)
+            return
+        if self.sent_log is not None:
+            self.sent_log.note_seqs(last)
+        for asset_no, seq in last.items():
+            self._last_seq[asset_no] = max(self._last_seq.get(asset_no, 0), seq)
+            self._noted[asset_no] = self._last_seq[asset_no]
+        journal.discard_recovered()
+        log.warning(
+            "collector journal: %d polls of the previous run (stopped abruptly) spooled",
+            len(records),
+        )
 
     # -- input (event loop) -------------------------------------------------------------------
 
@@ -169,11 +201,17 @@ class SpooledPublisher:
         asset_no, seq = message.asset_no, message.seq
         if seq > self._last_seq.get(asset_no, 0):
             self._last_seq[asset_no] = seq
-        if self.sent_log is not None and seq > self._reserved.get(asset_no, 0) - SEQ_HEADROOM // 2:
-            self._log_soon = True  # reserve more sequence numbers ahead (next tick)
-            self._wake.set()
         topic = device_topic(message.site, asset_no)
-        entry = _Outgoing(asset_no, seq, topic, encode(message), time.monotonic())
+        body = encode(message)
+        segment = None
+        if self.journal is not None:
+            try:
+                segment = self.journal.append(spool_key(topic, seq), body)
+            except StorageError as exc:  # durable against broker outages still, not SIGKILL
+                self._say_once("journal", f"collector journal: {exc}")
+            else:
+                self._logged.discard("journal")
+        entry = _Outgoing(asset_no, seq, topic, body, time.monotonic(), segment)
         self._window.append(entry)
         if len(self._window) > self.max_memory:
             self._drop_oldest()
@@ -194,6 +232,7 @@ class SpooledPublisher:
             self._harvested(dropped)
             return
         _forget(dropped.future)
+        self._resolve(dropped)
         self.lost[dropped.asset_no] += 1
         self._note_loss(dropped.asset_no, dropped.seq, CAUSE_QUEUE_FULL)
 
@@ -271,7 +310,16 @@ class SpooledPublisher:
     def _harvested(self, entry: _Outgoing) -> None:
         self.sent += 1
         if self.sent_log is not None:
-            self._to_log.append(SentRecord(entry.asset_no, entry.seq, entry.topic, entry.body))
+            record = SentRecord(entry.asset_no, entry.seq, entry.topic, entry.body)
+            self._to_log.append((record, entry.segment))
+        else:
+            self._resolve(entry)
+
+    def _resolve(self, entry: _Outgoing) -> None:
+        """The poll is safe elsewhere (or given up): its journal record may go."""
+        if self.journal is not None and entry.segment is not None:
+            self.journal.resolve(entry.segment)
+            entry.segment = None
 
     def _spill_due(self, now: float) -> bool:
         if not self._window:
@@ -319,6 +367,7 @@ class SpooledPublisher:
                     self._harvested(item)
                 else:
                     _forget(item.future)  # an ack arriving now is moot: the spool re-sends
+                    self._resolve(item)
         self.spilled += len(unacked)
         if self.spool_error is not None:
             log.info("collector spool writable again: %d queued polls stored", len(unacked))
@@ -386,7 +435,7 @@ class SpooledPublisher:
     # -- the sent log (one batch per tick) -----------------------------------------------------
 
     def _log_due(self) -> bool:
-        if self._log_soon or len(self._to_log) >= 1000:
+        if len(self._to_log) >= 1000:
             return True
         pending = bool(self._to_log or self._losses)
         return pending and time.monotonic() - self._last_flush >= self.log_every_s
@@ -394,52 +443,34 @@ class SpooledPublisher:
     async def _flush_log(self) -> None:
         """Acknowledged polls, losses and sequence numbers into the sent log: one hop."""
         async with self._log_lock:
-            self._log_soon = False
             self._last_flush = time.monotonic()
-            records, self._to_log = self._to_log, []
+            entries, self._to_log = self._to_log, []
             losses, self._losses = self._losses, []
-            seqs, reserve = self._seq_notes()
-            if self.sent_log is None:
+            seqs = {a: s for a, s in self._last_seq.items() if s != self._noted.get(a)}
+            if self.sent_log is None or not (entries or losses or seqs):
                 self._noted.update(seqs)
                 return
-            if not (records or losses or seqs or reserve):
-                return
+            records = [record for record, _segment in entries]
             try:
-                await asyncio.to_thread(self._write_log, records, losses, seqs, reserve)
+                await asyncio.to_thread(self._write_log, records, losses, seqs)
             except StorageError as exc:
                 # resends of these records will be answered "missing"; the losses and
                 # sequence numbers are tried again with the next batch
                 self._losses[:0] = losses
                 self._say_once("sentlog", f"collector sent log: {exc}")
-                return
-            self._logged.discard("sentlog")
-            self._noted.update(seqs)
-            self._reserved.update(reserve)
-
-    def _seq_notes(self) -> tuple[dict[str, int], dict[str, int]]:
-        """The last sequence numbers handed out since the last batch, and the devices whose
-        reservation runs low (with the new reservation: room for several batches)."""
-        seqs: dict[str, int] = {}
-        reserve: dict[str, int] = {}
-        for asset_no, seq in self._last_seq.items():
-            noted = self._noted.get(asset_no, 0)
-            if seq == noted:
-                continue
-            seqs[asset_no] = seq
-            if seq > self._reserved.get(asset_no, 0) - SEQ_HEADROOM // 2:
-                reserve[asset_no] = seq + max(SEQ_HEADROOM, 4 * (seq - noted))
-        return seqs, reserve
+            else:
+                self._logged.discard("sentlog")
+                self._noted.update(seqs)
+            if self.journal is not None:  # they reached the broker: resolved either way
+                for _record, segment in entries:
+                    if segment is not None:
+                        self.journal.resolve(segment)
 
     def _write_log(
-        self,
-        records: list[SentRecord],
-        losses: list[Loss],
-        seqs: dict[str, int],
-        reserve: dict[str, int],
+        self, records: list[SentRecord], losses: list[Loss], seqs: dict[str, int]
     ) -> None:
         """Worker thread (or the loop at shutdown): one sent-log batch."""
         assert self.sent_log is not None
-        self.sent_log.reserve_seqs(reserve)
         self.sent_log.note_seqs(seqs)
         for loss in losses:
             self.sent_log.record_loss(loss)
@@ -447,7 +478,7 @@ class SpooledPublisher:
 
     def _shutdown(self) -> None:
         """Cancelled: spool the window's unacknowledged polls and write the sent log, on the
-        loop (blocking is fine now), so a clean stop loses nothing and reserves nothing."""
+        loop (blocking is fine now), so a clean stop loses nothing and leaves no journal."""
         self._harvest()
         unacked = []
         for entry in self._window:
@@ -457,22 +488,31 @@ class SpooledPublisher:
                 unacked.append(entry)
             _forget(entry.future)
         self._window.clear()
+        stored = True
         try:
             self.spool.put_many((spool_key(e.topic, e.seq), e.body) for e in unacked)
             self.spilled += len(unacked)
         except StorageError as exc:
-            log.error("collector stopping: %d unsent polls lost: %s", len(unacked), exc)
-            for entry in unacked:
-                self._note_loss(entry.asset_no, entry.seq, "collector spool unwritable at stop")
-        if self.sent_log is None:
-            return
-        records, self._to_log = self._to_log, []
+            stored = False  # the journal keeps them: the next start spools them
+            log.error(
+                "collector stopping: %d unsent polls left in the journal: %s", len(unacked), exc
+            )
+        entries, self._to_log = self._to_log, []
         losses, self._losses = self._losses, []
-        try:
-            self._write_log(records, losses, {}, {})
-            self.sent_log.end_run(self._last_seq)
-        except StorageError as exc:
-            log.error("collector stopping: sent log not written: %s", exc)
+        if self.sent_log is not None:
+            seqs = {a: s for a, s in self._last_seq.items() if s != self._noted.get(a)}
+            try:
+                self._write_log([r for r, _ in entries], losses, seqs)
+            except StorageError as exc:
+                log.error("collector stopping: sent log not written: %s", exc)
+        if self.journal is not None:
+            for _record, segment in entries:
+                if segment is not None:
+                    self.journal.resolve(segment)
+            if stored:
+                for entry in unacked:
+                    self._resolve(entry)
+            self.journal.close()
 
     # -- resends ------------------------------------------------------------------------------
 

@@ -11,11 +11,7 @@ historian records that loss as data.
 
 The log also makes ``seq`` survive restarts: the last sequence number handed out per device
 is kept here (``last_seq``), so a restarted collector continues where it stopped instead of
-starting again at 1 (which would look like a restart, not a gap, to the historian). The
-publisher writes here once per tick, after publishing, so it *reserves* numbers ahead
-(``reserved_seq``): after a crash the next run starts beyond the reservation — never reusing a
-number that may already be at the broker — and records the reserved range as a loss with
-its cause (``CAUSE_CRASH``), which is what the historian is told if it asks for it.
+starting again at 1 (which would look like a restart, not a gap, to the historian).
 
 One SQLite file (WAL), written in batches from a worker thread: never from the event loop.
 Bounded by age (``window_s``), size (``max_bytes``) and the disk it shares with the spool:
@@ -35,11 +31,8 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
 
 from facility.errors import StorageError
-
-_T = TypeVar("_T")
 
 _SCHEMA = """
 -- a rowid table: WITHOUT ROWID with ~1 KB bodies took 4 pages of disk per poll
@@ -62,16 +55,7 @@ CREATE TABLE IF NOT EXISTS losses (
     created REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS losses_asset ON losses (asset_no, seq_from);
--- sequence numbers reserved ahead of use (the publisher notes them in batches, after publishing)
-CREATE TABLE IF NOT EXISTS reserved_seq (asset_no TEXT PRIMARY KEY, seq INTEGER NOT NULL);
--- 'running' = 1 from begin_run() to end_run(): still 1 at the next start means a crash
-CREATE TABLE IF NOT EXISTS run_state (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 """
-
-CAUSE_CRASH = (
-    "the collector stopped abruptly (crash, SIGKILL, power cut): polls the broker had not "
-    "acknowledged were lost, or these sequence numbers were reserved and never used"
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,74 +129,6 @@ class SentLog:
                 list(last.items()),
             ),
         )
-
-    def reserve_seqs(self, reserved: Mapping[str, int]) -> None:
-        """Sequence numbers up to ``reserved[asset_no]`` may be handed out before the next
-        note: a restart after a crash starts beyond them (never backwards)."""
-        if not reserved:
-            return
-        self._write(
-            "reserve sequence numbers",
-            lambda db: db.executemany(
-                "INSERT INTO reserved_seq (asset_no, seq) VALUES (?, ?) "
-                "ON CONFLICT (asset_no) DO UPDATE SET seq = MAX(seq, excluded.seq)",
-                list(reserved.items()),
-            ),
-        )
-
-    def begin_run(self, headroom: int) -> tuple[dict[str, int], dict[str, int]]:
-        """Start a run: ``(last, reserved)`` per device — continue after ``last``; numbers up
-        to ``reserved`` are reserved for this run (``headroom`` each). If the previous run did
-        not end with ``end_run`` (a crash), its reserved ranges are recorded as losses with
-        ``CAUSE_CRASH`` and this run starts after them."""
-
-        def begin(db: sqlite3.Connection) -> tuple[dict[str, int], dict[str, int]]:
-            row = db.execute("SELECT value FROM run_state WHERE name = 'running'").fetchone()
-            crashed = row is not None and int(row[0]) == 1
-            last = {str(a): int(s) for a, s in db.execute("SELECT asset_no, seq FROM last_seq")}
-            reserved = {
-                str(a): int(s) for a, s in db.execute("SELECT asset_no, seq FROM reserved_seq")
-            }
-            now = time.time()
-            if crashed:
-                for asset_no, top in reserved.items():
-                    used = last.get(asset_no, 0)
-                    if top > used:
-                        db.execute(
-                            "INSERT INTO losses (asset_no, seq_from, seq_to, cause, created) "
-                            "VALUES (?, ?, ?, ?, ?)",
-                            (asset_no, used + 1, top, CAUSE_CRASH, now),
-                        )
-                        last[asset_no] = top
-            new_reserved = {a: s + headroom for a, s in last.items()}
-            db.executemany(
-                "INSERT INTO last_seq (asset_no, seq) VALUES (?, ?) "
-                "ON CONFLICT (asset_no) DO UPDATE SET seq = MAX(seq, excluded.seq)",
-                list(last.items()),
-            )
-            db.execute("DELETE FROM reserved_seq")
-            db.executemany(
-                "INSERT INTO reserved_seq (asset_no, seq) VALUES (?, ?)",
-                list(new_reserved.items()),
-            )
-            db.execute("INSERT OR REPLACE INTO run_state (name, value) VALUES ('running', 1)")
-            return last, new_reserved
-
-        return self._write("begin a run", begin)
-
-    def end_run(self, last: Mapping[str, int]) -> None:
-        """A clean stop: the exact last sequence numbers, no reservation left open."""
-
-        def end(db: sqlite3.Connection) -> None:
-            db.executemany(
-                "INSERT INTO last_seq (asset_no, seq) VALUES (?, ?) "
-                "ON CONFLICT (asset_no) DO UPDATE SET seq = MAX(seq, excluded.seq)",
-                list(last.items()),
-            )
-            db.execute("DELETE FROM reserved_seq")
-            db.execute("INSERT OR REPLACE INTO run_state (name, value) VALUES ('running', 0)")
-
-        self._write("end a run", end)
 
     # -- sent messages ------------------------------------------------------------------------
 
@@ -310,13 +226,12 @@ class SentLog:
 
     # -- plumbing -----------------------------------------------------------------------------
 
-    def _write(self, what: str, action: Callable[[sqlite3.Connection], _T]) -> _T:
+    def _write(self, what: str, action: Callable[[sqlite3.Connection], object]) -> None:
         with self._lock:
             try:
                 self._db.execute("BEGIN IMMEDIATE")
-                result = action(self._db)
+                action(self._db)
                 self._db.execute("COMMIT")
-                return result
             except sqlite3.Error as exc:
                 if self._db.in_transaction:  # SQLite may have rolled back itself (disk full)
                     self._db.execute("ROLLBACK")

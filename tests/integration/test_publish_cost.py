@@ -163,3 +163,77 @@ async def test_a_stop_while_the_broker_is_away_keeps_every_poll_for_the_next_run
     finally:
         sub_task.cancel()
         await asyncio.gather(sub_task, return_exceptions=True)
+
+
+_CHILD = """
+import asyncio, sys
+from pathlib import Path
+from collectors.publisher import SpooledPublisher
+from collectors.sentlog import SentLog
+from facility.mqtt import BrokerSettings, MqttLink
+from facility.spool import Spool
+from tests.integration.test_publish_cost import ASSETS, message
+
+async def main(var: Path, url: str) -> None:
+    link = MqttLink(BrokerSettings.from_url(url), "test-cost-killed", backoff_max_s=1)
+    publisher = SpooledPublisher(
+        link, Spool(var / "c.spool"), sent_log=SentLog(var / "c.spool.sent"),
+        tick_s=60, spill_after_s=60,
+    )
+    tasks = [asyncio.create_task(link.run()), asyncio.create_task(publisher.run())]
+    for _ in range(10):
+        for asset_no in ASSETS:
+            publisher.submit(message(asset_no, publisher.next_seq(asset_no)))
+    print(publisher.queued, flush=True)
+    await asyncio.gather(*tasks)
+
+asyncio.run(main(Path(sys.argv[1]), sys.argv[2]))
+"""
+
+
+async def test_a_sigkill_loses_no_poll_and_reuses_no_seq(
+    mosquitto: MosquittoServer, tmp_path: Path
+) -> None:
+    """Polls only in memory (the broker unreachable, nothing spilled yet) when the process is
+    killed: the crash journal gives them to the next run, which sends them and continues."""
+    import os
+    import sys
+
+    nowhere = "mqtt://127.0.0.1:9"  # discard port: the broker is unreachable
+    child = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        _CHILD,
+        str(tmp_path),
+        nowhere,
+        stdout=asyncio.subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])},
+    )
+    try:
+        assert child.stdout is not None
+        line = await asyncio.wait_for(child.stdout.readline(), 30)
+        assert int(line) == 10 * len(ASSETS)  # all in memory
+    finally:
+        child.kill()  # SIGKILL
+        await asyncio.wait_for(child.wait(), 10)
+    assert spooled_ever(tmp_path / "c.spool") == 0, "nothing was spilled before the kill"
+    broker = BrokerSettings.from_url(mosquitto.url)
+    subscriber = Subscriber(broker)
+    link = MqttLink(broker, "test-cost-after-kill", backoff_max_s=1)
+    spool = Spool(tmp_path / "c.spool")
+    sent_log = SentLog(tmp_path / "c.spool.sent")
+    publisher = SpooledPublisher(link, spool, sent_log=sent_log)
+    tasks = [asyncio.create_task(t) for t in (subscriber.link.run(), link.run(), publisher.run())]
+    try:
+        assert publisher.next_seq(ASSETS[0]) == 11  # continues: no seq reused
+        publisher.submit(message(ASSETS[0], 11))
+        last = {a: 10 for a in ASSETS} | {ASSETS[0]: 11}
+        await wait_until(lambda: subscriber.complete(last), 20)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        spool.close()
+        sent_log.close()
+    left = await asyncio.to_thread(lambda: list(tmp_path.glob("c.spool.journal.*")))
+    assert not left, "a clean stop leaves no journal"
