@@ -278,11 +278,20 @@ class SpooledPublisher:
         while True:
             self._harvest()
             now = time.monotonic()
-            if self._spill_due(now) and now >= spool_retry_at:
-                if await self._spill():
-                    backoff.succeeded()
-                else:
-                    spool_retry_at = time.monotonic() + backoff.failed()
+            if self._spill_due(now):
+                if now >= spool_retry_at:
+                    if await self._spill():
+                        backoff.succeeded()
+                    else:
+                        spool_retry_at = time.monotonic() + backoff.failed()
+            elif self.spool_error is not None:
+                # the polls that waited in memory reached the broker: the spool is not
+                # needed now, so it no longer degrades anything (the next spill tries again)
+                log.info("collector spool not needed any more: polls waiting in memory sent")
+                self._logged.discard("spool")
+                self.spool_error = None
+                backoff.succeeded()
+                spool_retry_at = 0.0
             if self.link.connected.is_set():
                 if self._disk_backlog:
                     await self._drain_batch()
