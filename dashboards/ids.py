@@ -23,6 +23,7 @@ LIVE_STORE = "live-store"  # dcc.Store: the snapshot of every tile (one output p
 LIVE_STATUS = "live-status"  # banner: broker connected / down, last update
 LIVE_RENDERED = "live-rendered"  # written by the clientside renderer: tiles updated
 TILE_GRID = "tile-grid"
+SUMMARY_PREFIX = "summary-"  # + site + "-" + key (see summary_cell)
 
 # -- alarms -----------------------------------------------------------------------------------
 ALARM_TICK = "alarm-tick"
@@ -70,3 +71,13 @@ def tile_value(asset_no: str) -> str:
 def tile_comm(asset_no: str) -> str:
     """The communication-state line of a device's tile."""
     return f"tile-{asset_no}-comm"
+
+
+def tile_age(asset_no: str) -> str:
+    """How old a device's newest reading is (rewritten by the clientside renderer)."""
+    return f"tile-{asset_no}-age"
+
+
+def summary_cell(site: str, key: str) -> str:
+    """One figure of an estate's summary on the overview (``critical``, ``stale``, ...)."""
+    return f"{SUMMARY_PREFIX}{site}-{key}"

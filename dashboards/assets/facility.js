@@ -1,21 +1,35 @@
-// Clientside renderer of the overview: one store snapshot -> existing tiles updated in place.
+// Clientside renderer of the overview: one store snapshot -> existing tiles and summary
+// figures updated in place (text, class, CSS order: alarms first). Nothing is rebuilt.
 window.dash_clientside = Object.assign({}, window.dash_clientside, {
   facility: {
     renderTiles: function (snapshot) {
       if (!snapshot || !snapshot.tiles) {
         return window.dash_clientside.no_update;
       }
+      const setText = function (el, text) {
+        if (el && el.textContent !== text) el.textContent = text;
+      };
       let updated = 0;
       for (const [assetNo, tile] of Object.entries(snapshot.tiles)) {
         const box = document.getElementById("tile-" + assetNo);
         if (!box) continue;
-        const value = document.getElementById("tile-" + assetNo + "-value");
-        const comm = document.getElementById("tile-" + assetNo + "-comm");
-        if (value && value.textContent !== tile.value) value.textContent = tile.value;
-        if (comm && comm.textContent !== tile.comm) comm.textContent = tile.comm;
+        setText(document.getElementById("tile-" + assetNo + "-value"), tile.value);
+        setText(document.getElementById("tile-" + assetNo + "-comm"), tile.comm);
+        setText(document.getElementById("tile-" + assetNo + "-age"), tile.age || "");
         const css = "tile " + tile.css;
         if (box.className !== css) box.className = css;
+        const order = String(tile.order === undefined ? 9 : tile.order);
+        if (box.style.order !== order) box.style.order = order;
         updated += 1;
+      }
+      for (const [site, counts] of Object.entries(snapshot.summary || {})) {
+        for (const [key, value] of Object.entries(counts)) {
+          const cell = document.getElementById("summary-" + site + "-" + key);
+          if (!cell) continue;
+          setText(cell, String(value));
+          const box = cell.parentElement;
+          if (box) box.classList.toggle("sum-hot", value > 0);
+        }
       }
       return String(updated);
     },

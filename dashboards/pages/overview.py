@@ -1,8 +1,12 @@
-"""Overview (``/``): per estate, a grid of status tiles, one per monitored device.
+"""Overview (``/``): per estate a summary for the wall (alarms by priority, devices out of
+communication, stale, without data, open and overdue orders), then the status tiles grouped
+by system (water supply, pool, lighting, fire), alarms first.
 
-The tiles are rendered once by ``layout()``; afterwards a 2 s interval fills ONE store with
-the snapshot of every tile and a clientside function (assets/facility.js) rewrites the tiles'
-text and colour in place — not hundreds of outputs, no rebuilt components (PITFALLS, Dash).
+The tiles are rendered once by ``layout()``; afterwards a 1 s interval fills ONE store with
+the snapshot of every tile and summary and a clientside function (assets/facility.js)
+rewrites text, colour and order (CSS ``order``: alarms move first) in place — not hundreds
+of outputs, no rebuilt components (PITFALLS, Dash). Each tile shows its key values merged
+from every poll class, their quality and age; stale and no-data are states of their own.
 """
 
 from __future__ import annotations
@@ -22,7 +26,19 @@ from facility.types import Asset
 
 dash.register_page(__name__, path="/", name="Overview", order=0)  # type: ignore[no-untyped-call]
 
-TICK_MS = 2000
+TICK_MS = 1000
+SYSTEM_ORDER = ("water_supply", "pool", "lighting", "fire")
+SUMMARY_KEYS = (
+    ("critical", "prio_critical"),
+    ("high", "prio_high"),
+    ("medium", "prio_medium"),
+    ("low", "prio_low"),
+    ("out_of_comm", "sum_out_of_comm"),
+    ("stale", "sum_stale"),
+    ("nodata", "sum_nodata"),
+    ("open_orders", "sum_open_orders"),
+    ("overdue", "sum_overdue"),
+)
 LIVE_LABELS = ("live_down", "live_fresh", "live_old", "live_none", "live_services")
 
 
@@ -31,6 +47,8 @@ def _tile(asset: Asset, lang: str, state: dict[str, Any] | None) -> dcc.Link:
     css = state["css"] if state else "tile-nodata"
     value = state["value"] if state else t("no_data", lang)
     comm = state["comm"] if state else BAD
+    age = state.get("age", "") if state else ""
+    order = state.get("order", 9) if state else 9
     return dcc.Link(
         [
             html.Div(
@@ -42,12 +60,64 @@ def _tile(asset: Asset, lang: str, state: dict[str, Any] | None) -> dcc.Link:
             ),
             html.Div(name, className="tile-name", title=name),
             html.Div(value, id=ids.tile_value(asset.asset_no), className="tile-value"),
-            html.Div(comm, id=ids.tile_comm(asset.asset_no), className="tile-comm"),
+            html.Div(
+                [
+                    html.Span(comm, id=ids.tile_comm(asset.asset_no), className="tile-comm"),
+                    html.Span(age, id=ids.tile_age(asset.asset_no), className="tile-age"),
+                ],
+                className="tile-foot",
+            ),
         ],
         id=ids.tile(asset.asset_no),
         href=f"/asset/{asset.asset_no}",
         className=f"tile {css}",
+        style={"order": order},
     )
+
+
+def _summary(site: str, counts: dict[str, int], lang: str) -> html.Div:
+    """An estate's figures for the wall: each rewritten in place by the renderer."""
+    cells = []
+    for key, label in SUMMARY_KEYS:
+        value = counts.get(key, 0)
+        cells.append(
+            html.Div(
+                [
+                    html.Span(str(value), id=ids.summary_cell(site, key), className="sum-value"),
+                    html.Span(t(label, lang), className="sum-label"),
+                ],
+                className=f"sum-cell sum-{key}" + (" sum-hot" if value else ""),
+            )
+        )
+    return html.Div(cells, className="summary")
+
+
+def _systems(site_assets: list[Asset], lang: str, tiles: dict[str, Any]) -> list[html.Div]:
+    by_system: dict[str, list[Asset]] = {}
+    for asset in site_assets:
+        by_system.setdefault(asset.system or "other", []).append(asset)
+    ordered = sorted(
+        by_system, key=lambda s: (SYSTEM_ORDER.index(s) if s in SYSTEM_ORDER else 99, s)
+    )
+    groups = []
+    for system in ordered:
+        members = sorted(
+            by_system[system],
+            key=lambda a: (tiles.get(a.asset_no, {}).get("order", 9), a.asset_no),
+        )
+        groups.append(
+            html.Div(
+                [
+                    html.H3([t(f"sys_{system}", lang), html.Small(f" {len(members)}")]),
+                    html.Div(
+                        [_tile(a, lang, tiles.get(a.asset_no)) for a in members],
+                        className="tile-grid",
+                    ),
+                ],
+                className=f"system-group system-{system}",
+            )
+        )
+    return groups
 
 
 def _status(snapshot: dict[str, Any], lang: str) -> html.Div:
@@ -93,10 +163,8 @@ def layout(lang: str | None = None, **_query: str) -> html.Div:
             html.Section(
                 [
                     html.H2([title, html.Small(f" {len(site_assets)} {t('devices', lang)}")]),
-                    html.Div(
-                        [_tile(a, lang, snapshot["tiles"].get(a.asset_no)) for a in site_assets],
-                        className="tile-grid",
-                    ),
+                    _summary(site.code, snapshot.get("summary", {}).get(site.code, {}), lang),
+                    *_systems(site_assets, lang, snapshot["tiles"]),
                 ],
                 className="site-section",
             )
