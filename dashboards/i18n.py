@@ -128,6 +128,7 @@ LABELS: dict[str, dict[str, str]] = {
     "state_suppressed": {"en": "Suppressed by design", "zh": "设计抑制"},
     "state_out_of_service": {"en": "Out of service", "zh": "停用"},
     "col_select": {"en": "Select", "zh": "选择"},
+    "col_name": {"en": "Name", "zh": "名称"},
     "col_raised": {"en": "Raised", "zh": "首次报警"},
     "col_limit": {"en": "Limit", "zh": "限值"},
     "col_ack": {"en": "Acknowledged by", "zh": "确认人"},

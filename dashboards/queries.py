@@ -24,6 +24,16 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from dashboards.console import (
+    COMMENT_MAX,
+    MAX_BATCH,
+    OP_PERMISSIONS,
+    console_row,
+    journal_row,
+    matches,
+    priority_counts,
+    sort_rows,
+)
 from dashboards.i18n import t
 from dashboards.live import LiveFeed
 from dashboards.tiles import (
@@ -407,6 +417,94 @@ class Queries:
             ),
         )
 
+    def console_snapshot(self, lang: str, principal: Principal) -> dict[str, Any]:
+        """The console's store: every non-normal alarm of the person's estates as a row
+        (``dashboards.console.console_row``), most urgent first, and the counts by priority.
+        Shelved and out-of-service alarms are rows too (the shelved view), never dropped."""
+        store = self._alarm_store()
+        alarms = [
+            a for a in store.current(states=(*CONSOLE_STATES, *HIDDEN)) if principal.sees(a.site)
+        ]
+        assets = {a.asset_no: a for a in self._safe_assets()}
+        profiles = self.profiles()
+        rows = [console_row(a, assets.get(a.asset_no), profiles, lang, self.tz) for a in alarms]
+        return {"rows": sort_rows(rows), "counts": priority_counts(alarms)}
+
+    def alarm_counter(self, principal: Principal) -> dict[str, Any]:
+        """The header's counter: standing and unacknowledged alarms by priority, and the ids
+        of the unacknowledged critical ones (the browser sounds a tone for a new one)."""
+        alarms = [a for a in self.standing_alarms() if principal.sees(a.site)]
+        critical = sorted(
+            a.alarm_id
+            for a in alarms
+            if a.priority == "critical" and a.state in (AlarmState.UNACK, AlarmState.RTN_UNACK)
+        )
+        return {"counts": priority_counts(alarms), "critical": critical}
+
+    def alarm_commands(
+        self,
+        op: str,
+        alarm_ids: list[str],
+        principal: Principal,
+        token: str,
+        *,
+        comment: str = "",
+        for_s: float | None = None,
+        reason: str = "",
+    ) -> list[tuple[str, str | None]]:
+        """Send ``op`` for each alarm as ``principal`` (with their session ``token``) to the
+        engine, all at once; returns ``(alarm_id, None)`` for each done and
+        ``(alarm_id, why)`` for each refused. PermissionDenied or ConfigError (naming what
+        was expected) before anything is sent: the person may not, no alarm, too many,
+        a critical alarm acknowledged without a comment, a shelve without a reason."""
+        from gateway.alarms.client import send_command, site_of
+        from gateway.alarms.core import COMMAND_OPS, Command
+
+        needed = OP_PERMISSIONS.get(op)
+        if needed is None or op not in COMMAND_OPS:
+            raise ConfigError(
+                f"alarm action {op[:40]!r}: expected one of {', '.join(OP_PERMISSIONS)}"
+            )
+        if not alarm_ids:
+            raise ConfigError("no alarm selected")
+        if len(alarm_ids) > MAX_BATCH:
+            raise ConfigError(f"{len(alarm_ids)} alarms: at most {MAX_BATCH} in one action")
+        comment = comment.strip()
+        if len(comment) > COMMENT_MAX:
+            raise ConfigError(f"comment: at most {COMMENT_MAX} characters (got {len(comment)})")
+        for alarm_id in alarm_ids:
+            principal.require(needed, site_of(alarm_id))
+        if op == "ack" and not comment:
+            saved = {a.alarm_id: a for a in self._alarm_store().current(states=CONSOLE_STATES)}
+            critical = [i for i in alarm_ids if i in saved and saved[i].priority == "critical"]
+            if critical:
+                raise ConfigError(
+                    f"comment: required to acknowledge a critical alarm ({', '.join(critical[:5])})"
+                )
+        if op in ("shelve", "out_of_service") and not (reason.strip() or comment):
+            raise ConfigError(f"reason: required to {op.replace('_', ' ')}")
+        log.info("alarm %s alarm_ids=%s user=%s", op, ",".join(alarm_ids[:20]), principal.name)
+
+        async def one(alarm_id: str) -> tuple[str, str | None]:
+            command = Command(
+                op=op,  # type: ignore[arg-type]  # checked against COMMAND_OPS above
+                alarm_id=alarm_id,
+                user=principal.name,
+                comment=comment,
+                for_s=for_s,
+                reason=reason.strip(),
+            )
+            try:
+                await send_command(self.broker, command, token=token, timeout_s=self.ack_timeout_s)
+            except FacilityError as exc:
+                return alarm_id, str(exc)
+            return alarm_id, None
+
+        async def every() -> list[tuple[str, str | None]]:
+            return list(await asyncio.gather(*(one(i) for i in alarm_ids)))
+
+        return asyncio.run(every())
+
     def acknowledge(
         self, alarm_id: str, principal: Principal, token: str, comment: str = ""
     ) -> dict[str, Any]:
@@ -424,6 +522,28 @@ class Queries:
         return asyncio.run(
             send_command(self.broker, command, token=token, timeout_s=self.ack_timeout_s)
         )
+
+    def journal_rows(
+        self, lang: str, principal: Principal, search: str = "", days: int = 7, limit: int = 2000
+    ) -> list[dict[str, str]]:
+        """The alarm journal of the last ``days`` in the person's estates, newest first,
+        entries matching every word of ``search`` (at most ``limit``)."""
+        since = self.clock() - timedelta(days=days)
+        assets = {a.asset_no: a for a in self._safe_assets()}
+        profiles = self.profiles()
+        rows: list[dict[str, str]] = []
+        records = self._alarm_store().journal(since=since)
+        for record in reversed(records):
+            if not principal.sees(record.site):
+                continue
+            asset = assets.get(record.asset_no or "")
+            row = journal_row(record, asset, profiles, lang, self.tz)
+            if search and not matches(row, search):
+                continue
+            rows.append(row)
+            if len(rows) >= limit:
+                break
+        return rows
 
     # -- work orders -------------------------------------------------------------------------
 
