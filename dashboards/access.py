@@ -50,16 +50,16 @@ CALLBACK_PERMISSIONS: dict[str, Permission | None] = {
     ROUTER: Permission.VIEW,
     outputs_key((PAGES_DUMMY, "children")): None,  # clientside: sets the page title
     # overview
-    outputs_key((ids.LIVE_STORE, "data"), (ids.LIVE_STATUS, "children")): Permission.VIEW,
-    outputs_key((ids.LIVE_RENDERED, "children")): None,  # clientside: the tile renderer
+    outputs_key((ids.LIVE_STORE, "data")): Permission.VIEW,
+    outputs_key((ids.LIVE_RENDERED, "title")): None,  # clientside: the tile renderer
     # the header's alarm counter (every page) and its tone
     outputs_key((ids.COUNTER_STORE, "data")): Permission.VIEW,
-    outputs_key((ids.COUNTER_RENDERED, "children")): None,  # clientside: counter and tone
+    outputs_key((ids.COUNTER_RENDERED, "title")): None,  # clientside: counter and tone
     # the alarm console: rows, views, journal; each action needs its own permission
     outputs_key(
         (ids.CONSOLE_STORE, "data"), (ids.CONSOLE_VERSION, "data"), (ids.ALARM_BANNER, "children")
     ): Permission.VIEW,
-    outputs_key((ids.CONSOLE_RENDERED, "children")): None,  # clientside: the row renderer
+    outputs_key((ids.CONSOLE_RENDERED, "title")): None,  # clientside: the row renderer
     outputs_key(
         (ids.CONSOLE_PANEL, "style"), (ids.JOURNAL_PANEL, "style"), (ids.JOURNAL_TABLE, "children")
     ): Permission.VIEW,

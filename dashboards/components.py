@@ -82,6 +82,6 @@ def register_counter_callbacks(app: dash.Dash) -> None:
 
     app.clientside_callback(  # type: ignore[no-untyped-call]
         ClientsideFunction(namespace="facility", function_name="renderCounter"),
-        Output(ids.COUNTER_RENDERED, "children"),
+        Output(ids.COUNTER_RENDERED, "title"),
         Input(ids.COUNTER_STORE, "data"),
     )

@@ -23,6 +23,7 @@ LIVE_STORE = "live-store"  # dcc.Store: the snapshot of every tile (one output p
 LIVE_STATUS = "live-status"  # banner: broker connected / down, last update
 LIVE_RENDERED = "live-rendered"  # written by the clientside renderer: tiles updated
 TILE_GRID = "tile-grid"
+TILE_META = "tile-meta"  # dcc.Store: each tile's fixed parts (asset, class, name, grid)
 SUMMARY_PREFIX = "summary-"  # + site + "-" + key (see summary_cell)
 
 # -- alarms -----------------------------------------------------------------------------------
@@ -128,3 +129,8 @@ def console_row(alarm_id: str) -> str:
 def counter(priority: str) -> str:
     """The header's count of standing alarms of one priority."""
     return COUNTER_PREFIX + priority
+
+
+def tile_group(site: str, system: str) -> str:
+    """The grid of one system's tiles of one estate (filled by the clientside renderer)."""
+    return f"tiles-{site}-{system}"

@@ -2,13 +2,16 @@
 // figures updated in place (text, class, CSS order: alarms first). Nothing is rebuilt.
 window.dash_clientside = Object.assign({}, window.dash_clientside, {
   facility: {
-    renderTiles: function (snapshot) {
+    renderTiles: function (snapshot, meta) {
       if (!snapshot || !snapshot.tiles) {
         return window.dash_clientside.no_update;
       }
-      const setText = function (el, text) {
-        if (el && el.textContent !== text) el.textContent = text;
-      };
+      // the tiles are plain DOM made here once (not Dash components: see pages/overview.py)
+      for (const [assetNo, cls, name, grid] of (meta && meta.tiles) || []) {
+        if (document.getElementById("tile-" + assetNo)) continue;
+        const parent = document.getElementById(grid);
+        if (parent) parent.appendChild(makeTile(assetNo, cls, name, meta.no_data));
+      }
       let updated = 0;
       for (const [assetNo, tile] of Object.entries(snapshot.tiles)) {
         const box = document.getElementById("tile-" + assetNo);
@@ -21,6 +24,13 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
         const order = String(tile.order === undefined ? 9 : tile.order);
         if (box.style.order !== order) box.style.order = order;
         updated += 1;
+      }
+      const status = document.getElementById("live-status");
+      if (status && status.firstChild && snapshot.banner) {
+        setText(status.firstChild, snapshot.banner.text);
+        if (status.firstChild.className !== snapshot.banner.css) {
+          status.firstChild.className = snapshot.banner.css;
+        }
       }
       for (const [site, counts] of Object.entries(snapshot.summary || {})) {
         for (const [key, value] of Object.entries(counts)) {
@@ -138,6 +148,33 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
     },
   },
 });
+
+function el(tag, className, text, id) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text) node.textContent = text;
+  if (id) node.id = id;
+  return node;
+}
+
+function makeTile(assetNo, cls, name, noData) {
+  const box = el("a", "tile tile-nodata", "", "tile-" + assetNo);
+  box.href = "/asset/" + encodeURIComponent(assetNo);
+  const head = el("div", "tile-head");
+  head.appendChild(el("span", "tile-class", cls));
+  head.appendChild(el("span", "tile-asset", assetNo));
+  box.appendChild(head);
+  const title = el("div", "tile-name", name);
+  title.title = name;
+  box.appendChild(title);
+  box.appendChild(el("div", "tile-value", noData, "tile-" + assetNo + "-value"));
+  const foot = el("div", "tile-foot");
+  foot.appendChild(el("span", "tile-comm", "—", "tile-" + assetNo + "-comm"));
+  foot.appendChild(el("span", "tile-age", "", "tile-" + assetNo + "-age"));
+  box.appendChild(foot);
+  box.style.order = "9";
+  return box;
+}
 
 function publishSelection(C) {
   const ids = Array.from(C.selected).sort();

@@ -17,8 +17,6 @@ permission (dashboards/access.py); a button is shown only to those who hold it.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from typing import Any
 
 import dash
@@ -45,8 +43,8 @@ JOURNAL_HEADERS = ("col_at", "col_asset", "col_name", "col_alarm", "col_event", 
 
 
 def _digest(snapshot: dict[str, Any]) -> str:
-    text = json.dumps(snapshot, sort_keys=True, separators=(",", ":"))
-    return hashlib.blake2b(text.encode(), digest_size=12).hexdigest()
+    digest = snapshot.get("digest")
+    return digest if isinstance(digest, str) else ""
 
 
 def _snapshot(lang: str) -> tuple[dict[str, Any], Any]:
@@ -292,7 +290,7 @@ def register_callbacks(app: dash.Dash) -> None:
 
     app.clientside_callback(  # type: ignore[no-untyped-call]
         ClientsideFunction(namespace="facility", function_name="renderConsole"),
-        Output(ids.CONSOLE_RENDERED, "children"),
+        Output(ids.CONSOLE_RENDERED, "title"),
         Input(ids.CONSOLE_STORE, "data"),
         Input(ids.CONSOLE_VIEW, "value"),
         Input(ids.FILTER_SITE, "value"),

@@ -381,9 +381,7 @@ def test_an_unknown_or_browser_only_callback_is_refused(served: Served) -> None:
     forged = {"output": "secret-panel.children", "outputs": {"id": "x", "property": "y"},
               "inputs": [], "changedPropIds": [], "state": []}  # fmt: skip
     assert client.callback(forged).status == 403
-    clientside = callback_body(
-        served.callbacks, access.outputs_key((ids.LIVE_RENDERED, "children"))
-    )
+    clientside = callback_body(served.callbacks, access.outputs_key((ids.LIVE_RENDERED, "title")))
     assert client.callback(clientside).status == 403
     nested = client.request(
         "POST",
