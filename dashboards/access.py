@@ -50,11 +50,24 @@ CALLBACK_PERMISSIONS: dict[str, Permission | None] = {
     ROUTER: Permission.VIEW,
     outputs_key((PAGES_DUMMY, "children")): None,  # clientside: sets the page title
     # overview
-    outputs_key((ids.LIVE_STORE, "data"), (ids.LIVE_STATUS, "children")): Permission.VIEW,
-    outputs_key((ids.LIVE_RENDERED, "children")): None,  # clientside: the tile renderer
-    # alarms
-    outputs_key((ids.ALARM_TABLE, "children"), (ids.ALARM_SELECT, "options")): Permission.VIEW,
+    outputs_key((ids.LIVE_STORE, "data")): Permission.VIEW,
+    outputs_key((ids.LIVE_RENDERED, "title")): None,  # clientside: the tile renderer
+    # the header's alarm counter (every page) and its tone
+    outputs_key((ids.COUNTER_STORE, "data")): Permission.VIEW,
+    outputs_key((ids.COUNTER_RENDERED, "title")): None,  # clientside: counter and tone
+    # the alarm console: rows, views, journal; each action needs its own permission
+    outputs_key(
+        (ids.CONSOLE_STORE, "data"), (ids.CONSOLE_VERSION, "data"), (ids.ALARM_BANNER, "children")
+    ): Permission.VIEW,
+    outputs_key((ids.CONSOLE_RENDERED, "title")): None,  # clientside: the row renderer
+    outputs_key(
+        (ids.CONSOLE_PANEL, "style"), (ids.JOURNAL_PANEL, "style"), (ids.JOURNAL_TABLE, "children")
+    ): Permission.VIEW,
+    outputs_key((ids.JOURNAL_DOWNLOAD, "data")): Permission.VIEW,
     outputs_key((ids.ACK_RESULT, "children")): Permission.ALARM_ACK,
+    outputs_key((ids.SHELVE_RESULT, "children")): Permission.ALARM_SHELVE,  # and unshelve
+    outputs_key((ids.RESET_RESULT, "children")): Permission.ALARM_RESET,
+    outputs_key((ids.SERVICE_RESULT, "children")): Permission.ALARM_SERVICE,  # out of/return
     # asset history
     outputs_key(
         (ids.POINT_SELECT, "options"), (ids.POINT_SELECT, "value"), (ids.TIMELINE, "children")

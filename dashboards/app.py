@@ -34,7 +34,7 @@ from waitress.server import (  # type: ignore[import-untyped]
 )
 
 from dashboards import access, api, auth, ids, phone
-from dashboards.components import QUERIES_KEY
+from dashboards.components import QUERIES_KEY, alarm_counter, register_counter_callbacks
 from dashboards.i18n import normalise, t
 from dashboards.queries import Queries
 from facility.config import Settings
@@ -93,6 +93,7 @@ def _header(principal: Principal | None, csrf: str) -> html.Header:
         [
             html.Span(t("app_title", "en"), id=ids.TITLE, className="app-title"),
             html.Nav(links, id=ids.NAV, className="nav"),
+            *(alarm_counter() if principal is not None else []),
             *who,
             html.Button(t("language", "en"), id=ids.LANG_TOGGLE, className="lang-toggle"),
         ],
@@ -142,6 +143,7 @@ def create_app(settings: Settings, queries: Queries | None = None) -> dash.Dash:
     phone.install(app.server)
     app.layout = _layout
     _register_shell_callbacks(app)
+    register_counter_callbacks(app)
     # imported after the app exists: Dash has (re)loaded the page modules by now
     from dashboards.pages import alarms, asset, kpi, overview, reports, workorders
 

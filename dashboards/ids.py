@@ -30,15 +30,54 @@ LIVE_STORE = "live-store"  # dcc.Store: the snapshot of every tile (one output p
 LIVE_STATUS = "live-status"  # banner: broker connected / down, last update
 LIVE_RENDERED = "live-rendered"  # written by the clientside renderer: tiles updated
 TILE_GRID = "tile-grid"
+TILE_META = "tile-meta"  # dcc.Store: each tile's fixed parts (asset, class, name, grid)
+SUMMARY_PREFIX = "summary-"  # + site + "-" + key (see summary_cell)
 
 # -- alarms -----------------------------------------------------------------------------------
 ALARM_TICK = "alarm-tick"
-ALARM_TABLE = "alarm-table"
+ALARM_TABLE = "alarm-table"  # the console's table (its body is CONSOLE_BODY)
 ALARM_BANNER = "alarm-banner"
-ALARM_SELECT = "alarm-select"
+CONSOLE_STORE = "console-store"  # dcc.Store: every row of the console (one output per change)
+CONSOLE_VERSION = "console-version"  # dcc.Store: a digest of the rows the browser has
+CONSOLE_SELECTED = "console-selected"  # dcc.Store: the alarm ids ticked (set by the browser)
+CONSOLE_RENDERED = "console-rendered"  # written by the clientside renderer: rows shown
+CONSOLE_BODY = "console-body"  # <tbody> patched in place by assets/facility.js
+CONSOLE_VIEW = "console-view"  # standing / shelved / journal
+CONSOLE_SEARCH = "console-search"
+CONSOLE_COUNT = "console-count"  # "n selected"
+SELECT_ALL = "console-select-all"
+FILTER_SITE = "filter-site"
+FILTER_SYSTEM = "filter-system"
+FILTER_PRIORITY = "filter-priority"
+FILTER_STATE = "filter-state"
+SORT_SELECT = "sort-select"
 ACK_COMMENT = "ack-comment"
 ACK_BUTTON = "ack-button"
 ACK_RESULT = "ack-result"
+SHELVE_FOR = "shelve-for"
+SHELVE_REASON = "shelve-reason"
+SHELVE_BUTTON = "shelve-button"
+UNSHELVE_BUTTON = "unshelve-button"
+SHELVE_RESULT = "shelve-result"
+RESET_BUTTON = "reset-button"
+RESET_RESULT = "reset-result"
+OOS_BUTTON = "oos-button"
+RTS_BUTTON = "rts-button"
+SERVICE_RESULT = "service-result"
+JOURNAL_PANEL = "journal-panel"
+JOURNAL_SEARCH = "journal-search"
+JOURNAL_TABLE = "journal-table"
+JOURNAL_EXPORT = "journal-export"
+JOURNAL_DOWNLOAD = "journal-download"
+CONSOLE_PANEL = "console-panel"
+
+# -- header: the alarm counter on every page and the tone for new critical alarms ----------
+ALARM_COUNTER = "alarm-counter"
+COUNTER_PREFIX = "counter-"  # + priority
+COUNTER_STORE = "counter-store"
+COUNTER_TICK = "counter-tick"
+COUNTER_RENDERED = "counter-rendered"
+TONE_SILENCE = "tone-silence"
 
 # -- work orders ------------------------------------------------------------------------------
 WO_LIST = "wo-list"
@@ -79,3 +118,28 @@ def tile_value(asset_no: str) -> str:
 def tile_comm(asset_no: str) -> str:
     """The communication-state line of a device's tile."""
     return f"tile-{asset_no}-comm"
+
+
+def tile_age(asset_no: str) -> str:
+    """How old a device's newest reading is (rewritten by the clientside renderer)."""
+    return f"tile-{asset_no}-age"
+
+
+def summary_cell(site: str, key: str) -> str:
+    """One figure of an estate's summary on the overview (``critical``, ``stale``, ...)."""
+    return f"{SUMMARY_PREFIX}{site}-{key}"
+
+
+def console_row(alarm_id: str) -> str:
+    """The console's row of an alarm (written by the clientside renderer)."""
+    return f"alarm-row-{alarm_id}"
+
+
+def counter(priority: str) -> str:
+    """The header's count of standing alarms of one priority."""
+    return COUNTER_PREFIX + priority
+
+
+def tile_group(site: str, system: str) -> str:
+    """The grid of one system's tiles of one estate (filled by the clientside renderer)."""
+    return f"tiles-{site}-{system}"

@@ -54,10 +54,38 @@ class DeviceState:
     site: str
     asset_no: str
     device_class: str
-    points: dict[str, dict[str, Any]]  # name -> {"v", "u", "q"}
+    points: dict[str, dict[str, Any]]  # name -> {"v", "u", "q", "t": collected epoch ms}
     health: dict[str, Any]
     collected_ms: int
     received_ms: int
+
+
+def merge_state(previous: DeviceState | None, incoming: DeviceState) -> DeviceState:
+    """A device's state after one more message: its points merged into what is known.
+
+    Each poll class (fast, normal, slow) is its own message holding only its points, so a
+    message never replaces the device's values (issue 12: 106 of 163 tiles showed "—" while
+    the lighting and tank key points waited for the slow poll); each point keeps the newest
+    reading of it (``t``: when it was collected). Retained and live messages can cross on
+    reconnect: an older message adds only points not known newer. Health (``comm_ok``) and
+    the device's collection time come from its newest message."""
+    if previous is None:
+        return incoming
+    points = dict(previous.points)
+    for name, entry in incoming.points.items():
+        known = points.get(name)
+        if known is None or int(known.get("t", 0)) <= int(entry.get("t", 0)):
+            points[name] = entry
+    newest = incoming if previous.collected_ms <= incoming.collected_ms else previous
+    return DeviceState(
+        incoming.site,
+        incoming.asset_no,
+        incoming.device_class,
+        points,
+        newest.health,
+        newest.collected_ms,
+        max(previous.received_ms, incoming.received_ms),
+    )
 
 
 class LiveFeed:
@@ -189,25 +217,27 @@ class LiveFeed:
                 self._devices.pop(asset_no, None)
             return
         message = decode(topic, payload)
+        collected_ms = int(message.collected_ts.timestamp() * 1000)
         points = {
-            r.point: {"v": r.value, "u": r.unit, "q": r.quality.value} for r in message.readings
+            r.point: {"v": r.value, "u": r.unit, "q": r.quality.value, "t": collected_ms}
+            for r in message.readings
         }
-        state = DeviceState(
-            message.site,
-            message.asset_no,
-            message.device_class,
-            points,
-            dict(message.health),
-            int(message.collected_ts.timestamp() * 1000),
-            int(time.time() * 1000),
-        )
         with self._lock:
             self.messages_received += 1
             self.last_message = datetime.now(UTC)
             previous = self._devices.get(message.asset_no)
-            # retained and live messages can cross on reconnect: keep the newer poll
-            if previous is None or previous.collected_ms <= state.collected_ms:
-                self._devices[message.asset_no] = state
+            self._devices[message.asset_no] = merge_state(
+                previous,
+                DeviceState(
+                    message.site,
+                    message.asset_no,
+                    message.device_class,
+                    points,
+                    dict(message.health),
+                    collected_ms,
+                    int(time.time() * 1000),
+                ),
+            )
 
     def _on_status(self, topic: str, payload: bytes) -> None:
         now = datetime.now(UTC)

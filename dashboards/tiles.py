@@ -51,13 +51,20 @@ def format_age(age_s: float) -> str:
 
 @dataclass(frozen=True, slots=True)
 class TileState:
-    """One tile: its key-value text, communication state and colour class."""
+    """One tile: its key-value text, communication state and colour classes.
+
+    ``state`` is one of ``ok``, ``uncertain``, ``bad`` (communication lost or bad quality),
+    ``stale`` (old news, whatever it said) or ``nodata``; ``css`` is the state's class, with
+    the alarm class in front when an alarm stands — the alarm colour never hides that the
+    data are stale or the device silent (issue 12)."""
 
     value: str
     comm_ok: bool
-    css: str  # tile-ok, tile-bad, tile-stale, tile-uncertain, tile-alarm-<priority>
+    css: str  # tile-<state>, with tile-alarm-<priority> first when an alarm stands
     stale: bool = False
     age_s: float = 0.0
+    state: str = "ok"
+    quality: str = "good"  # the worst quality of the key points shown
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -66,7 +73,15 @@ class TileState:
             "css": self.css,
             "stale": self.stale,
             "age_s": round(self.age_s, 1),
+            "state": self.state,
+            "quality": self.quality,
         }
+
+
+def format_number(value: float) -> str:
+    """A float as a person reads it: 2 decimals at most, no binary noise (150.2, not
+    150.1999999999999886)."""
+    return f"{value:.2f}".rstrip("0").rstrip(".")
 
 
 def format_value(value: object, unit: str, states: Mapping[int, str] | None = None) -> str:
@@ -77,7 +92,7 @@ def format_value(value: object, unit: str, states: Mapping[int, str] | None = No
         return "on" if value else "off"
     if states is not None and isinstance(value, int | float) and int(value) in states:
         return states[int(value)]
-    text = f"{value:.2f}".rstrip("0").rstrip(".") if isinstance(value, float) else str(value)
+    text = format_number(value) if isinstance(value, float) else str(value)
     return f"{text} {unit}".strip()
 
 
@@ -85,6 +100,11 @@ def highest_priority(priorities: list[str]) -> str | None:
     """The most urgent of some alarm priorities (None for none)."""
     known = [p for p in PRIORITY_ORDER if p in priorities]
     return known[0] if known else None
+
+
+def _worse(a: str, b: str) -> str:
+    rank = {"good": 0, "uncertain": 1, "bad": 2}
+    return a if rank[a.split("_")[0]] >= rank.get(b.split("_")[0], 0) else b
 
 
 def tile_state(
@@ -96,35 +116,65 @@ def tile_state(
     states: Mapping[str, Mapping[int, str]] | None = None,
     age_s: float = 0.0,
     stale_after_s: float = 60.0,
+    now_ms: int | None = None,
+    point_stale_after_s: Mapping[str, float] | None = None,
+    quality_labels: Mapping[str, str] | None = None,
+    on_off: tuple[str, str] = ("on", "off"),
 ) -> TileState:
-    """The tile of one device from its latest message (``points``: name → {v, u, q})."""
+    """The tile of one device from its merged points (``points``: name → {v, u, q, t}).
+
+    ``age_s`` is the age of the device's newest message; ``t`` in a point is when the point
+    itself was last collected — the key points of a slow poll class are older than the
+    device's newest message, and each is judged stale against its own poll window
+    (``point_stale_after_s``) when ``now_ms`` is given."""
     states = states or {}
+    quality_labels = quality_labels or {}
+    point_stale_after_s = point_stale_after_s or {}
     key, second = KEY_POINTS.get(device_class, (next(iter(points), ""), None))
     parts: list[str] = []
     worst_quality = "good"
+    point_stale = False
+    oldest_s = age_s  # the age shown: of the oldest key value, at least the device's
+    shown = 0
     for name in (key, second):
         if name is None or name not in points:
             continue
+        shown += 1
         entry = points[name]
         quality = str(entry.get("q", "good"))
-        text = format_value(entry.get("v"), str(entry.get("u", "")), states.get(name))
-        parts.append(text if quality == "good" else f"{text} ({quality})")
-        if name == key and quality != "good":
-            worst_quality = quality
+        value = entry.get("v")
+        if isinstance(value, bool):
+            text = on_off[0] if value else on_off[1]
+        else:
+            text = format_value(value, str(entry.get("u", "")), states.get(name))
+        parts.append(
+            text if quality == "good" else f"{text} ({quality_labels.get(quality, quality)})"
+        )
+        worst_quality = _worse(quality, worst_quality) if quality != "good" else worst_quality
+        collected = entry.get("t")
+        if now_ms is not None and isinstance(collected, int):
+            point_age = max(0.0, (now_ms - collected) / 1000)
+            oldest_s = max(oldest_s, point_age)
+            window = point_stale_after_s.get(name)
+            point_stale = point_stale or (window is not None and point_age > window)
     comm_ok = bool(health.get("comm_ok", True))
-    stale = age_s > stale_after_s
-    if alarm_priority is not None:
-        css = f"tile-alarm-{alarm_priority}"  # the engine's state is current, the value not
+    stale = age_s > stale_after_s or point_stale
+    if shown == 0:
+        state = "nodata"  # a message, but none of the key points yet: not a value of 0
     elif stale:
-        # old news whatever it said: its own grey, before "bad" or "ok"
-        css = "tile-stale"
+        state = "stale"  # old news whatever it said: its own grey, before "bad" or "ok"
     elif not comm_ok or worst_quality.startswith("bad"):
-        css = "tile-bad"
+        state = "bad"
     elif worst_quality.startswith("uncertain"):
-        css = "tile-uncertain"
+        state = "uncertain"
     else:
-        css = "tile-ok"
-    return TileState(" · ".join(parts) if parts else BAD, comm_ok, css, stale, age_s)
+        state = "ok"
+    classes = [f"tile-{state}"]
+    if alarm_priority is not None:
+        # the engine's state is current, the value may not be: both are shown
+        classes = [f"tile-alarm-{alarm_priority}"] + ([] if state == "ok" else classes)
+    value_text = " · ".join(parts) if parts else BAD
+    return TileState(value_text, comm_ok, " ".join(classes), stale, oldest_s, state, worst_quality)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,8 +1,15 @@
-"""Overview (``/``): per estate, a grid of status tiles, one per monitored device.
+"""Overview (``/``): per estate a summary for the wall (alarms by priority, devices out of
+communication, stale, without data, open and overdue orders), then the status tiles grouped
+by system (water supply, pool, lighting, fire), alarms first.
 
-The tiles are rendered once by ``layout()``; afterwards a 2 s interval fills ONE store with
-the snapshot of every tile and a clientside function (assets/facility.js) rewrites the tiles'
-text and colour in place — not hundreds of outputs, no rebuilt components (PITFALLS, Dash).
+``layout()`` renders the estates, summaries and one empty grid per system, with the tiles'
+fixed parts (asset, class, name, grid) in a store; a clientside function (assets/facility.js)
+makes the tiles once as plain DOM and afterwards a 1 s interval fills ONE store with the
+snapshot of every tile and summary, from which the same function rewrites text, colour and
+order (CSS ``order``: alarms move first) in place — no per-tile outputs, and no per-tile Dash
+components (PITFALLS, Dash; 500 tiles as components kept the browser 99 % busy). Each tile
+shows its key values merged from every poll class, their quality and age; stale and no-data
+are states of their own.
 """
 
 from __future__ import annotations
@@ -16,38 +23,76 @@ from dashboards import ids
 from dashboards.access import current_principal
 from dashboards.components import banner, queries
 from dashboards.i18n import normalise, t
-from dashboards.tiles import BAD, ServiceProblem, live_banner
+from dashboards.tiles import ServiceProblem, live_banner
 from facility.errors import FacilityError
 from facility.types import Asset
 
 dash.register_page(__name__, path="/", name="Overview", order=0)  # type: ignore[no-untyped-call]
 
-TICK_MS = 2000
+TICK_MS = 1000
+SYSTEM_ORDER = ("water_supply", "pool", "lighting", "fire")
+SUMMARY_KEYS = (
+    ("critical", "prio_critical"),
+    ("high", "prio_high"),
+    ("medium", "prio_medium"),
+    ("low", "prio_low"),
+    ("out_of_comm", "sum_out_of_comm"),
+    ("stale", "sum_stale"),
+    ("nodata", "sum_nodata"),
+    ("open_orders", "sum_open_orders"),
+    ("overdue", "sum_overdue"),
+)
 LIVE_LABELS = ("live_down", "live_fresh", "live_old", "live_none", "live_services")
 
 
-def _tile(asset: Asset, lang: str, state: dict[str, Any] | None) -> dcc.Link:
-    name = asset.name_zh if lang == "zh" else asset.name_en
-    css = state["css"] if state else "tile-nodata"
-    value = state["value"] if state else t("no_data", lang)
-    comm = state["comm"] if state else BAD
-    return dcc.Link(
-        [
+def _summary(site: str, counts: dict[str, int], lang: str) -> html.Div:
+    """An estate's figures for the wall: each rewritten in place by the renderer."""
+    cells = []
+    for key, label in SUMMARY_KEYS:
+        value = counts.get(key, 0)
+        cells.append(
             html.Div(
                 [
-                    html.Span(asset.device_class.value, className="tile-class"),
-                    html.Span(asset.asset_no, className="tile-asset"),
+                    html.Span(str(value), id=ids.summary_cell(site, key), className="sum-value"),
+                    html.Span(t(label, lang), className="sum-label"),
                 ],
-                className="tile-head",
-            ),
-            html.Div(name, className="tile-name", title=name),
-            html.Div(value, id=ids.tile_value(asset.asset_no), className="tile-value"),
-            html.Div(comm, id=ids.tile_comm(asset.asset_no), className="tile-comm"),
-        ],
-        id=ids.tile(asset.asset_no),
-        href=f"/asset/{asset.asset_no}",
-        className=f"tile {css}",
+                className=f"sum-cell sum-{key}" + (" sum-hot" if value else ""),
+            )
+        )
+    return html.Div(cells, className="summary")
+
+
+def _systems(
+    site: str, site_assets: list[Asset], lang: str, meta: list[list[str]]
+) -> list[html.Div]:
+    """The system groups of an estate: a heading and an empty grid each. The tiles are made
+    and updated by the clientside renderer from ``meta`` (asset, class, name, grid id):
+    500 tiles as Dash components are ~4,500 components, and the Dash renderer walked them all
+    on every tick (99 % of the browser's main thread busy at a 1 s tick)."""
+    by_system: dict[str, list[Asset]] = {}
+    for asset in site_assets:
+        by_system.setdefault(asset.system or "other", []).append(asset)
+    ordered = sorted(
+        by_system, key=lambda s: (SYSTEM_ORDER.index(s) if s in SYSTEM_ORDER else 99, s)
     )
+    groups = []
+    for system in ordered:
+        members = by_system[system]
+        grid = ids.tile_group(site, system)
+        meta += [
+            [a.asset_no, a.device_class.value, a.name_zh if lang == "zh" else a.name_en, grid]
+            for a in members
+        ]
+        groups.append(
+            html.Div(
+                [
+                    html.H3([t(f"sys_{system}", lang), html.Small(f" {len(members)}")]),
+                    html.Div(id=grid, className="tile-grid"),
+                ],
+                className=f"system-group system-{system}",
+            )
+        )
+    return groups
 
 
 def _status(snapshot: dict[str, Any], lang: str) -> html.Div:
@@ -84,6 +129,7 @@ def layout(lang: str | None = None, **_query: str) -> html.Div:
         children.append(banner(f"{t('unavailable', lang)}: {exc}"))
         sites, assets = [], []
     sections = []
+    meta: list[list[str]] = []
     for site in sites:
         site_assets = [a for a in assets if a.site == site.code]
         if not site_assets:
@@ -93,38 +139,45 @@ def layout(lang: str | None = None, **_query: str) -> html.Div:
             html.Section(
                 [
                     html.H2([title, html.Small(f" {len(site_assets)} {t('devices', lang)}")]),
-                    html.Div(
-                        [_tile(a, lang, snapshot["tiles"].get(a.asset_no)) for a in site_assets],
-                        className="tile-grid",
-                    ),
+                    _summary(site.code, snapshot.get("summary", {}).get(site.code, {}), lang),
+                    *_systems(site.code, site_assets, lang, meta),
                 ],
                 className="site-section",
             )
         )
     children += [
         html.Div(sections, id=ids.TILE_GRID),
-        dcc.Store(id=ids.LIVE_STORE, data=snapshot),
+        dcc.Store(id=ids.TILE_META, data={"tiles": meta, "no_data": t("no_data", lang)}),
+        dcc.Store(id=ids.LIVE_STORE, data=_with_banner(snapshot, lang)),
         dcc.Interval(id=ids.LIVE_TICK, interval=TICK_MS),
         html.Div(id=ids.LIVE_RENDERED, hidden=True),
     ]
     return html.Div(children)
 
 
+def _with_banner(snapshot: dict[str, Any], lang: str) -> dict[str, Any]:
+    """The snapshot with its banner's text and kind, for the clientside renderer: a changed
+    ``children`` output makes Dash re-walk the page's whole layout (thousands of components
+    with 500 tiles), a text written by the renderer does not."""
+    status = _status(snapshot, lang)
+    snapshot["banner"] = {"text": status.children, "css": getattr(status, "className", "")}
+    return snapshot
+
+
 def register_callbacks(app: dash.Dash) -> None:
     @app.callback(
         Output(ids.LIVE_STORE, "data"),
-        Output(ids.LIVE_STATUS, "children"),
         Input(ids.LIVE_TICK, "n_intervals"),
         State(ids.LANG, "data"),
         prevent_initial_call=True,
     )
-    def refresh(_n: int | None, lang: str | None) -> tuple[dict[str, Any], html.Div]:
+    def refresh(_n: int | None, lang: str | None) -> dict[str, Any]:
         lang = normalise(lang)
-        snapshot = queries().live_tiles(lang, current_principal())
-        return snapshot, _status(snapshot, lang)
+        return _with_banner(queries().live_tiles(lang, current_principal()), lang)
 
     app.clientside_callback(  # type: ignore[no-untyped-call]
         ClientsideFunction(namespace="facility", function_name="renderTiles"),
-        Output(ids.LIVE_RENDERED, "children"),
+        Output(ids.LIVE_RENDERED, "title"),
         Input(ids.LIVE_STORE, "data"),
+        State(ids.TILE_META, "data"),
     )

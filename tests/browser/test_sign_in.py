@@ -91,10 +91,14 @@ def test_a_viewers_acknowledge_is_refused_by_the_server(
     sign_in_as: Callable[..., Page], served: Served
 ) -> None:
     page = sign_in_as(served.url, served.users["viewer"], "/alarms")
-    expect(page.locator(_id(ids.ALARM_TABLE))).to_contain_text(served.alarm_ids[0])
+    alarm_id = served.alarm_ids[0]
+    expect(page.locator(f'tr[data-alarm="{alarm_id}"]')).to_be_visible()
+    page.locator(f'tr[data-alarm="{alarm_id}"] input[type=checkbox]').check()
     button = page.locator(_id(ids.ACK_BUTTON))
     expect(button).to_be_hidden()  # a courtesy; the server is the check:
-    page.evaluate("document.querySelector('.ack-form').style.display = 'flex'")
+    page.evaluate(
+        "document.querySelectorAll('.action-group').forEach(g => g.style.display = 'flex')"
+    )
     button.click()
     expect(page.locator("#server-refusal")).to_contain_text("alarm.ack")
     expect(page.locator(_id(ids.ACK_RESULT))).to_be_empty()

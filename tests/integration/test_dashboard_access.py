@@ -335,7 +335,7 @@ def test_the_anonymous_acknowledge_post_is_refused_and_recorded(served: Served) 
         served.callbacks,
         access.outputs_key((ids.ACK_RESULT, "children")),
         ack_button__n_clicks=1,
-        alarm_select__value=served.alarm_ids[0],
+        console_selected__data=[served.alarm_ids[0]],
     )
     before = audit_count(served)
     reply = Client(served.url).callback(body)
@@ -381,9 +381,7 @@ def test_an_unknown_or_browser_only_callback_is_refused(served: Served) -> None:
     forged = {"output": "secret-panel.children", "outputs": {"id": "x", "property": "y"},
               "inputs": [], "changedPropIds": [], "state": []}  # fmt: skip
     assert client.callback(forged).status == 403
-    clientside = callback_body(
-        served.callbacks, access.outputs_key((ids.LIVE_RENDERED, "children"))
-    )
+    clientside = callback_body(served.callbacks, access.outputs_key((ids.LIVE_RENDERED, "title")))
     assert client.callback(clientside).status == 403
     nested = client.request(
         "POST",
@@ -498,7 +496,7 @@ def test_a_viewer_cannot_acknowledge_and_the_refusal_is_recorded(served: Served)
         served.callbacks,
         access.outputs_key((ids.ACK_RESULT, "children")),
         ack_button__n_clicks=1,
-        alarm_select__value=served.alarm_ids[0],
+        console_selected__data=[served.alarm_ids[0]],
     )
     before = audit_count(served)
     reply = viewer.callback(body)
@@ -577,13 +575,13 @@ async def test_the_acknowledge_reaches_the_engine_as_the_signed_in_person(
             served.callbacks,
             access.outputs_key((ids.ACK_RESULT, "children")),
             ack_button__n_clicks=1,
-            alarm_select__value=alarm_id,
+            console_selected__data=[alarm_id],
             ack_comment__value="on my way",
         )
         reply = await asyncio.to_thread(operator.callback, body)
         assert reply.status == 200, reply.body[:300]
-        banner = reply.json()["response"]["ack-result"]["children"]["props"]["children"]
-        assert banner == f"Acknowledged {alarm_id}: acked"
+        result = reply.json()["response"]["ack-result"]["children"]["props"]["children"]
+        assert result[0]["props"]["children"] == f"Done · Acknowledge: {alarm_id}"
     finally:
         engine.cancel()
         await asyncio.gather(engine, return_exceptions=True)

@@ -27,6 +27,7 @@ from dashboards.tiles import (
         (0, "", {0: "normal", 1: "fire"}, "normal"),
         (7, "", {0: "normal"}, "7"),
         (None, "bar", None, BAD),
+        (150.1999999999999886, "kW", None, "150.2 kW"),
         ("V2.31", "", None, "V2.31"),
     ],
 )
@@ -69,10 +70,54 @@ def test_pump_tile(
     assert (tile.value, tile.css) == (value, css)
 
 
-def test_alarm_colour_wins_over_lost_communication() -> None:
+def test_alarm_colour_goes_first_but_does_not_hide_lost_communication_or_staleness() -> None:
     tile = tile_state("FAP", {"panel_state": {"v": None, "u": "", "q": "bad_comm"}},
                       {"comm_ok": False}, alarm_priority="critical")  # fmt: skip
-    assert (tile.css, tile.comm_ok) == ("tile-alarm-critical", False)
+    assert (tile.css, tile.comm_ok) == ("tile-alarm-critical tile-bad", False)
+    old = tile_state("FAP", {"panel_state": {"v": 0, "u": "", "q": "good"}}, {},
+                     alarm_priority="high", age_s=600.0, stale_after_s=30.0)  # fmt: skip
+    assert old.css == "tile-alarm-high tile-stale"
+    fresh = tile_state("FAP", {"panel_state": {"v": 0, "u": "", "q": "good"}}, {},
+                       alarm_priority="high")  # fmt: skip
+    assert fresh.css == "tile-alarm-high"
+
+
+def test_a_key_value_older_than_its_own_poll_window_is_stale_though_the_device_is_not() -> None:
+    now_ms = 1_800_000_000_000
+    points = {
+        "discharge_pressure": {"v": 4.0, "u": "bar", "q": "good", "t": now_ms - 300_000},
+        "run_state": {"v": 1, "u": "", "q": "good", "t": now_ms - 1_000},
+    }
+    windows = {"discharge_pressure": 30.0, "run_state": 30.0}
+    tile = tile_state("PMP", points, {"comm_ok": True}, age_s=1.0, stale_after_s=30.0,
+                      now_ms=now_ms, point_stale_after_s=windows)  # fmt: skip
+    assert (tile.state, tile.stale, tile.age_s) == ("stale", True, 300.0)
+    points["discharge_pressure"]["t"] = now_ms - 2_000
+    tile = tile_state("PMP", points, {"comm_ok": True}, age_s=1.0, stale_after_s=30.0,
+                      now_ms=now_ms, point_stale_after_s=windows)  # fmt: skip
+    assert (tile.state, tile.css) == ("ok", "tile-ok")
+
+
+def test_a_message_without_the_key_points_is_no_data_not_ok() -> None:
+    tile = tile_state("LGT", {"energy": {"v": 12.0, "u": "kWh", "q": "good"}}, {})
+    assert (tile.value, tile.state, tile.css) == (BAD, "nodata", "tile-nodata")
+
+
+def test_messages_of_each_poll_class_merge_and_the_newer_reading_wins() -> None:
+    from dashboards.live import DeviceState, merge_state
+
+    fast = DeviceState("HT", "HT-LGT-001", "LGT",
+                       {"contactor_on": {"v": True, "u": "", "q": "good", "t": 2000}},
+                       {"comm_ok": True}, 2000, 2001)  # fmt: skip
+    slow = DeviceState("HT", "HT-LGT-001", "LGT",
+                       {"lamps_failed": {"v": 2, "u": "", "q": "good", "t": 1000},
+                        "contactor_on": {"v": False, "u": "", "q": "good", "t": 1000}},
+                       {"comm_ok": False}, 1000, 2002)  # fmt: skip
+    merged = merge_state(fast, slow)  # an older retained message arriving late
+    assert merged.points["contactor_on"]["v"] is True  # the newer reading stays
+    assert merged.points["lamps_failed"]["v"] == 2  # the slow poll's point is added
+    assert (merged.collected_ms, merged.health) == (2000, {"comm_ok": True})
+    assert merge_state(None, fast) is fast
 
 
 def test_each_class_shows_its_key_point() -> None:
