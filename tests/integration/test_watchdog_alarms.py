@@ -87,6 +87,7 @@ class FrozenPublishes:
     def __init__(self, link: MqttLink) -> None:
         self.link = link
         self.connected = link.connected
+        self.stats = link.stats  # the same connection: its generation does not change
         self.waiting: list[asyncio.Future[None]] = []
 
     def publish(
