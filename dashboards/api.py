@@ -244,6 +244,8 @@ def _apply(number: str, body: dict[str, Any], person: Principal, sub: Submission
         return store.start(number, **kw)
     if action == "hold":
         return store.hold(number, _text(body, "reason", 500), **kw)
+    if action == "decline":
+        return store.decline(number, _text(body, "reason", 500), **kw)
     if action == "record":
         position = body.get("position")
         if isinstance(position, bool) or not isinstance(position, int):

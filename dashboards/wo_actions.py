@@ -31,6 +31,7 @@ from maintenance.workorders import (
 #: What the phone asks for → (the store's permission action, the lifecycle step or None).
 ACTIONS: dict[str, tuple[str, Transition | None]] = {
     "start": ("start", Transition.START),
+    "decline": ("decline", Transition.DECLINE),
     "hold": ("hold", Transition.HOLD),
     "record": ("record", None),
     "labour": ("labour", None),

@@ -8,6 +8,7 @@ Lifecycle (each transition is recorded with user and time)::
                          │          hold ──▼     │ start                                      ▼
                          │              on_hold ─┘                                          closed
     open, assigned, in_progress, on_hold ──cancel──▶ cancelled
+    assigned ──decline (with a reason)──▶ open (unassigned: the supervisor assigns it again)
 
 ``LIFECYCLE`` maps ``(from_state, action)`` to the state it leads to and the word its event
 is recorded under; ``RULES`` says, per action, what the request must carry and which of the
@@ -68,6 +69,7 @@ class Transition(StrEnum):
     """What a user (or proof of fix, or the generator) asks of an order."""
 
     ASSIGN = "assign"
+    DECLINE = "decline"  # the technician gives an assigned order back, with the reason
     START = "start"
     HOLD = "hold"
     COMPLETE = "complete"
@@ -86,6 +88,7 @@ LIFECYCLE: dict[tuple[WoState, Transition], tuple[WoState, str]] = {
     (S.ASSIGNED, T.ASSIGN): (S.ASSIGNED, "assigned"),  # reassign
     (S.IN_PROGRESS, T.ASSIGN): (S.IN_PROGRESS, "assigned"),  # handed over mid-work
     (S.ON_HOLD, T.ASSIGN): (S.ON_HOLD, "assigned"),
+    (S.ASSIGNED, T.DECLINE): (S.OPEN, "declined"),
     (S.OPEN, T.START): (S.IN_PROGRESS, "started"),
     (S.ASSIGNED, T.START): (S.IN_PROGRESS, "started"),
     (S.ON_HOLD, T.START): (S.IN_PROGRESS, "resumed"),
@@ -119,6 +122,7 @@ class Rule:
 
 RULES: dict[Transition, Rule] = {
     T.ASSIGN: Rule(needs="the technician's name", first=("responded_at",)),
+    T.DECLINE: Rule(needs="a reason (--reason)"),
     T.START: Rule(first=("responded_at", "started_at")),
     T.HOLD: Rule(needs="a reason (--reason)"),
     T.COMPLETE: Rule(stamps=("completed_at",)),
@@ -200,6 +204,7 @@ ACTION_PERMISSION: dict[str, tuple[Permission, Permission | None]] = {
     "cancel": (P.WO_ASSIGN, None),
     "raise": (P.WO_ASSIGN, None),
     "start": (P.WO_WORK_ANY, P.WO_WORK_OWN),
+    "decline": (P.WO_WORK_ANY, P.WO_WORK_OWN),
     "hold": (P.WO_WORK_ANY, P.WO_WORK_OWN),
     "complete": (P.WO_WORK_ANY, P.WO_WORK_OWN),
     "record": (P.WO_WORK_ANY, P.WO_WORK_OWN),

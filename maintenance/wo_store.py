@@ -165,6 +165,30 @@ class WorkOrderStore(CorrectiveOrders):
         self._notify("assigned", order, actor_name(actor), at)
         return order
 
+    def decline(
+        self,
+        number: str,
+        reason: str,
+        *,
+        actor: str | Principal = SYSTEM_USER,
+        at: datetime | None = None,
+        submission: Submission | None = None,
+    ) -> WorkOrder:
+        """The assigned technician gives the order back (off sick, wrong skill, no access):
+        it is open again, unassigned, with the reason; the supervisors hear of it."""
+        require(number, Transition.DECLINE, reason)
+        at = self._at(at)
+        declined_by = actor_name(actor)
+
+        def effect(tx: Tx, row: WorkOrderRow) -> None:
+            row.assignee = None
+
+        order = self._transition(
+            number, Transition.DECLINE, actor, at, reason, effect=effect, submission=submission
+        )
+        self._notify("declined", order, declined_by, at, reason)
+        return order
+
     def start(
         self,
         number: str,

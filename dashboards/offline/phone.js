@@ -262,6 +262,7 @@ function optimistic(order, queued) {
   for (const e of queued) {
     if (e.action === "start") { view.state = "in_progress"; view.allowed = WORK_STATES.slice(); }
     if (e.action === "hold") { view.state = "on_hold"; view.allowed = ["start"]; }
+    if (e.action === "decline") { view.state = "open"; view.assignee = null; view.allowed = []; }
     if (e.action === "complete") { view.state = "completed"; view.allowed = []; }
     if (e.action === "record") view.pendingItems[e.fields.position] = e.fields.answer;
     if (e.action === "photo" && e.fields.item) view.pendingItems[e.fields.item] = "photo";
@@ -292,6 +293,13 @@ async function renderOrder(main, number) {
   if (can("start")) {
     const label = o.state === "on_hold" ? "Resume · 继续" : o.assignee ? "Start · 开始" : "Accept · 接单";
     actions.append(button(label, () => act("start", {}), "ph-btn", "ph-start"));
+  }
+  if (can("decline")) {
+    const why = el("input", { id: "ph-decline-reason", placeholder: "Why you cannot take it · 退单原因" });
+    actions.append(why, button("Decline · 退单", () => {
+      if (!why.value.trim()) { why.focus(); return; }
+      act("decline", { reason: why.value.trim() });
+    }, "ph-btn alt", "ph-decline"));
   }
   if (can("hold")) {
     const reason = el("input", { id: "ph-hold-reason", placeholder: "Reason for hold · 暂停原因" });

@@ -222,6 +222,15 @@ def start(ctx: click.Context, number: str, at_text: str | None) -> None:
 
 @group.command()
 @click.argument("number")
+@click.option("--reason", required=True, help="Why you cannot take it (the supervisor reads it).")
+@click.pass_context
+def decline(ctx: click.Context, number: str, reason: str) -> None:
+    """Give an order assigned to you back: it is open again for the supervisor to assign."""
+    _done(_store(ctx).decline(number, reason, actor=signed_in(ctx)))
+
+
+@group.command()
+@click.argument("number")
 @click.option("--reason", required=True, help="Why the work waits.")
 @click.option("--at", "at_text", help="When it was done, site time (paper sheets typed in later).")
 @click.pass_context

@@ -260,3 +260,27 @@ def test_the_qr_address_opens_the_asset_page(served: Served) -> None:
     assert reply.status == 302
     assert reply.headers["Location"].endswith("/asset/JU-PMP-001")
     assert client.get("/assets/style.css").status == 200  # Dash's own files still served
+
+
+def test_a_technician_declines_an_assigned_order_with_a_reason(served: Served) -> None:
+    """Issue 13: accept/decline. The order is open and unassigned again, the reason kept; a
+    decline needs a reason and only the assignee (or a supervisor) may give it back."""
+    with WorkOrderStore(served.db_url, notifier=LogNotifier()) as store:
+        number = store.raise_corrective(
+            "JU-PMP-007", "manual", title_en="Noise", title_zh="异响", priority="low"
+        ).order.number
+        store.assign(number, "tech.ju", actor="supervisor")
+    tech, other = phone(served), phone(served, "tech2")
+    version = order(tech, number)["version"]
+    assert "decline" in order(tech, number)["allowed"]
+    assert act(other, number, "decline", None, reason="not mine").status == 403
+    no_reason = act(tech, number, "decline", version, reason=" ")
+    assert no_reason.status == 422, no_reason.body[:300]
+    assert "expected a reason" in no_reason.json()["error"]
+    done = act(tech, number, "decline", version, reason="on sick leave tomorrow")
+    assert done.status == 200, done.body[:300]
+    declined = done.json()["order"]
+    assert (declined["state"], declined["assignee"]) == ("open", None)
+    with WorkOrderStore(served.db_url, notifier=LogNotifier()) as store:
+        last = store.get(number).events[-1]
+    assert (last.actor, last.action, last.note) == ("tech.ju", "declined", "on sick leave tomorrow")

@@ -31,6 +31,7 @@ ALLOWED = [
     (S.ASSIGNED, T.ASSIGN, S.ASSIGNED, "assigned", ("responded_at",), (), ()),
     (S.IN_PROGRESS, T.ASSIGN, S.IN_PROGRESS, "assigned", ("responded_at",), (), ()),
     (S.ON_HOLD, T.ASSIGN, S.ON_HOLD, "assigned", ("responded_at",), (), ()),
+    (S.ASSIGNED, T.DECLINE, S.OPEN, "declined", (), (), ()),
     (S.OPEN, T.START, S.IN_PROGRESS, "started", ("responded_at", "started_at"), (), ()),
     (S.ASSIGNED, T.START, S.IN_PROGRESS, "started", ("responded_at", "started_at"), (), ()),
     (S.ON_HOLD, T.START, S.IN_PROGRESS, "resumed", ("responded_at", "started_at"), (), ()),
@@ -68,7 +69,7 @@ def test_every_allowed_step(
 
 def test_the_table_is_exactly_the_allowed_list() -> None:
     assert set(LIFECYCLE) == ALLOWED_PAIRS
-    assert len(REFUSED) == len(WoState) * len(Transition) - len(ALLOWED) == 47
+    assert len(REFUSED) == len(WoState) * len(Transition) - len(ALLOWED) == 54
 
 
 @pytest.mark.parametrize(("state", "action"), REFUSED)
