@@ -6,6 +6,7 @@
     facility report check-in HT-PMP-001 HT-PMP-002 --period 2026-11-26 --result ok
     facility report check-in HT-TNK-001 --result fault --note "lid open" --reading inflow_total=8.5
     facility report list [--site HT] [--kind monthly]
+    facility report card HT-PMP-001 [--lang en] [--out card.pdf]
 
 Without ``--period``: the last complete one (today for the daily sheet). Without ``--out``
 the file is stored under ``<var_dir>/reports/<site>/<kind>/<period>.<lang>.<fmt>`` and its
@@ -305,3 +306,34 @@ def run(
         scheduler.shutdown()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def _write_pdf(data: bytes, out: str | None, default_name: str) -> None:
+    """``--out`` (``-``: stdout), else ``default_name`` in the working folder; says where."""
+    if out == "-":
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+        return
+    path = Path(out or default_name)
+    path.write_bytes(data)
+    click.echo(f"{path} ({len(data):,} bytes)")
+
+
+@group.command()
+@click.argument("asset_no")
+@_lang
+@click.option("--out", default=None, help="File to write (- for stdout; default <asset>.pdf).")
+@click.option("--base-url", default=None, help="Dashboard URL for the QR code.")
+@click.pass_context
+def card(
+    ctx: click.Context, asset_no: str, lang: str, out: str | None, base_url: str | None
+) -> None:
+    """The equipment card (设备卡片) of one asset: ledger, history, every work order (PDF)."""
+    from maintenance.reports.card import build_card, render_card_pdf
+
+    settings = settings_of(ctx)
+    _, language = check_format("pdf", lang)
+    url = base_url if base_url is not None else settings.maintenance.dashboard_url or None
+    card_ = build_card(settings.database_url, asset_no, base_url=url)
+    data = render_card_pdf(card_, language)
+    _write_pdf(data, out, f"{card_.asset.asset_no}.card.{language}.pdf")
