@@ -7,6 +7,7 @@
     facility report check-in HT-TNK-001 --result fault --note "lid open" --reading inflow_total=8.5
     facility report list [--site HT] [--kind monthly]
     facility report card HT-PMP-001 [--lang en] [--out card.pdf]
+    facility report labels --site HT [--class LGT] [--base-url URL] [--out labels.pdf]
 
 Without ``--period``: the last complete one (today for the daily sheet). Without ``--out``
 the file is stored under ``<var_dir>/reports/<site>/<kind>/<period>.<lang>.<fmt>`` and its
@@ -337,3 +338,30 @@ def card(
     card_ = build_card(settings.database_url, asset_no, base_url=url)
     data = render_card_pdf(card_, language)
     _write_pdf(data, out, f"{card_.asset.asset_no}.card.{language}.pdf")
+
+
+@group.command()
+@click.option("--site", required=True, help="Estate code.")
+@click.option("--class", "device_class", default=None, help="Only this class (LGT, PMP, ...).")
+@click.option("--base-url", default=None, help="Dashboard URL for the QR codes.")
+@click.option(
+    "--out", default=None, help="File to write (- for stdout; default labels-<site>.pdf)."
+)
+@click.pass_context
+def labels(
+    ctx: click.Context,
+    site: str,
+    device_class: str | None,
+    base_url: str | None,
+    out: str | None,
+) -> None:
+    """QR label sheet: A4 pages of labels (number, names, QR to the asset's page)."""
+    from maintenance.reports.labels import asset_labels, render_labels_pdf
+
+    settings = settings_of(ctx)
+    url = base_url if base_url is not None else settings.maintenance.dashboard_url or None
+    tags = asset_labels(settings.database_url, site, device_class=device_class, base_url=url)
+    suffix = f"-{device_class.upper()}" if device_class else ""
+    _write_pdf(render_labels_pdf(tags), out, f"labels-{site.upper()}{suffix}.pdf")
+    if out != "-":
+        click.echo(f"{len(tags)} label(s)")

@@ -9,6 +9,7 @@ meter readings typed in, alarms through the alarm store, a status change. The PD
 from __future__ import annotations
 
 import io
+import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -24,6 +25,7 @@ from gateway.alarms.store import AlarmStore
 from maintenance.generator import Generator
 from maintenance.ledger_files import demo_ledger_paths, demo_sites
 from maintenance.reports.card import build_card, render_card_pdf
+from maintenance.reports.labels import PER_PAGE, asset_labels, render_labels_pdf
 from maintenance.store import LedgerStore
 from maintenance.wo_store import WorkOrderStore
 from maintenance.workorders import WoKind
@@ -155,3 +157,60 @@ def test_card_command(
     assert code == 2
     assert "HY-PMP-999" in err
     assert "not an asset of the ledger" in err
+
+
+def test_label_sheet(seeded: dict[str, str], tmp_path: Path) -> None:
+    url = seeded["url"]
+    with LedgerStore(url, migrate=False) as ledger:
+        ledger.set_status("HY-LGT-002", "retired", user="test", note="pole knocked down")
+    db = sqlite3.connect(url.removeprefix("sqlite:///"))
+    try:
+        expected = {
+            no: (zh, en)
+            for no, zh, en in db.execute(
+                "SELECT asset_no, name_zh, name_en FROM assets WHERE site = 'HY' "
+                "AND device_class = 'LGT' AND status != 'retired'"
+            )
+        }
+    finally:
+        db.close()
+    assert "HY-LGT-002" not in expected
+    assert len(expected) > PER_PAGE  # more than one page
+    tags = asset_labels(url, "hy", device_class="lgt", base_url="https://estate.example/")
+    assert [t.asset_no for t in tags] == sorted(expected)
+    for tag in tags:
+        assert tag.qr == f"https://estate.example/asset/{tag.asset_no}"
+        assert (tag.name_zh, tag.name_en) == expected[tag.asset_no]
+    reader = pypdf.PdfReader(io.BytesIO(render_labels_pdf(tags)))
+    assert len(reader.pages) == -(-len(tags) // PER_PAGE)
+    text = " ".join(" ".join(p.extract_text() or "" for p in reader.pages).split())
+    for no in expected:
+        assert no in text, no
+    assert "HY-LGT-002" not in text
+    # without a base URL the code holds the bare number
+    assert [t.qr for t in asset_labels(url, "HY", device_class="PMP")][:1] == ["HY-PMP-001"]
+
+
+def test_label_command(
+    seeded: dict[str, str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("FACILITY_DATABASE__URL", seeded["url"])
+    monkeypatch.setenv("FACILITY_MAINTENANCE__DASHBOARD_URL", "https://estate.example")
+    out = tmp_path / "labels.pdf"
+    code, stdout, err = cli(["report", "labels", "--site", "HY", "--class", "PMP",
+                             "--out", str(out)], capsys)  # fmt: skip
+    assert code == 0, err
+    pumps = asset_labels(seeded["url"], "HY", device_class="PMP")
+    assert f"{len(pumps)} label(s)" in stdout
+    text = pdf_text(out.read_bytes())
+    assert all(p.asset_no in text for p in pumps)
+    for args, message in (
+        (["--site", "XX"], "--site 'XX': unknown estate"),
+        (["--site", "HY", "--class", "ZZZ"], "--class 'ZZZ': unknown device class"),
+    ):
+        code, _, err = cli(["report", "labels", *args, "--out", str(out)], capsys)
+        assert code == 2, args
+        assert message in err, (args, err)
