@@ -8,6 +8,7 @@
     facility report list [--site HT] [--kind monthly]
     facility report card HT-PMP-001 [--lang en] [--out card.pdf]
     facility report labels --site HT [--class LGT] [--base-url URL] [--out labels.pdf]
+    facility report compliance --site HT --year 2026 [--format xlsx] [--lang en]
 
 Without ``--period``: the last complete one (today for the daily sheet). Without ``--out``
 the file is stored under ``<var_dir>/reports/<site>/<kind>/<period>.<lang>.<fmt>`` and its
@@ -309,7 +310,7 @@ def run(
             signal.signal(sig, handler)
 
 
-def _write_pdf(data: bytes, out: str | None, default_name: str) -> None:
+def _write_file(data: bytes, out: str | None, default_name: str) -> None:
     """``--out`` (``-``: stdout), else ``default_name`` in the working folder; says where."""
     if out == "-":
         sys.stdout.buffer.write(data)
@@ -337,7 +338,7 @@ def card(
     url = base_url if base_url is not None else settings.maintenance.dashboard_url or None
     card_ = build_card(settings.database_url, asset_no, base_url=url)
     data = render_card_pdf(card_, language)
-    _write_pdf(data, out, f"{card_.asset.asset_no}.card.{language}.pdf")
+    _write_file(data, out, f"{card_.asset.asset_no}.card.{language}.pdf")
 
 
 @group.command()
@@ -362,6 +363,39 @@ def labels(
     url = base_url if base_url is not None else settings.maintenance.dashboard_url or None
     tags = asset_labels(settings.database_url, site, device_class=device_class, base_url=url)
     suffix = f"-{device_class.upper()}" if device_class else ""
-    _write_pdf(render_labels_pdf(tags), out, f"labels-{site.upper()}{suffix}.pdf")
+    _write_file(render_labels_pdf(tags), out, f"labels-{site.upper()}{suffix}.pdf")
     if out != "-":
         click.echo(f"{len(tags)} label(s)")
+
+
+@group.command()
+@click.option("--site", required=True, help="Estate code (one estate per calendar).")
+@click.option("--year", default=None, help="Calendar year (default: this year).")
+@_format
+@_lang
+@click.option("--out", default=None, help="File to write (- for stdout).")
+@click.pass_context
+def compliance(
+    ctx: click.Context, site: str, year: str | None, fmt: str, lang: str, out: str | None
+) -> None:
+    """The compliance calendar: statutory items per month, done / due / missed, evidence."""
+    from maintenance.reports.compliance import (
+        build_compliance,
+        render_compliance_pdf,
+        render_compliance_xlsx,
+    )
+
+    format_, language = check_format(fmt, lang)
+    calendar = build_compliance(
+        database(ctx), site, year if year is not None else datetime.now(UTC).year
+    )
+    if format_ == "pdf":
+        data = render_compliance_pdf(calendar, language)
+    else:
+        data = render_compliance_xlsx(calendar, language)
+    name = f"compliance-{calendar.site}-{calendar.year}.{language}.{format_}"
+    _write_file(data, out, name)
+    if not calendar.rows:
+        click.echo(
+            f"note: no statutory item recorded for {calendar.site} {calendar.year}", err=True
+        )
