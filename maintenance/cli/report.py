@@ -365,7 +365,8 @@ def labels(
     suffix = f"-{device_class.upper()}" if device_class else ""
     _write_file(render_labels_pdf(tags), out, f"labels-{site.upper()}{suffix}.pdf")
     if out != "-":
-        click.echo(f"{len(tags)} label(s)")
+        # the first code's text, so a wrong base URL shows before the labels are printed
+        click.echo(f"{len(tags)} label(s); QR e.g. {tags[0].qr if tags else '-'}")
 
 
 @group.command()

@@ -204,7 +204,7 @@ def test_label_command(
                              "--out", str(out)], capsys)  # fmt: skip
     assert code == 0, err
     pumps = asset_labels(seeded["url"], "HY", device_class="PMP")
-    assert f"{len(pumps)} label(s)" in stdout
+    assert f"{len(pumps)} label(s); QR e.g. https://estate.example/asset/HY-PMP-001" in stdout
     text = pdf_text(out.read_bytes())
     assert all(p.asset_no in text for p in pumps)
     for args, message in (

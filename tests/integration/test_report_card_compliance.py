@@ -24,10 +24,15 @@ from maintenance.db import Database
 from maintenance.generator import Generator
 from maintenance.ledger_files import demo_ledger_paths, demo_sites
 from maintenance.reports.compliance import (
+    Occurrence,
     build_compliance,
+    calendar_rows,
+    cell_text,
+    classify,
     render_compliance_pdf,
     render_compliance_xlsx,
 )
+from maintenance.reports.statutory import STATUTORY as ITEMS
 from maintenance.store import LedgerStore
 from maintenance.wo_store import WorkOrderStore
 
@@ -223,3 +228,29 @@ def test_compliance_command_and_bad_input(
             build_compliance(db, "HY", "1999")
     finally:
         db.close()
+
+
+def _occurrence(due: datetime, deadline: datetime, done: datetime | None) -> Occurrence:
+    return Occurrence(ITEMS[3], "HY-FAP-001", "WO-HY-2026-00001", due, deadline, done, 2, 2, 0)
+
+
+@pytest.mark.parametrize(
+    ("done", "status"),
+    [
+        (datetime(2026, 3, 10, tzinfo=SH), "done"),
+        (datetime(2026, 3, 15, tzinfo=SH), "done"),  # on the deadline itself
+        (datetime(2026, 3, 16, tzinfo=SH), "late"),
+        (None, "due"),
+    ],
+)
+def test_classify(done: datetime | None, status: str) -> None:
+    due, deadline = datetime(2026, 3, 1, tzinfo=SH), datetime(2026, 3, 15, tzinfo=SH)
+    assert classify(_occurrence(due, deadline, done), datetime(2026, 3, 15, tzinfo=SH)) == status
+    assert classify(_occurrence(due, deadline, None), datetime(2026, 3, 16, tzinfo=SH)) == "missed"
+
+
+def test_month_is_the_estates() -> None:
+    # due 2026-01-31 17:00 UTC is February 1st in Shanghai
+    due = datetime(2026, 1, 31, 17, tzinfo=UTC)
+    rows = calendar_rows([_occurrence(due, due + timedelta(days=5), None)], SH, due)
+    assert [cell_text(c) for c in rows[0].months][:3] == ["", "0/0/1/0", ""]
