@@ -18,6 +18,7 @@ import io
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+from xml.sax.saxutils import escape
 from zoneinfo import ZoneInfo
 
 from reportlab.graphics.shapes import Drawing, Rect  # type: ignore[import-untyped]
@@ -170,6 +171,17 @@ def qr_drawing(text: str, size: float = QR) -> Drawing:
     return drawing
 
 
+def _table(rows: list[list[str]], widths: list[float], styles: Styles, numeric_from: int) -> Table:
+    """``pdf.table`` over escaped cells: notes and answers are people's text, and a ``<`` or
+    ``&`` in them would otherwise be read as Paragraph markup."""
+    safe = [[escape(cell) for cell in row] for row in rows]
+    return table(safe, widths, styles, numeric_from=numeric_from)
+
+
+def _text(value: str, styles: Styles) -> Paragraph:
+    return Paragraph(escape(value), styles.body)
+
+
 def _empty(styles: Styles, lang: Lang) -> Paragraph:
     return Paragraph(card_label("none", lang), styles.body)
 
@@ -193,7 +205,7 @@ def _ledger(card: EquipmentCard, styles: Styles, lang: Lang) -> list[Any]:
         (t("profile"), a.profile or "-"),
     ]
     facts = Table(
-        [[Paragraph(k, styles.body), Paragraph(v or "-", styles.body)] for k, v in rows],
+        [[_text(k, styles), _text(v or "-", styles)] for k, v in rows],
         colWidths=[35 * mm, CONTENT - QR - 45 * mm],
         hAlign="LEFT",
     )
@@ -223,7 +235,7 @@ def _statuses(card: EquipmentCard, styles: Styles, lang: Lang, tz: ZoneInfo) -> 
     ]
     header = [t("when"), t("change"), t("by"), t("note")]
     widths = [32 * mm, 50 * mm, 30 * mm, CONTENT - 112 * mm]
-    return [*story, table([header, *rows], widths, styles, numeric_from=4)]
+    return [*story, _table([header, *rows], widths, styles, 4)]
 
 
 def _meters(card: EquipmentCard, styles: Styles, lang: Lang, tz: ZoneInfo) -> list[Any]:
@@ -240,7 +252,7 @@ def _meters(card: EquipmentCard, styles: Styles, lang: Lang, tz: ZoneInfo) -> li
     ]  # fmt: skip
     header = [t("when"), t("point"), t("value"), t("source"), t("by")]
     widths = [32 * mm, 45 * mm, 30 * mm, 30 * mm, CONTENT - 137 * mm]
-    return [*story, table([header, *rows], widths, styles, numeric_from=2)]
+    return [*story, _table([header, *rows], widths, styles, 2)]
 
 
 def _alarms(card: EquipmentCard, styles: Styles, lang: Lang, tz: ZoneInfo) -> list[Any]:
@@ -257,7 +269,7 @@ def _alarms(card: EquipmentCard, styles: Styles, lang: Lang, tz: ZoneInfo) -> li
     ]  # fmt: skip
     header = [t("when"), t("alarm"), t("event"), t("priority"), t("by")]
     widths = [32 * mm, 50 * mm, 25 * mm, 25 * mm, CONTENT - 132 * mm]
-    return [*story, table([header, *rows], widths, styles, numeric_from=5)]
+    return [*story, _table([header, *rows], widths, styles, 5)]
 
 
 def _answer(line: Any, lang: Lang) -> str:
@@ -278,16 +290,16 @@ def _order(
     title = order.title_zh if lang == "zh" else order.title_en
     story: list[Any] = [
         Paragraph(
-            f"<b>{order.number}</b> {title} — {order.kind.value}, {order.priority.value}, "
-            f"{order.state.value}",
+            f"<b>{escape(order.number)}</b> {escape(title)} — {order.kind.value}, "
+            f"{order.priority.value}, {order.state.value}",
             styles.body,
         ),
-        Paragraph(
+        _text(
             f"{t('created')} {_when(order.created_at, tz)} {order.created_by}; "
             f"{t('completed')} {_when(order.completed_at, tz)}; "
             f"{t('verified')} {_when(order.verified_at, tz)}"
             + (f"; {order.completion_note}" if order.completion_note else ""),
-            styles.body,
+            styles,
         ),
     ]
     if order.checklist:
@@ -296,36 +308,36 @@ def _order(
             for line in order.checklist
         ]
         story.append(
-            table(
+            _table(
                 [["#", t("item"), t("answer")], *rows],
                 [10 * mm, CONTENT - 70 * mm, 60 * mm],
                 styles,
-                numeric_from=3,
+                3,
             )
         )
     if order.problem_code or order.cause_code or order.remedy_code:
         story.append(
-            Paragraph(
+            _text(
                 f"{t('codes')}: {t('problem')} {_code(card, order.problem_code, lang)}; "
                 f"{t('cause')} {_code(card, order.cause_code, lang)}; "
                 f"{t('remedy')} {_code(card, order.remedy_code, lang)}",
-                styles.body,
+                styles,
             )
         )
     if order.labour:
         minutes = sum(line.minutes for line in order.labour)
         people = ", ".join(sorted({line.technician for line in order.labour}))
-        story.append(Paragraph(f"{t('labour')}: {minutes} min ({people})", styles.body))
+        story.append(_text(f"{t('labour')}: {minutes} min ({people})", styles))
     if order.parts:
         parts = ", ".join(
             f"{p.part_no or p.description} x{p.quantity:g} {p.unit}" for p in order.parts
         )
-        story.append(Paragraph(f"{t('parts')}: {parts}", styles.body))
+        story.append(_text(f"{t('parts')}: {parts}", styles))
     if order.attachments:
         shown = ", ".join(
             f"{a.kind} {a.sha256[:12]} {_when(a.at, tz)} {a.actor}" for a in order.attachments
         )
-        story.append(Paragraph(f"{t('attachments')}: {shown}", styles.body))
+        story.append(_text(f"{t('attachments')}: {shown}", styles))
     story.append(Spacer(1, 3 * mm))
     return story
 
@@ -343,7 +355,7 @@ def render_card_pdf(card: EquipmentCard, lang: Lang, *, compress: bool = True) -
     )  # fmt: skip
     name = a.name_zh if lang == "zh" else a.name_en
     story: list[Any] = [
-        Paragraph(f"{card_label('title', lang)} — {a.asset_no} {name}", styles.title),
+        Paragraph(escape(f"{card_label('title', lang)} — {a.asset_no} {name}"), styles.title),
         Paragraph(f"{card_label('generated', lang)}: {_when(card.generated_at, tz)}", styles.body),
         Paragraph(card_label("ledger", lang), styles.h2),
         *_ledger(card, styles, lang),

@@ -26,6 +26,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
+from xml.sax.saxutils import escape
 from zoneinfo import ZoneInfo
 
 from openpyxl import Workbook
@@ -316,6 +317,11 @@ def _evidence_table(calendar: ComplianceCalendar, lang: Lang) -> list[list[str]]
     return [head, *body]
 
 
+def _escaped(rows: list[list[str]]) -> list[list[str]]:
+    """Cells as Paragraph text: a site name with ``&`` must not be read as markup."""
+    return [[escape(cell) for cell in row] for row in rows]
+
+
 def _title(calendar: ComplianceCalendar, lang: Lang) -> str:
     name = calendar.name_zh if lang == "zh" else calendar.name_en
     return f"{name} ({calendar.site}) — {text('title', lang)} {calendar.year}"
@@ -336,7 +342,7 @@ def render_compliance_pdf(
         author="facility", invariant=1, pageCompression=1 if compress else 0,
     )  # fmt: skip
     story: list[Any] = [
-        Paragraph(_title(calendar, lang), styles.title),
+        Paragraph(escape(_title(calendar, lang)), styles.title),
         Paragraph(
             f"{text('generated', lang)}: {calendar.generated_at.astimezone(tz):%Y-%m-%d %H:%M} "
             f"({calendar.timezone}). {text('legend', lang)}",
@@ -349,12 +355,12 @@ def render_compliance_pdf(
         month = (width - 95 * mm) / 12
         widths = [65 * mm, 30 * mm, *([month] * 12)]
         bad = [i + 1 for i, r in enumerate(calendar.rows) if any(c["missed"] for c in r.months)]
-        story.append(table(_calendar_table(calendar, lang), widths, styles, bad_rows=bad,
+        story.append(table(_escaped(_calendar_table(calendar, lang)), widths, styles, bad_rows=bad,
                            numeric_from=2))  # fmt: skip
         story.append(Paragraph(text("evidence", lang), styles.h2))
         widths = [60 * mm, 30 * mm, 25 * mm, 25 * mm, 40 * mm, 25 * mm]
         widths.append(width - sum(widths))
-        rows = _evidence_table(calendar, lang)
+        rows = _escaped(_evidence_table(calendar, lang))
         bad = [i + 1 for i, (_, s) in enumerate(calendar.evidence) if s == "missed"]
         story.append(table(rows, widths, styles, bad_rows=bad, numeric_from=7))
     doc.build(story)

@@ -31,6 +31,7 @@ from maintenance.wo_store import WorkOrderStore
 from maintenance.workorders import WoKind
 
 SH = ZoneInfo("Asia/Shanghai")
+NOTE = "seal <i>worn</i> & leaking"  # people's text, not Paragraph markup
 PUMP = "HY-PMP-003"  # the generator gives it an annual service in November
 
 
@@ -64,7 +65,7 @@ def seeded(tmp_path: Path) -> dict[str, str]:
     with Generator(url, profiles=load_library(), worker="test") as gen:
         gen.run_pass(datetime(2026, 11, 10, 8, tzinfo=SH))
     with LedgerStore(url, migrate=False) as ledger:
-        ledger.set_status(PUMP, "out_of_service", user="wang.fang", note="bearing noise")
+        ledger.set_status(PUMP, "out_of_service", user="wang.fang", note=NOTE)
     seen: dict[str, str] = {"url": url}
     with WorkOrderStore(url, backdate_max=None) as store:
         preventive = store.orders(asset_no=PUMP, kind=WoKind.PREVENTIVE)
@@ -108,7 +109,7 @@ def test_card_holds_ledger_history_orders(seeded: dict[str, str]) -> None:
     assert f"{asset.site} {asset.building} {asset.zone}" in flat
     # status history
     assert "in_service -> out_of_service" in flat
-    assert "bearing noise" in flat
+    assert NOTE in flat
     # meter progression, oldest first
     assert "1234.5" in flat
     assert "1290.25" in flat
