@@ -6,6 +6,9 @@
     facility report check-in HT-PMP-001 HT-PMP-002 --period 2026-11-26 --result ok
     facility report check-in HT-TNK-001 --result fault --note "lid open" --reading inflow_total=8.5
     facility report list [--site HT] [--kind monthly]
+    facility report card HT-PMP-001 [--lang en] [--out card.pdf]
+    facility report labels --site HT [--class LGT] [--base-url URL] [--out labels.pdf]
+    facility report compliance --site HT --year 2026 [--format xlsx] [--lang en]
 
 Without ``--period``: the last complete one (today for the daily sheet). Without ``--out``
 the file is stored under ``<var_dir>/reports/<site>/<kind>/<period>.<lang>.<fmt>`` and its
@@ -305,3 +308,95 @@ def run(
         scheduler.shutdown()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def _write_file(data: bytes, out: str | None, default_name: str) -> None:
+    """``--out`` (``-``: stdout), else ``default_name`` in the working folder; says where."""
+    if out == "-":
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+        return
+    path = Path(out or default_name)
+    path.write_bytes(data)
+    click.echo(f"{path} ({len(data):,} bytes)")
+
+
+@group.command()
+@click.argument("asset_no")
+@_lang
+@click.option("--out", default=None, help="File to write (- for stdout; default <asset>.pdf).")
+@click.option("--base-url", default=None, help="Dashboard URL for the QR code.")
+@click.pass_context
+def card(
+    ctx: click.Context, asset_no: str, lang: str, out: str | None, base_url: str | None
+) -> None:
+    """The equipment card (设备卡片) of one asset: ledger, history, every work order (PDF)."""
+    from maintenance.reports.card import build_card, render_card_pdf
+
+    settings = settings_of(ctx)
+    _, language = check_format("pdf", lang)
+    url = base_url if base_url is not None else settings.maintenance.dashboard_url or None
+    card_ = build_card(settings.database_url, asset_no, base_url=url)
+    data = render_card_pdf(card_, language)
+    _write_file(data, out, f"{card_.asset.asset_no}.card.{language}.pdf")
+
+
+@group.command()
+@click.option("--site", required=True, help="Estate code.")
+@click.option("--class", "device_class", default=None, help="Only this class (LGT, PMP, ...).")
+@click.option("--base-url", default=None, help="Dashboard URL for the QR codes.")
+@click.option(
+    "--out", default=None, help="File to write (- for stdout; default labels-<site>.pdf)."
+)
+@click.pass_context
+def labels(
+    ctx: click.Context,
+    site: str,
+    device_class: str | None,
+    base_url: str | None,
+    out: str | None,
+) -> None:
+    """QR label sheet: A4 pages of labels (number, names, QR to the asset's page)."""
+    from maintenance.reports.labels import asset_labels, render_labels_pdf
+
+    settings = settings_of(ctx)
+    url = base_url if base_url is not None else settings.maintenance.dashboard_url or None
+    tags = asset_labels(settings.database_url, site, device_class=device_class, base_url=url)
+    suffix = f"-{device_class.upper()}" if device_class else ""
+    _write_file(render_labels_pdf(tags), out, f"labels-{site.upper()}{suffix}.pdf")
+    if out != "-":
+        # the first code's text, so a wrong base URL shows before the labels are printed
+        click.echo(f"{len(tags)} label(s); QR e.g. {tags[0].qr if tags else '-'}")
+
+
+@group.command()
+@click.option("--site", required=True, help="Estate code (one estate per calendar).")
+@click.option("--year", default=None, help="Calendar year (default: this year).")
+@_format
+@_lang
+@click.option("--out", default=None, help="File to write (- for stdout).")
+@click.pass_context
+def compliance(
+    ctx: click.Context, site: str, year: str | None, fmt: str, lang: str, out: str | None
+) -> None:
+    """The compliance calendar: statutory items per month, done / due / missed, evidence."""
+    from maintenance.reports.compliance import (
+        build_compliance,
+        render_compliance_pdf,
+        render_compliance_xlsx,
+    )
+
+    format_, language = check_format(fmt, lang)
+    calendar = build_compliance(
+        database(ctx), site, year if year is not None else datetime.now(UTC).year
+    )
+    if format_ == "pdf":
+        data = render_compliance_pdf(calendar, language)
+    else:
+        data = render_compliance_xlsx(calendar, language)
+    name = f"compliance-{calendar.site}-{calendar.year}.{language}.{format_}"
+    _write_file(data, out, name)
+    if not calendar.rows:
+        click.echo(
+            f"note: no statutory item recorded for {calendar.site} {calendar.year}", err=True
+        )
