@@ -158,7 +158,9 @@ class AlarmsConfig(_Section):
     # still for stall_after_s while there is work, is one system alarm for that service.
     heartbeat_s: float = Field(default=5, gt=0)
     silent_after_intervals: float = Field(default=3, ge=2)
-    stall_after_s: float = Field(default=20, gt=0)
+    # 30 s: a stall outlasts a dependency's short hiccup (InfluxDB answering 500 for 15 s),
+    # one retry (at most 5 s) and one heartbeat interval; 20 s raised false system alarms
+    stall_after_s: float = Field(default=30, gt=0)
     smtp_url: str | None = None  # smtp://host:port; password from $FACILITY_ALARMS__SMTP_PASSWORD
     smtp_password: str | None = None
     smtp_from: str = "facility-alarms@localhost"

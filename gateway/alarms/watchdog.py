@@ -68,7 +68,7 @@ RULES: Mapping[ServiceKind, tuple[ProgressRule, ...]] = {
 @dataclass(frozen=True, slots=True)
 class WatchdogSettings:
     silent_after_intervals: float = 3.0
-    stall_after_s: float = 20.0
+    stall_after_s: float = 30.0  # [alarms] stall_after_s: see facility/config.py
     default_interval_s: float = 5.0  # for services expected but not heard yet
 
 

@@ -3,8 +3,8 @@ real collector service publishing to a real mosquitto, the standalone alarm engi
 
 The collector's publisher is frozen the way it froze after 23 minutes of ``make demo`` (PUBACKs
 that never settle: the process alive and connected, polling, its spool growing, nothing
-published). With the shipped watchdog settings (heartbeat 5 s, stall window 20 s) the alarm
-engine raises ONE system alarm for the collector within 30 s, and none of its devices'
+published). With the shipped watchdog settings (heartbeat 5 s, stall window 30 s) the alarm
+engine raises ONE system alarm for the collector within 40 s, and none of its devices'
 comm_loss alarms — even after their data is older than ``stale_after_s`` and comm_loss has
 no on-delay. Publishing resumes: the system alarm returns to normal, and the devices'
 comm_loss stays quiet while their data comes back.
@@ -42,7 +42,7 @@ PROFILES = load_library()
 JUNE = datetime(2026, 6, 1, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
 NOS = ["HT-PMP-001", "HT-PMP-002", "HT-PDP-001", "HT-LGT-001"]
 SYSTEM_ALARM = "SYS-COL-watched-collector/service"
-STALE_AFTER_S = 30.0  # > heartbeat 5 s + stall window 20 s (the shipped defaults)
+STALE_AFTER_S = 45.0  # > heartbeat 5 s + stall window 30 s (the shipped defaults)
 
 
 def assets() -> list[Asset]:
@@ -151,7 +151,7 @@ async def test_frozen_collector_is_one_system_alarm_and_no_comm_loss(
         frozen = FrozenPublishes(link)
         collector.publisher.link = frozen  # type: ignore[assignment]
         frozen_at = time.monotonic()
-        await wait_until(lambda: bus.state(SYSTEM_ALARM) == "unack", 30)
+        await wait_until(lambda: bus.state(SYSTEM_ALARM) == "unack", 50)
         print(f"system alarm raised {time.monotonic() - frozen_at:.1f} s after the freeze")
         spec = bus.states[SYSTEM_ALARM]
         assert (spec["site"], spec["priority"]) == ("SYS", "high")
