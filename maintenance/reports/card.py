@@ -172,10 +172,8 @@ def qr_drawing(text: str, size: float = QR) -> Drawing:
 
 
 def _table(rows: list[list[str]], widths: list[float], styles: Styles, numeric_from: int) -> Table:
-    """``pdf.table`` over escaped cells: notes and answers are people's text, and a ``<`` or
-    ``&`` in them would otherwise be read as Paragraph markup."""
-    safe = [[escape(cell) for cell in row] for row in rows]
-    return table(safe, widths, styles, numeric_from=numeric_from)
+    """``pdf.table`` (which escapes every cell: notes and answers are people's text)."""
+    return table(rows, widths, styles, numeric_from=numeric_from)
 
 
 def _text(value: str, styles: Styles) -> Paragraph:

@@ -11,6 +11,7 @@ import io
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
+from xml.sax.saxutils import escape
 from zoneinfo import ZoneInfo
 
 from reportlab.lib.pagesizes import A4  # type: ignore[import-untyped]
@@ -73,7 +74,9 @@ def render_daily_pdf(sheet: DailySheet, lang: Lang, *, compress: bool = True) ->
     name = sheet.name_zh if lang == "zh" else sheet.name_en
     width = CONTENT - TICK
     story: list[Any] = [
-        Paragraph(f"{name} ({sheet.site}) — {label('daily', lang)} {sheet.label}", styles.title),
+        Paragraph(
+            escape(f"{name} ({sheet.site}) — {label('daily', lang)} {sheet.label}"), styles.title
+        ),
         Paragraph(
             f"{label('timezone', lang)} {sheet.timezone}   {label('generated', lang)}: "
             f"{_when(sheet.generated_at, tz, '%Y-%m-%d %H:%M')}",

@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 from collections.abc import Sequence
 from typing import Any
+from xml.sax.saxutils import escape
 
 from reportlab.graphics.charts.barcharts import VerticalBarChart  # type: ignore[import-untyped]
 from reportlab.graphics.charts.legends import Legend  # type: ignore[import-untyped]
@@ -85,10 +86,12 @@ def table(
     bad_rows: Sequence[int] = (),
     numeric_from: int = 1,
 ) -> Table:
-    """A table with a header row; columns from ``numeric_from`` right-aligned."""
+    """A table with a header row; columns from ``numeric_from`` right-aligned. Cells are text,
+    never markup: names, notes and alarm texts come from people, and a ``<`` or ``&`` in them
+    would otherwise be read as Paragraph markup (garbled, dropped, or a failed render)."""
     body = [
         [
-            Paragraph(str(cell), styles.body) if i < numeric_from else str(cell)
+            Paragraph(escape(str(cell)), styles.body) if i < numeric_from else str(cell)
             for i, cell in enumerate(row)
         ]
         for row in rows
@@ -271,7 +274,7 @@ def render_pdf(report: Report, lang: Lang, *, compress: bool = True) -> bytes:
     generated = report.generated_at.astimezone(report.start.tzinfo)
     story: list[Any] = [
         Paragraph(
-            f"{_scope_name(report, lang)} — {label(report.kind, lang)} {report.period}",
+            escape(f"{_scope_name(report, lang)} — {label(report.kind, lang)} {report.period}"),
             styles.title,
         ),
         Paragraph(
@@ -292,7 +295,9 @@ def render_pdf(report: Report, lang: Lang, *, compress: bool = True) -> bytes:
     if report.attention:
         attention += [
             Paragraph(
-                f"{'●' if a.severity == 1 else '○'} {attention_text(a.key, a.values, lang)}",
+                escape(
+                    f"{'●' if a.severity == 1 else '○'} {attention_text(a.key, a.values, lang)}"
+                ),
                 styles.body,
             )
             for a in report.attention
