@@ -286,6 +286,9 @@ def _fail(payload: dict[str, Any]) -> None:
 @click.argument("kind")
 @click.option("--for", "duration", default=None, help="Clear by itself after 30s, 5m, 1h …")
 @click.option("--clear", is_flag=True, help="Clear the fault instead of injecting it.")
+@click.option(
+    "--value", type=int, default=None, help="request_limit: the largest read in registers."
+)
 @click.option("--control", "control", default=None, help="Control URL (default: from var/sim).")
 @click.pass_context
 def fault(
@@ -294,6 +297,7 @@ def fault(
     kind: str,
     duration: str | None,
     clear: bool,
+    value: int | None,
     control: str | None,
 ) -> None:
     """Inject (or --clear) a fault: comm_loss, slow, exception, out_of_range, fire, …"""
@@ -312,9 +316,10 @@ def fault(
             _fail(payload)
         click.echo(f"{asset_no}: {kind} cleared")
         return
-    status, payload = _request(
-        "POST", f"{url}/faults", {"asset_no": asset_no, "kind": kind, "duration_s": seconds}
-    )
+    body: dict[str, object] = {"asset_no": asset_no, "kind": kind, "duration_s": seconds}
+    if value is not None:
+        body["value"] = value
+    status, payload = _request("POST", f"{url}/faults", body)
     if status != 201:
         _fail(payload)
     active = payload["fault"]
