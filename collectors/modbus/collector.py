@@ -9,6 +9,9 @@ Limits the profile does not know are learned here: a block refused with exceptio
 many registers) or exception 2 across a gap is split at once (``planner.learn``) and its
 points read in the same poll; what was learned is logged once, remembered per device
 (``DeviceLimitStore``) and used by every later plan.
+
+A unit that timed out is read on the endpoint's probe connection until it answers again, so
+a dead unit behind a shared gateway never holds its neighbours' connection for a timeout.
 """
 
 from __future__ import annotations
@@ -59,6 +62,8 @@ class ModbusDevice:
         self.learned: LearnedLimits = self.store.get(asset.asset_no, profile.id)
         self._spans = {p.name: (p.modbus.address, p.modbus.end) for p in profile.points if p.modbus}
         self._plans: dict[frozenset[PollClass], list[tuple[ReadRequest, tuple[Slot, ...]]]] = {}
+        # timed out on the shared connection: read on the probe connection until it answers
+        self.suspect = False
 
     def compiled(self, classes: frozenset[PollClass]) -> list[tuple[ReadRequest, tuple[Slot, ...]]]:
         """The requests for the points of ``classes`` with their decode slots (cached)."""
@@ -115,6 +120,8 @@ class ModbusDevice:
         plan = list(self.compiled(classes))
         pause = self.limits.pause_between_requests_ms / 1000
         now = datetime.now(UTC)
+        shared = self.connection
+        connection = shared.prober() if self.suspect else shared
         index = -1
         while index + 1 < len(plan):
             index += 1
@@ -122,12 +129,22 @@ class ModbusDevice:
             if index and pause:
                 await asyncio.sleep(pause)
             try:
-                registers = await self.connection.read(
+                registers = await connection.read(
                     self.unit_id, request.table, request.address, request.count
                 )
             except (ModbusCommError, ModbusBusyError) as exc:
                 quality, code, message = Quality.BAD_COMM, exc.code, str(exc)
+                if (
+                    code == "timeout"
+                    and connection is shared
+                    and not shared.second_connection_refused
+                ):
+                    self.suspect = True
+                elif code == "refused" and connection is not shared and shared.connected:
+                    shared.refuse_prober()
             except ModbusProtocolError as exc:
+                if exc.code not in (10, 11):  # it answered; 10/11: the gateway waited for it
+                    self.suspect = False
                 smaller = self._learn(request, exc)
                 if smaller is not None:
                     # read the refused block's points now, in smaller requests
@@ -137,6 +154,7 @@ class ModbusDevice:
                 quality, code, message = Quality.BAD_DEVICE, exc.error_code, str(exc)
             else:
                 readings.extend(decode_slots(slots, site, asset_no, registers, now))
+                self.suspect = False  # answers again: back on the shared connection
                 continue
             failed += 1
             if error_code is None:
@@ -150,7 +168,7 @@ class ModbusDevice:
                     failed += 1
                 break
         if self.limits.close_after_read:
-            self.connection.close()
+            connection.close()
         rtt_ms = (time.perf_counter() - started) * 1000
         return Collected(
             tuple(readings),
