@@ -116,6 +116,7 @@ async def _serve(
     ephemeral: bool,
     control_port: int,
     start: datetime | None,
+    opcua_float: bool = False,
 ) -> None:
     from simulators.control import ControlServer
     from simulators.estate import Estate, PortMode
@@ -136,6 +137,7 @@ async def _serve(
         latitude=settings.site.latitude,
         longitude=settings.site.longitude,
         timezone=settings.site.timezone,
+        opcua_expose={"Double": "Float"} if opcua_float else None,
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -187,6 +189,11 @@ async def _serve(
     default=None,
     help="Simulated start time, ISO 8601 (default: now; no zone = the site's).",
 )
+@click.option(
+    "--opcua-float",
+    is_flag=True,
+    help="Expose the profiles' Double points as Float on OPC UA, as PLCs often do.",
+)
 @click.pass_context
 def run(
     ctx: click.Context,
@@ -198,6 +205,7 @@ def run(
     from_db: bool,
     control_port: int | None,
     start_text: str | None,
+    opcua_float: bool,
 ) -> None:
     """Start the simulated estates until Ctrl-C."""
     settings = _settings(ctx)
@@ -226,6 +234,7 @@ def run(
             ephemeral=ephemeral_ports,
             control_port=settings.simulator.control_port if control_port is None else control_port,
             start=start,
+            opcua_float=opcua_float,
         )
     )
 

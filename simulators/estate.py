@@ -202,12 +202,15 @@ class Estate:
         timezone: str = DEFAULT_TIMEZONE,
         tick_s: float = TICK_S,
         model_factory: ModelFactory | None = None,
+        opcua_expose: Mapping[str, str] | None = None,
     ) -> None:
         self.profiles = dict(load_library() if profiles is None else profiles)
         self.seed = seed
         self.port_mode = PortMode(port_mode)
         self.bind_host = bind_host
         self.tick_s = tick_s
+        # data types the OPC UA servers expose as others, e.g. {"Double": "Float"} (PLCs)
+        self.opcua_expose = dict(opcua_expose or {})
         self.clock = SimClock(start or datetime.now(ZoneInfo(timezone)), speed)
         factory = model_factory or _default_factory()
         self._devices: dict[str, _Device] = {}
@@ -267,7 +270,7 @@ class Estate:
                 url = endpoint.url
                 if self.port_mode is PortMode.EPHEMERAL or self.bind_host:
                     url = _rebind(url, self.bind_host, self.port_mode)
-                server = OpcuaEndpointServer(url, name=endpoint.url)
+                server = OpcuaEndpointServer(url, name=endpoint.url, expose=self.opcua_expose)
                 self._opcua[endpoint.url] = server
             server.add_device(
                 asset.asset_no, endpoint.node_root, profile, self._write_hook(asset.asset_no)
