@@ -17,12 +17,15 @@ from collectors.endpoints import apply_endpoint_table
 from collectors.modbus.collector import ModbusCollector, ModbusDevice
 from collectors.modbus.limits import DeviceLimitStore
 from collectors.modbus.planner import Gap
+from collectors.modbus.transport import ModbusProtocolError
 from device_profiles import load_library
 from device_profiles.models import PollClass, Table
 from facility.cli import cli
 from facility.types import Asset, Quality
 from maintenance.ledger_files import demo_ledger_paths, read_ledger_file
+from simulators.control import ControlServer
 from simulators.estate import Estate
+from tests.integration.test_sim_modbus import call
 
 PROFILES = load_library()
 EVENING = datetime(2026, 6, 1, 20, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
@@ -179,8 +182,6 @@ async def test_switches_answer_like_the_devices(estate: Estate) -> None:
     connection = collector.connection
     unit = estate.endpoints[PUMP].unit_id
     assert unit is not None
-    from collectors.modbus.transport import ModbusProtocolError
-
     with pytest.raises(ModbusProtocolError, match="exception 3"):
         await connection.read(unit, Table.HOLDING, 0, 11)
     with pytest.raises(ModbusProtocolError, match="exception 2"):
@@ -190,4 +191,23 @@ async def test_switches_answer_like_the_devices(estate: Estate) -> None:
     assert (await connection.read(unit, Table.HOLDING, 6, 5))[1:4] == [0, 0, 0]  # gaps read 0
     await estate.inject(PUMP, "request_limit", False)
     assert len(await connection.read(unit, Table.HOLDING, 0, 11)) == 11
+    await collector.close()
+
+
+async def test_control_api_sets_the_request_limit(estate: Estate) -> None:
+    collector = pump(estate)
+    unit = estate.endpoints[PUMP].unit_id
+    assert unit is not None
+    async with ControlServer(estate) as control:
+        body = {"asset_no": PUMP, "kind": "request_limit", "value": 4}
+        status, answer = await call("POST", f"{control.url}/faults", body)
+        assert status == 201, answer
+        assert answer["fault"]["value"] == 4
+        with pytest.raises(ModbusProtocolError, match="exception 3"):
+            await collector.connection.read(unit, Table.HOLDING, 0, 5)
+        assert len(await collector.connection.read(unit, Table.HOLDING, 0, 4)) == 4
+        for bad in ({"kind": "comm_loss", "value": 4}, {"kind": "request_limit", "value": 0}):
+            status, answer = await call("POST", f"{control.url}/faults", {"asset_no": PUMP, **bad})
+            assert status == 400, answer
+            assert answer["field"] == "value"
     await collector.close()
