@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from collectors.base import Collector
+from collectors.modbus.limits import DeviceLimitStore
 from collectors.opcua.security import OpcuaSecurity
 from device_profiles.models import DeviceProfile
 from facility.errors import ConfigError
@@ -21,9 +22,11 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class CollectorOptions:
-    """Per-protocol settings from the configuration (security, credentials)."""
+    """Per-protocol settings from the configuration (security, credentials), and where
+    Modbus devices' learned limits are remembered (None: in memory only)."""
 
     opcua_security: OpcuaSecurity | None = None
+    device_limits: DeviceLimitStore | None = None
 
 
 Builder = Callable[[Sequence[tuple[Asset, DeviceProfile]], CollectorOptions], list[Collector]]
@@ -38,7 +41,10 @@ def _modbus(
     for asset, profile in devices:
         assert isinstance(asset.endpoint, ModbusEndpoint)
         by_endpoint[(asset.endpoint.host, asset.endpoint.port)].append((asset, profile))
-    return [ModbusCollector(host, port, group) for (host, port), group in by_endpoint.items()]
+    return [
+        ModbusCollector(host, port, group, store=options.device_limits)
+        for (host, port), group in by_endpoint.items()
+    ]
 
 
 def _opcua(

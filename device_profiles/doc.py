@@ -372,7 +372,9 @@ def _protocol(profile: DeviceProfile) -> str:
             f"order {defaults.order.value}",
             f"≤ {defaults.max_registers_per_request} registers",
             f"≤ {defaults.max_bits_per_request} bits per request",
-            f"gaps ≤ {defaults.max_gap} registers joined",
+            "gaps never joined (strict)"
+            if defaults.strict_gaps
+            else f"gaps ≤ {defaults.max_gap} registers joined",
             f"timeout {_num(defaults.timeout_s)} s",
         ]
         if defaults.one_request_per_point:

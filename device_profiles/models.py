@@ -67,6 +67,8 @@ class ModbusDefaults(Frozen):
     max_registers_per_request: int = Field(default=125, ge=1, le=125)
     max_bits_per_request: int = Field(default=2000, ge=1, le=2000)
     max_gap: int = Field(default=16, ge=0, le=124, description="registers read to join blocks")
+    # the device answers exception 2 to a read spanning unmapped registers: never bridge a gap
+    strict_gaps: bool = False
     one_request_per_point: bool = False
     pause_between_requests_ms: int = Field(default=0, ge=0)
     close_after_read: bool = False

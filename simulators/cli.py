@@ -116,6 +116,7 @@ async def _serve(
     ephemeral: bool,
     control_port: int,
     start: datetime | None,
+    opcua_float: bool = False,
 ) -> None:
     from simulators.control import ControlServer
     from simulators.estate import Estate, PortMode
@@ -136,6 +137,7 @@ async def _serve(
         latitude=settings.site.latitude,
         longitude=settings.site.longitude,
         timezone=settings.site.timezone,
+        opcua_expose={"Double": "Float"} if opcua_float else None,
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -187,6 +189,11 @@ async def _serve(
     default=None,
     help="Simulated start time, ISO 8601 (default: now; no zone = the site's).",
 )
+@click.option(
+    "--opcua-float",
+    is_flag=True,
+    help="Expose the profiles' Double points as Float on OPC UA, as PLCs often do.",
+)
 @click.pass_context
 def run(
     ctx: click.Context,
@@ -198,6 +205,7 @@ def run(
     from_db: bool,
     control_port: int | None,
     start_text: str | None,
+    opcua_float: bool,
 ) -> None:
     """Start the simulated estates until Ctrl-C."""
     settings = _settings(ctx)
@@ -226,6 +234,7 @@ def run(
             ephemeral=ephemeral_ports,
             control_port=settings.simulator.control_port if control_port is None else control_port,
             start=start,
+            opcua_float=opcua_float,
         )
     )
 
@@ -286,6 +295,9 @@ def _fail(payload: dict[str, Any]) -> None:
 @click.argument("kind")
 @click.option("--for", "duration", default=None, help="Clear by itself after 30s, 5m, 1h …")
 @click.option("--clear", is_flag=True, help="Clear the fault instead of injecting it.")
+@click.option(
+    "--value", type=int, default=None, help="request_limit: the largest read in registers."
+)
 @click.option("--control", "control", default=None, help="Control URL (default: from var/sim).")
 @click.pass_context
 def fault(
@@ -294,6 +306,7 @@ def fault(
     kind: str,
     duration: str | None,
     clear: bool,
+    value: int | None,
     control: str | None,
 ) -> None:
     """Inject (or --clear) a fault: comm_loss, slow, exception, out_of_range, fire, …"""
@@ -312,9 +325,10 @@ def fault(
             _fail(payload)
         click.echo(f"{asset_no}: {kind} cleared")
         return
-    status, payload = _request(
-        "POST", f"{url}/faults", {"asset_no": asset_no, "kind": kind, "duration_s": seconds}
-    )
+    body: dict[str, object] = {"asset_no": asset_no, "kind": kind, "duration_s": seconds}
+    if value is not None:
+        body["value"] = value
+    status, payload = _request("POST", f"{url}/faults", body)
     if status != 201:
         _fail(payload)
     active = payload["fault"]

@@ -5,6 +5,7 @@
     GET    /faults                       {"faults": [{asset_no, kind, since, expires}, ...]}
     POST   /faults                       {"asset_no": "HT-PMP-001", "kind": "comm_loss",
                                           "duration_s": 30}          -> 201 {"fault": {...}}
+                                         ("value": N for request_limit: N registers)
     DELETE /faults/<asset_no>/<kind>     -> 200 {"cleared": {...}}, 404 if not active
 
 A bad request gets 400 with ``{"error": message, "field": name, "expected": [...]}``: an
@@ -208,13 +209,13 @@ class ControlServer:
                 'expected a JSON object {"asset_no": ..., "kind": ..., "duration_s": ...}',
                 field="",
             )
-        unknown = sorted(set(request) - {"asset_no", "kind", "duration_s"})
+        unknown = sorted(set(request) - {"asset_no", "kind", "duration_s", "value"})
         if unknown:
             raise HttpError(
                 400,
-                f"unknown field {unknown[0]!r}; expected asset_no, kind, duration_s",
+                f"unknown field {unknown[0]!r}; expected asset_no, kind, duration_s, value",
                 field=unknown[0],
-                expected=["asset_no", "kind", "duration_s"],
+                expected=["asset_no", "kind", "duration_s", "value"],
             )
         for name in ("asset_no", "kind"):
             if not isinstance(request.get(name), str) or not request[name]:
@@ -228,7 +229,11 @@ class ControlServer:
             )
         try:
             fault = await self.estate.inject(
-                request["asset_no"], request["kind"], True, duration_s=duration
+                request["asset_no"],
+                request["kind"],
+                True,
+                duration_s=duration,
+                value=request.get("value"),
             )
         except FaultRequestError as exc:
             raise HttpError(400, str(exc), field=exc.field, expected=exc.expected) from None

@@ -37,7 +37,7 @@ from facility.errors import ConfigError
 from facility.types import Asset, ModbusEndpoint, OpcuaEndpoint, PointValue
 from simulators.modbus_server import ModbusGateway
 from simulators.opcua_server import OpcuaEndpointServer, namespace_uri, variant_limits
-from simulators.physics.base import PROTOCOL_FAULTS, DeviceModel, FaultKind
+from simulators.physics.base import MODBUS_FAULTS, PROTOCOL_FAULTS, DeviceModel, FaultKind
 
 log = logging.getLogger(__name__)
 
@@ -111,14 +111,18 @@ class ActiveFault:
     kind: FaultKind
     since: datetime  # wall clock, UTC
     expires: datetime | None  # wall clock, UTC; None: until cleared
+    value: int | None = None  # the fault's parameter (request_limit: N registers)
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "asset_no": self.asset_no,
             "kind": self.kind.value,
             "since": self.since.isoformat(timespec="seconds"),
             "expires": self.expires.isoformat(timespec="seconds") if self.expires else None,
         }
+        if self.value is not None:
+            data["value"] = self.value
+        return data
 
 
 class SimClock:
@@ -198,12 +202,15 @@ class Estate:
         timezone: str = DEFAULT_TIMEZONE,
         tick_s: float = TICK_S,
         model_factory: ModelFactory | None = None,
+        opcua_expose: Mapping[str, str] | None = None,
     ) -> None:
         self.profiles = dict(load_library() if profiles is None else profiles)
         self.seed = seed
         self.port_mode = PortMode(port_mode)
         self.bind_host = bind_host
         self.tick_s = tick_s
+        # data types the OPC UA servers expose as others, e.g. {"Double": "Float"} (PLCs)
+        self.opcua_expose = dict(opcua_expose or {})
         self.clock = SimClock(start or datetime.now(ZoneInfo(timezone)), speed)
         factory = model_factory or _default_factory()
         self._devices: dict[str, _Device] = {}
@@ -263,7 +270,7 @@ class Estate:
                 url = endpoint.url
                 if self.port_mode is PortMode.EPHEMERAL or self.bind_host:
                     url = _rebind(url, self.bind_host, self.port_mode)
-                server = OpcuaEndpointServer(url, name=endpoint.url)
+                server = OpcuaEndpointServer(url, name=endpoint.url, expose=self.opcua_expose)
                 self._opcua[endpoint.url] = server
             server.add_device(
                 asset.asset_no, endpoint.node_root, profile, self._write_hook(asset.asset_no)
@@ -451,9 +458,16 @@ class Estate:
         return self._device(asset_no).model
 
     def supported_faults(self, asset_no: str) -> list[FaultKind]:
-        """Protocol faults (any device) plus the physical faults of its class."""
-        model_faults = self._device(asset_no).model.faults
-        return [k for k in FaultKind if k in PROTOCOL_FAULTS or k in model_faults]
+        """Protocol faults (any device; Modbus quirks for Modbus devices) plus the physical
+        faults of its class."""
+        device = self._device(asset_no)
+        model_faults = device.model.faults
+        return [
+            k
+            for k in FaultKind
+            if (k in PROTOCOL_FAULTS and (device.modbus is not None or k not in MODBUS_FAULTS))
+            or k in model_faults
+        ]
 
     def faults(self) -> list[ActiveFault]:
         return sorted(self._faults.values(), key=lambda f: (f.asset_no, f.kind.value))
@@ -496,12 +510,25 @@ class Estate:
         kind: FaultKind | str,
         active: bool = True,
         duration_s: float | None = None,
+        value: int | None = None,
     ) -> ActiveFault | None:
         """Start (``active``) or clear a fault; with ``duration_s`` it clears itself after
-        that many wall-clock seconds. Returns the active fault, or None when cleared.
-        Raises FaultRequestError (a ConfigError) naming the bad field."""
+        that many wall-clock seconds. ``value`` is the fault's parameter (``request_limit``:
+        the largest read in registers the device answers). Returns the active fault, or
+        None when cleared. Raises FaultRequestError (a ConfigError) naming the bad field."""
         device = self._device(asset_no)
         fault = self._kind(asset_no, kind)
+        if value is not None and (
+            fault is not FaultKind.REQUEST_LIMIT
+            or isinstance(value, bool)
+            or not isinstance(value, int)
+            or not 1 <= value <= 125
+        ):
+            raise FaultRequestError(
+                "value",
+                f"value {value!r}: expected a number of registers 1..125, "
+                "and only for request_limit",
+            )
         if duration_s is not None and not (
             isinstance(duration_s, int | float) and math.isfinite(duration_s) and duration_s > 0
         ):
@@ -512,7 +539,7 @@ class Estate:
         timer = self._timers.pop(key, None)
         if timer is not None:
             timer.cancel()
-        await self._apply(device, fault, active)
+        await self._apply(device, fault, active, value)
         if not active:
             was = self._faults.pop(key, None)
             if was is not None:
@@ -521,7 +548,9 @@ class Estate:
         now = datetime.now(UTC)
         expires = now + timedelta(seconds=duration_s) if duration_s else None
         previous = self._faults.get(key)
-        active_fault = ActiveFault(asset_no, fault, previous.since if previous else now, expires)
+        active_fault = ActiveFault(
+            asset_no, fault, previous.since if previous else now, expires, value
+        )
         self._faults[key] = active_fault
         if duration_s:
             loop = asyncio.get_running_loop()
@@ -540,7 +569,9 @@ class Estate:
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
-    async def _apply(self, device: _Device, fault: FaultKind, active: bool) -> None:
+    async def _apply(
+        self, device: _Device, fault: FaultKind, active: bool, value: int | None = None
+    ) -> None:
         asset_no = device.asset.asset_no
         if fault is FaultKind.OUT_OF_RANGE:
             device.out_of_range = active
@@ -548,7 +579,7 @@ class Estate:
             if device.modbus is not None:
                 endpoint = device.asset.endpoint
                 assert isinstance(endpoint, ModbusEndpoint)
-                device.modbus.set_fault(endpoint.unit_id, fault, active)
+                device.modbus.set_fault(endpoint.unit_id, fault, active, value)
             elif device.opcua is not None:
                 await device.opcua.set_fault(asset_no, fault, active)
         else:

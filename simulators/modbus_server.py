@@ -29,6 +29,9 @@ Behaviour, as a real device or gateway would answer (documented in docs/simulato
 - Per-unit faults: ``comm_loss`` drops that unit's requests (no answer; the other units of the
   gateway still answer), ``slow`` answers after ``SLOW_DELAY_S``, ``exception`` answers
   exception 4 SERVER DEVICE FAILURE. (``out_of_range`` is applied to the values by the estate.)
+- Per-unit quirks of devices no one here wrote: ``request_limit`` answers exception 3 to a
+  register read of more than N registers (default ``DEFAULT_REQUEST_LIMIT``);
+  ``strict_gaps`` answers exception 2 to a read that spans any unmapped register.
 """
 
 from __future__ import annotations
@@ -54,6 +57,7 @@ from simulators.physics.base import FaultKind
 log = logging.getLogger(__name__)
 
 SLOW_DELAY_S = 1.5
+DEFAULT_REQUEST_LIMIT = 60  # registers; what a real device of the issue refused above
 SUPPORTED_FUNCTIONS = frozenset({1, 2, 3, 4, 5, 6, 15, 16, 22, 23})
 _TABLE_OF_FUNCTION: dict[int, Table] = {
     1: Table.COIL,
@@ -164,14 +168,19 @@ class UnitImage:
         for name in names:
             self._last.pop(name, None)
 
-    def read(self, table: Table, address: int, count: int) -> list[int]:
+    def read(
+        self, table: Table, address: int, count: int, *, strict_gaps: bool = False
+    ) -> list[int]:
         """Registers (or 0/1 bits) ``address .. address+count-1``; RegisterError(2) if the
-        request does not start and end on a point of this table."""
+        request does not start and end on a point of this table (with ``strict_gaps``: if
+        any of its addresses belongs to no point)."""
         data = self.tables[table]
         end = address + count - 1
         if count < 1 or end >= len(data.owner):
             raise RegisterError(ExcCodes.ILLEGAL_ADDRESS)
         if data.owner[address] is None or data.owner[end] is None:
+            raise RegisterError(ExcCodes.ILLEGAL_ADDRESS)
+        if strict_gaps and None in data.owner[address : end + 1]:
             raise RegisterError(ExcCodes.ILLEGAL_ADDRESS)
         return data.values[address : end + 1]
 
@@ -217,6 +226,7 @@ class _Unit:
         self.image = image
         self.on_write = on_write
         self.faults: set[FaultKind] = set()
+        self.request_limit = DEFAULT_REQUEST_LIMIT  # registers, while REQUEST_LIMIT is on
 
 
 class _GatewayContext(ModbusServerContext):
@@ -237,7 +247,9 @@ class _GatewayContext(ModbusServerContext):
         unit = self._units[device_id]
         table = _TABLE_OF_FUNCTION[func_code]
         try:
-            words = unit.image.read(table, address, count)
+            words = unit.image.read(
+                table, address, count, strict_gaps=FaultKind.STRICT_GAPS in unit.faults
+            )
         except RegisterError as exc:
             return ExcCodes(exc.code)
         if table.is_bit_table:
@@ -398,9 +410,14 @@ class ModbusGateway:
         """New engineering values for a device; only changed points are re-encoded."""
         return self._units[unit_id].image.update(values)
 
-    def set_fault(self, unit_id: int, kind: FaultKind, active: bool) -> None:
-        """Start or clear a protocol fault (comm_loss, slow, exception) for one unit."""
+    def set_fault(
+        self, unit_id: int, kind: FaultKind, active: bool, value: int | None = None
+    ) -> None:
+        """Start or clear a protocol fault (comm_loss, slow, exception, request_limit,
+        strict_gaps) for one unit; ``value`` is request_limit's N (registers)."""
         unit = self._units[unit_id]
+        if kind is FaultKind.REQUEST_LIMIT:
+            unit.request_limit = value if value is not None else DEFAULT_REQUEST_LIMIT
         if active:
             unit.faults.add(kind)
         else:
@@ -488,6 +505,12 @@ class ModbusGateway:
             return ExceptionResponse(function_code, ExcCodes.ILLEGAL_VALUE)
         if FaultKind.EXCEPTION in unit.faults:
             return ExceptionResponse(function_code, ExcCodes.DEVICE_FAILURE)
+        if (
+            FaultKind.REQUEST_LIMIT in unit.faults
+            and function_code in (3, 4)
+            and int(getattr(request, "count", 0)) > unit.request_limit
+        ):
+            return ExceptionResponse(function_code, ExcCodes.ILLEGAL_VALUE)
         try:
             return _run_now(request.datastore_update(self._context, unit.unit_id))
         except Exception:  # a bug here must cost one answer, never the server

@@ -10,6 +10,8 @@ Address space, stable across restarts (collectors may cache node ids):
   parts (``Zones/Zone01/State``), node id ``ns=<idx>;s=<asset_no>.Zones.Zone01.State``,
   typed by the point's ``data_type``; ``read_write`` points are writable, others are not.
   A point that gives ``node_id`` instead of a browse path keeps that node id.
+  ``expose`` serves some types as others, like servers no one here wrote: ``{"Double":
+  "Float"}`` exposes the profile's Double points as Float, as PLCs often do.
 
 Values carry the device's (simulated) source timestamp; only changed values are written, with
 ``write_attribute_value`` (half the cost of ``write_value``). A client write to a writable
@@ -245,6 +247,7 @@ class OpcuaEndpointServer:
         *,
         certificate: Path | None = None,
         private_key: Path | None = None,
+        expose: Mapping[str, str] | None = None,
     ) -> None:
         parts = urlsplit(url)
         if parts.scheme != "opc.tcp" or not parts.hostname:
@@ -255,6 +258,13 @@ class OpcuaEndpointServer:
         self.name = name or url
         self._certificate = certificate
         self._private_key = private_key
+        self._expose = dict(expose or {})
+        unknown = sorted((set(self._expose) | set(self._expose.values())) - set(_VARIANT))
+        if unknown:
+            raise ConfigError(
+                f"OPC UA endpoint {url}: expose: unknown data type {unknown[0]!r}; expected "
+                f"one of {', '.join(_VARIANT)}"
+            )
         self._devices: dict[str, _Device] = {}
         self._by_node: dict[ua.NodeId, tuple[_Device, _Variable]] = {}
         self._server: Server | None = None
@@ -374,7 +384,7 @@ class OpcuaEndpointServer:
                     f"asset {device.asset_no}: point {point.name}: node id "
                     f"{node_id.to_string()} is already used on {self.name}"
                 )
-            data_type = point.opcua.data_type
+            data_type = self._expose.get(point.opcua.data_type, point.opcua.data_type)
             variant = _VARIANT[data_type]
             initial = to_variant_value(data_type, None)
             node = await parent.add_variable(

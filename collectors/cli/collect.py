@@ -43,7 +43,8 @@ def _assets(
 
 
 def collector_options(settings: Settings) -> CollectorOptions:
-    """Protocol options from the configuration."""
+    """Protocol options from the configuration, and the learned device limits under var."""
+    from collectors.modbus.limits import DeviceLimitStore, default_path
     from collectors.opcua.security import (
         OpcuaSecurity,
         SecurityMode,
@@ -61,7 +62,10 @@ def collector_options(settings: Settings) -> CollectorOptions:
         password=opcua.password,
         trust_on_first_use=opcua.trust_on_first_use,
     )
-    return CollectorOptions(opcua_security=security)
+    return CollectorOptions(
+        opcua_security=security,
+        device_limits=DeviceLimitStore(default_path(settings.paths.var_dir)),
+    )
 
 
 def _one(assets: list[Asset], asset_no: str) -> Asset:
@@ -96,7 +100,9 @@ def group() -> None:
 @ledger_option
 @click.pass_context
 def plan(ctx: click.Context, asset_no: str, ledgers: tuple[Path, ...]) -> None:
-    """Print the requests one poll of ASSET_NO makes, per set of poll classes."""
+    """Print the requests one poll of ASSET_NO makes, per set of poll classes, with the
+    limits its device taught the collector at runtime."""
+    from collectors.modbus.limits import DeviceLimitStore, default_path
     from collectors.modbus.planner import plan_requests
     from device_profiles import load_library
     from device_profiles.models import ModbusDefaults, PollClass
@@ -115,13 +121,19 @@ def plan(ctx: click.Context, asset_no: str, ledgers: tuple[Path, ...]) -> None:
             click.echo(f"  {point.name:24} {point.poll.value:7} {where}")
         return
     limits = profile.modbus or ModbusDefaults()
+    store_path = default_path(settings.paths.var_dir)
+    learned = DeviceLimitStore(store_path).get(asset.asset_no, profile.id)
+    if learned.empty:
+        click.echo(f"learned limits: none ({store_path})")
+    else:
+        click.echo(f"learned limits: {learned.describe()} ({store_path})")
     classes: list[PollClass] = []
     for poll_class in PollClass:
         if not any(p.poll is poll_class for p in profile.points):
             continue
         classes.append(poll_class)
         points = [p for p in profile.points if p.poll in classes]
-        requests = plan_requests(points, limits)
+        requests = plan_requests(points, limits, learned)
         names = "+".join(c.value for c in classes)
         click.echo(f"poll {names}: {len(points)} points in {len(requests)} requests")
         for r in requests:

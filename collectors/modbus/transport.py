@@ -5,6 +5,12 @@ the only owner of that socket's reconnects: pymodbus' own reconnect and retries 
 dead gateway is retried on our schedule (backoff with jitter), once for all its devices —
 devices behind it fail fast in between instead of each paying a connect timeout.
 
+A unit that stopped answering behind a live gateway is probed over a second connection to
+the same endpoint (``prober``), so its probes never hold the shared one for a whole timeout:
+pymodbus serialises requests per connection, and a 1 s probe would stretch every neighbour's
+1 s poll. A gateway that refuses a second connection gets its probes on the shared one again
+(logged once).
+
 pymodbus errors are mapped into the project's tree here (``map_result``), with a short
 stable ``code`` for counters: ``timeout``, ``refused``, ``closed``, ``exception_<n>``,
 ``short``.
@@ -87,6 +93,39 @@ class ModbusConnection:
         self._failures = 0
         self._next_connect = 0.0
         self._lock = asyncio.Lock()
+        self._prober: ModbusConnection | None = None
+        self.second_connection_refused = False
+
+    @property
+    def connected(self) -> bool:
+        return self._client is not None and self._client.connected
+
+    def prober(self) -> ModbusConnection:
+        """The connection to probe units that stopped answering on (see the module doc)."""
+        if self.second_connection_refused:
+            return self
+        if self._prober is None:
+            self._prober = ModbusConnection(
+                self.host,
+                self.port,
+                timeout_s=self.timeout_s,
+                backoff_min_s=self.backoff_min_s,
+                backoff_max_s=self.backoff_max_s,
+            )
+        return self._prober
+
+    def refuse_prober(self) -> None:
+        """The endpoint takes one connection only: probe on the shared one from now on."""
+        if not self.second_connection_refused:
+            log.warning(
+                "modbus endpoint=%s refuses a second connection; units that stop answering "
+                "are probed on the shared one (their timeouts delay the others)",
+                self.name,
+            )
+        self.second_connection_refused = True
+        if self._prober is not None:
+            self._prober.close()
+            self._prober = None
 
     @property
     def name(self) -> str:
@@ -178,8 +217,11 @@ class ModbusConnection:
             self._client = None
 
     def close(self) -> None:
-        """Close the socket (the next read reconnects)."""
+        """Close the socket (the next read reconnects), and the probe connection's."""
         self._drop()
+        if self._prober is not None:
+            self._prober.close()
+            self._prober = None
 
 
 def map_result(result: ModbusPDU, table: Table, count: int, where: str) -> list[int]:

@@ -5,6 +5,7 @@
 - what a status code means for a reading (``quality_of_status``), by the OPC UA severity bits
   and a few well-known codes;
 - how a cached or read ``Sample`` becomes a ``Reading`` (type check against the profile,
+  safe numeric widening — a Float where the profile says Double, as PLCs often expose —,
   scale/offset, range check, the timestamp the profile asks for);
 - the arithmetic of subscriptions (keep-alive count, when a session counts as stale) and of
   OperationLimits (``chunked``).
@@ -13,6 +14,7 @@
 from __future__ import annotations
 
 import math
+import struct
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -46,6 +48,42 @@ VARIANT_TYPE_NAMES: dict[int, str] = {
     **{v: k for k, v in VARIANT_TYPE_IDS.items()},
 }
 NUMERIC_TYPES = frozenset({"Int16", "UInt16", "Int32", "UInt32", "Int64", "Float", "Double"})
+
+# Server type id -> the profile types that hold every value of it exactly (safe widening),
+# within one family: float to double, integer to a wider integer. Narrowing (a Double where
+# the profile says Float, an Int32 where it says Int16) stays a type mismatch, and so does an
+# integer where the profile says a float: that is usually raw counts wanting a scale.
+SAFE_WIDENING: dict[int, frozenset[str]] = {
+    2: frozenset({"Int16", "Int32", "Int64"}),  # SByte
+    3: frozenset({"Int16", "UInt16", "Int32", "UInt32", "Int64"}),  # Byte
+    4: frozenset({"Int32", "Int64"}),  # Int16
+    5: frozenset({"Int32", "UInt32", "Int64"}),  # UInt16
+    6: frozenset({"Int64"}),  # Int32
+    7: frozenset({"Int64"}),  # UInt32
+    10: frozenset({"Double"}),  # Float
+}
+_FLOAT32 = struct.Struct("<f")
+
+
+def widens(variant_type: int, data_type: str) -> bool:
+    """True if a value of OPC UA type ``variant_type`` fits the profile's ``data_type``
+    without loss (the same type, or a safe widening)."""
+    return variant_type == VARIANT_TYPE_IDS[data_type] or data_type in SAFE_WIDENING.get(
+        variant_type, frozenset()
+    )
+
+
+def float32_as_written(value: float) -> float:
+    """A Float value as the shortest decimal that is the same float32: the device's 2.3 is
+    2.3, not 2.299999952316284 (its double expansion after widening)."""
+    if not math.isfinite(value):
+        return value
+    for digits in range(6, 10):
+        short = float(f"{value:.{digits}g}")
+        if _FLOAT32.unpack(_FLOAT32.pack(short))[0] == value:
+            return short
+    return value
+
 
 DEFAULT_OPERATION_LIMIT = 1000  # when the server does not publish OperationLimits (or says 0)
 
@@ -212,7 +250,8 @@ def reading_of(
     """The reading of one point from the server's sample, and its problem if it has one.
 
     A value whose type is not the profile's ``data_type`` is ``bad_config`` without a
-    value (an Int32 where the profile says Boolean would be a plausible wrong value).
+    value (an Int32 where the profile says Boolean would be a plausible wrong value), unless
+    the profile's type holds it exactly (``widens``: a Float where it says Double).
     """
     assert point.opcua is not None
     status_quality = quality_of_status(sample.status)
@@ -222,7 +261,7 @@ def reading_of(
     if status_quality in (Quality.BAD_COMM, Quality.BAD_DEVICE, Quality.BAD_CONFIG):
         quality = status_quality
         problem = Problem(sample.status_name, f"server answers {sample.status_name}")
-    elif sample.variant_type != VARIANT_TYPE_IDS[point.opcua.data_type]:
+    elif not widens(sample.variant_type, point.opcua.data_type):
         quality = Quality.BAD_CONFIG
         found = VARIANT_TYPE_NAMES.get(sample.variant_type, f"type {sample.variant_type}")
         problem = Problem(
@@ -230,7 +269,14 @@ def reading_of(
             f"server sends {found}, the profile expects {point.opcua.data_type}",
         )
     else:
-        value, quality = _engineering(point, sample.value)
+        raw = sample.value
+        if (
+            sample.variant_type == VARIANT_TYPE_IDS["Float"]
+            and point.opcua.data_type == "Double"
+            and isinstance(raw, float)
+        ):
+            raw = float32_as_written(raw)  # widened: no float32 noise digits in a Double
+        value, quality = _engineering(point, raw)
         if quality is Quality.BAD_DEVICE:
             problem = Problem("no_value", f"server sends {sample.value!r}, not a number")
         elif status_quality is not Quality.GOOD:

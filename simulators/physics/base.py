@@ -28,6 +28,9 @@ class FaultKind(StrEnum):
     SLOW = "slow"  # answers late (default 1.5 s)
     EXCEPTION = "exception"  # Modbus: answers exception 4 (device failure); OPC UA: Bad status
     OUT_OF_RANGE = "out_of_range"  # analogue values leave their profile range
+    # Modbus only: behave like devices no one here wrote
+    REQUEST_LIMIT = "request_limit"  # exception 3 to reads above N registers (default 60)
+    STRICT_GAPS = "strict_gaps"  # exception 2 to reads spanning unmapped registers
     # physical, per class
     OVERCURRENT = "overcurrent"  # PMP: motor current climbs above the alarm limit, then trips
     DRY_RUN = "dry_run"  # PDP: drain pump trips on dry run; PMP: fault code 5, trip
@@ -41,8 +44,10 @@ class FaultKind(StrEnum):
     FLOOD = "flood"  # PDP: plant-room flood sensor
 
 
+MODBUS_FAULTS = frozenset({FaultKind.REQUEST_LIMIT, FaultKind.STRICT_GAPS})
 PROTOCOL_FAULTS = frozenset(
     {FaultKind.COMM_LOSS, FaultKind.SLOW, FaultKind.EXCEPTION, FaultKind.OUT_OF_RANGE}
+    | MODBUS_FAULTS
 )
 
 

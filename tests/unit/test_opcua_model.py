@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import struct
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -17,6 +18,7 @@ from collectors.opcua.model import (
     batch_count,
     browse_path_of,
     chunked,
+    float32_as_written,
     is_overflow,
     keepalive_count,
     quality_of_status,
@@ -223,3 +225,57 @@ def test_nan_is_no_value_never_a_number() -> None:
     assert (reading.value, reading.quality) == (None, Quality.BAD_DEVICE)
     assert problem is not None
     assert problem.code == "no_value"
+
+
+@pytest.mark.parametrize(
+    ("sent", "profile_type"),
+    [
+        ("Float", "Double"),  # PLCs often expose Float
+        ("Int16", "Int32"),
+        ("UInt16", "Int32"),
+        ("UInt16", "UInt32"),
+        ("Int32", "Int64"),
+        ("UInt32", "Int64"),
+        (3, "UInt16"),  # Byte
+        (2, "Int16"),  # SByte
+    ],
+)
+def test_safe_widening_is_read(sent: str | int, profile_type: str) -> None:
+    value = 2.3 if sent == "Float" else 7
+    if sent == "Float":
+        value = struct.unpack("<f", struct.pack("<f", 2.3))[0]  # what a Float carries
+    widened = point(opcua={"data_type": profile_type}, range=(0, 10))
+    reading, problem = reading_of(widened, sample(value, sent), "HT", "A", COLLECTED)
+    assert problem is None
+    assert reading.quality is Quality.GOOD
+    assert reading.value == (2.3 if sent == "Float" else 7)  # not 2.299999952316284
+
+
+@pytest.mark.parametrize(
+    ("sent", "profile_type"),
+    [
+        ("Double", "Float"),
+        ("Int32", "Int16"),
+        ("UInt32", "UInt16"),
+        ("Int16", "UInt16"),  # a sign a UInt16 cannot hold
+        ("Int64", "Double"),  # not exact above 2**53
+        ("Int32", "Double"),  # raw counts where engineering units were expected
+        ("Float", "Int32"),
+        ("Boolean", "Int16"),
+        (9, "Double"),  # UInt64
+    ],
+)
+def test_unsafe_narrowing_is_still_refused(sent: str | int, profile_type: str) -> None:
+    narrowed = point(opcua={"data_type": profile_type})
+    reading, problem = reading_of(narrowed, sample(1, sent), "HT", "A", COLLECTED)
+    assert (reading.value, reading.quality) == (None, Quality.BAD_CONFIG)
+    assert problem is not None
+    assert problem.code == "type_mismatch"
+
+
+@pytest.mark.parametrize("number", [2.3, 0.1, -1.5e-7, 3.4028234663852886e38, 16777217.0, 0.0])
+def test_float32_shortest_decimal_is_the_same_float32(number: float) -> None:
+    as_float32 = struct.unpack("<f", struct.pack("<f", number))[0]
+    written = float32_as_written(as_float32)
+    assert struct.unpack("<f", struct.pack("<f", written))[0] == as_float32
+    assert len(repr(written)) <= len(repr(as_float32))
