@@ -20,7 +20,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -46,12 +46,13 @@ from dashboards.tiles import (
     stale_after,
     tile_state,
 )
+from dashboards.trends import MAX_MARKERS, MAX_TREND_POINTS, AlarmMarker, Trend, limit_lines
 from device_profiles.models import DeviceProfile
 from facility.config import Settings
 from facility.errors import ConfigError, FacilityError, PermissionDenied
 from facility.mqtt import BrokerSettings
 from facility.types import ASSET_NO_RE, PRIORITY_ORDER, Asset, Quality, priority_rank
-from gateway.alarms.state import HIDDEN, AlarmState
+from gateway.alarms.state import HIDDEN, AlarmState, EventKind
 from gateway.alarms.store import AlarmStore, CurrentAlarm
 from gateway.alarms.watchdog import WatchdogSettings
 from gateway.history import DAY_MS, HOUR_MS, History, Series, open_history
@@ -636,6 +637,41 @@ class Queries:
                 max_points=MAX_CHART_POINTS,
                 now_ms=now_ms,
             )
+
+    def trend(
+        self, asset_no: str, points: Sequence[str], range_key: str, principal: Principal, lang: str
+    ) -> Trend:
+        """Several points of one asset over the range (each at the resolution History picks),
+        the profile's alarm limits on them and the asset's alarm raises in the range. The
+        markers are left out, logged, when the alarm store cannot be read: the chart stays."""
+        chosen = list(dict.fromkeys(points))[:MAX_TREND_POINTS]
+        series = tuple(self.series(asset_no, p, range_key, principal) for p in chosen)
+        asset = self.asset(asset_no)
+        profile = self.profiles().get(asset.profile or "") if asset is not None else None
+        limits = tuple(limit_lines(profile, chosen, lang))
+        markers: tuple[AlarmMarker, ...] = ()
+        if series:
+            since = datetime.fromtimestamp(series[0].start_ms / 1000, tz=UTC)
+            labels = {a.name: a.label for a in profile.alarms} if profile is not None else {}
+            try:
+                raised = self._alarm_store().journal(
+                    asset_no=asset_no, since=since, events=[EventKind.RAISE]
+                )
+            except FacilityError as exc:
+                log.warning("alarm markers unavailable asset_no=%s: %s", asset_no, exc)
+                raised = []
+            markers = tuple(
+                AlarmMarker(
+                    r.at,
+                    r.alarm,
+                    r.priority or "",
+                    (labels[r.alarm].zh if lang == "zh" else labels[r.alarm].en)
+                    if r.alarm in labels
+                    else r.alarm,
+                )
+                for r in raised[-MAX_MARKERS:]
+            )
+        return Trend(series, limits, markers)
 
     def timeline(
         self, asset_no: str, principal: Principal, days: int = 365, limit: int = 200
