@@ -247,7 +247,13 @@ class DashboardServer:
 
     def _close_channels(self) -> None:
         for channel in list(self._map.values()):
-            channel.close()
+            if hasattr(channel, "outbufs"):
+                # an HTTP channel: handle_close also closes its output buffers (a response
+                # over 1 MB, such as plotly.js, is buffered in a temporary file that close()
+                # alone leaves open)
+                channel.handle_close()
+            else:
+                channel.close()
 
     def __enter__(self) -> DashboardServer:
         return self.start()

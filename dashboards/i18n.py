@@ -79,6 +79,9 @@ LABELS: dict[str, dict[str, str]] = {
     # asset
     "asset_title": {"en": "Asset history", "zh": "设备履历"},
     "point": {"en": "Point", "zh": "测点"},
+    # trends (issue 12, part 2)
+    "trend_alarms": {"en": "Alarms raised", "zh": "报警发生"},
+    "trend_points": {"en": "Points (up to 4)", "zh": "测点 (最多4个)"},
     "range_24h": {"en": "24 h", "zh": "24小时"},
     "range_7d": {"en": "7 d", "zh": "7天"},
     "range_1y": {"en": "1 y", "zh": "1年"},

@@ -20,7 +20,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -46,12 +46,13 @@ from dashboards.tiles import (
     stale_after,
     tile_state,
 )
+from dashboards.trends import MAX_MARKERS, MAX_TREND_POINTS, AlarmMarker, Trend, limit_lines
 from device_profiles.models import DeviceProfile
 from facility.config import Settings
 from facility.errors import ConfigError, FacilityError, PermissionDenied
 from facility.mqtt import BrokerSettings
 from facility.types import ASSET_NO_RE, PRIORITY_ORDER, Asset, Quality, priority_rank
-from gateway.alarms.state import HIDDEN, AlarmState
+from gateway.alarms.state import HIDDEN, AlarmState, EventKind
 from gateway.alarms.store import AlarmStore, CurrentAlarm
 from gateway.alarms.watchdog import WatchdogSettings
 from gateway.history import DAY_MS, HOUR_MS, History, Series, open_history
@@ -69,6 +70,9 @@ RANGES_MS: dict[str, int] = {"24h": DAY_MS, "7d": 7 * DAY_MS, "1y": 365 * DAY_MS
 MAX_CHART_POINTS = 1500
 LEDGER_TTL_S = 30.0  # the ledger changes rarely; re-read it at most this often
 ALARM_TTL_S = 0.8  # alarm states are re-read at most this often (shared by every tick)
+# ...and then only when the store's change marker moved; a full read at least this often
+# anyway, so a change the marker could miss (a clock stepped back) shows within a minute
+ALARM_FULL_READ_S = 60.0
 CONSOLE_STATES = tuple(s for s in AlarmState if s is not AlarmState.NORMAL and s not in HIDDEN)
 
 
@@ -138,6 +142,7 @@ class Queries:
         self._order_counts: tuple[float, dict[str, tuple[int, int]]] | None = None
         self._alarm_cache_lock = threading.Lock()
         self._alarm_cache: tuple[float, list[CurrentAlarm]] | None = None
+        self._alarm_marker: tuple[tuple[Any, ...], float] | None = None  # (marker, read at)
         self._console_cache: tuple[Any, list[CurrentAlarm], dict[str, Any]] | None = None
         self._states_of: dict[str, dict[str, dict[int, str]]] = {}
         self._windows_of: dict[str, tuple[float, dict[str, float]]] = {}
@@ -240,13 +245,28 @@ class Queries:
         """Every alarm not normal (annunciated, shelved, suppressed, out of service), read at
         most once per ALARM_TTL_S for every page, browser and the header's counter: the
         overview, the console and the counter of several screens each tick share one read
-        (500 alarms cost ~45 ms to read; the engine's states change far less often)."""
+        (500 alarms cost ~45 ms to read; the engine's states change far less often). Past
+        the TTL the store's change marker is read first (well under a millisecond) and the
+        states only when it moved."""
         with self._alarm_cache_lock:
             cached = self._alarm_cache
-            if cached is not None and time.monotonic() - cached[0] < ALARM_TTL_S:
+            now = time.monotonic()
+            if cached is not None and now - cached[0] < ALARM_TTL_S:
                 return cached[1]
-            alarms = self._alarm_store().current(states=(*CONSOLE_STATES, *HIDDEN))
-            self._alarm_cache = (time.monotonic(), alarms)
+            store = self._alarm_store()
+            marker = store.state_marker()
+            seen = self._alarm_marker
+            if (
+                cached is not None
+                and seen is not None
+                and seen[0] == marker
+                and now - seen[1] < ALARM_FULL_READ_S
+            ):
+                self._alarm_cache = (now, cached[1])
+                return cached[1]
+            alarms = store.current(states=(*CONSOLE_STATES, *HIDDEN))
+            self._alarm_cache = (now, alarms)
+            self._alarm_marker = (marker, now)
             return alarms
 
     def standing_alarms(self) -> list[CurrentAlarm]:
@@ -617,6 +637,41 @@ class Queries:
                 max_points=MAX_CHART_POINTS,
                 now_ms=now_ms,
             )
+
+    def trend(
+        self, asset_no: str, points: Sequence[str], range_key: str, principal: Principal, lang: str
+    ) -> Trend:
+        """Several points of one asset over the range (each at the resolution History picks),
+        the profile's alarm limits on them and the asset's alarm raises in the range. The
+        markers are left out, logged, when the alarm store cannot be read: the chart stays."""
+        chosen = list(dict.fromkeys(points))[:MAX_TREND_POINTS]
+        series = tuple(self.series(asset_no, p, range_key, principal) for p in chosen)
+        asset = self.asset(asset_no)
+        profile = self.profiles().get(asset.profile or "") if asset is not None else None
+        limits = tuple(limit_lines(profile, chosen, lang))
+        markers: tuple[AlarmMarker, ...] = ()
+        if series:
+            since = datetime.fromtimestamp(series[0].start_ms / 1000, tz=UTC)
+            labels = {a.name: a.label for a in profile.alarms} if profile is not None else {}
+            try:
+                raised = self._alarm_store().journal(
+                    asset_no=asset_no, since=since, events=[EventKind.RAISE]
+                )
+            except FacilityError as exc:
+                log.warning("alarm markers unavailable asset_no=%s: %s", asset_no, exc)
+                raised = []
+            markers = tuple(
+                AlarmMarker(
+                    r.at,
+                    r.alarm,
+                    r.priority or "",
+                    (labels[r.alarm].zh if lang == "zh" else labels[r.alarm].en)
+                    if r.alarm in labels
+                    else r.alarm,
+                )
+                for r in raised[-MAX_MARKERS:]
+            )
+        return Trend(series, limits, markers)
 
     def timeline(
         self, asset_no: str, principal: Principal, days: int = 365, limit: int = 200

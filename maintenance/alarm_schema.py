@@ -24,6 +24,7 @@ from sqlalchemy import (
     Integer,
     Select,
     String,
+    func,
     select,
 )
 from sqlalchemy.orm import Mapped, mapped_column
@@ -147,3 +148,13 @@ def state_query(
     if active is not None:
         query = query.where(AlarmStateRow.active == active)
     return query.order_by(AlarmStateRow.alarm_id)
+
+
+def state_marker_query() -> Select[tuple[int, datetime | None, int | None]]:
+    """What changes whenever ``alarm_state`` does: its row count, its newest ``updated_at``
+    (stamped inside the writing transaction) and the journal's newest id (its primary key).
+    One cheap aggregate lets a reader skip re-reading every state when nothing changed."""
+    newest_entry = select(func.max(AlarmJournalRow.id)).scalar_subquery()
+    return select(func.count(), func.max(AlarmStateRow.updated_at), newest_entry).select_from(
+        AlarmStateRow
+    )

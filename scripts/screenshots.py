@@ -1,4 +1,5 @@
-"""Screenshots of the dashboard for docs/dashboard.md: docs/img/dashboard-<page>.png, 1280×800.
+"""Screenshots of the dashboard for README.md and docs/dashboard.md:
+docs/img/dashboard-<page>[-phone][-zh].png, desktop 1280×800 and phone 390×844, English and 中文.
 
 Starts its own mosquitto and influxd in a temporary folder, writes the sample Huating data
 (dashboards.sample: HT ledger, alarms, work orders, retained device messages, two days of
@@ -39,14 +40,25 @@ CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
     "--disable-component-update", "--no-first-run", "--disable-sync",
 ]  # fmt: skip
-# (file name, path, selector that says the page is ready, language)
+DESKTOP = (1280, 800)
+PHONE = (390, 844)
+OVERVIEW_READY = "#" + ids.tile_value("HT-PMP-001")
+CONSOLE_READY = "#" + ids.CONSOLE_BODY + " tr"
+ASSET_READY = "#" + ids.HISTORY_GRAPH + " .scatterlayer .trace"
+# (file name, path, selector that says the page is ready, language, viewport)
 SHOTS = [
-    ("overview", "/", "#" + ids.tile_value("HT-PMP-001"), "en"),
-    ("alarms", "/alarms", "#" + ids.ALARM_TABLE + " tbody tr", "en"),
-    ("workorders", "/workorders", "#" + ids.WO_LIST + " a", "en"),
-    ("asset", f"/asset/{HISTORY_ASSET}", "#" + ids.HISTORY_GRAPH + " .scatterlayer .trace", "en"),
-    ("kpi", "/kpi", "#" + ids.KPI_TABLE, "en"),
-    ("overview-zh", "/", "#" + ids.tile_value("HT-PMP-001"), "zh"),
+    ("overview", "/", OVERVIEW_READY, "en", DESKTOP),
+    ("overview-zh", "/", OVERVIEW_READY, "zh", DESKTOP),
+    ("overview-phone", "/", OVERVIEW_READY, "en", PHONE),
+    ("overview-phone-zh", "/", OVERVIEW_READY, "zh", PHONE),
+    ("alarms", "/alarms", CONSOLE_READY, "en", DESKTOP),
+    ("alarms-zh", "/alarms", CONSOLE_READY, "zh", DESKTOP),
+    ("alarms-phone", "/alarms", CONSOLE_READY, "en", PHONE),
+    ("alarms-phone-zh", "/alarms", CONSOLE_READY, "zh", PHONE),
+    ("workorders", "/workorders", "#" + ids.WO_LIST + " a", "en", DESKTOP),
+    ("asset", f"/asset/{HISTORY_ASSET}", ASSET_READY, "en", DESKTOP),
+    ("asset-zh", f"/asset/{HISTORY_ASSET}", ASSET_READY, "zh", DESKTOP),
+    ("kpi", "/kpi", "#" + ids.KPI_TABLE, "en", DESKTOP),
 ]
 
 
@@ -64,7 +76,7 @@ def main() -> None:
             influxdb=InfluxConfig(url=influxd.url, database="facility"),
         )
         seed_sql(settings.database_url)
-        name, password = seed_users(settings.database_url)["supervisor"]
+        user, password = seed_users(settings.database_url)["supervisor"]
         seed_history(influxd.url, "facility")
         seed_bus(BrokerSettings.from_url(mosquitto.url))
         with DashboardServer(settings, "127.0.0.1", 0) as server, sync_playwright() as pw:
@@ -73,13 +85,13 @@ def main() -> None:
             size = len(json.dumps(snapshot, ensure_ascii=False).encode())
             print(f"live snapshot: {len(snapshot['tiles'])} tiles, {size} bytes of JSON")
             browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-            for name, path, ready, lang in SHOTS:
+            for name, path, ready, lang, (width, height) in SHOTS:
                 context = browser.new_context(
-                    viewport={"width": 1280, "height": 800}, timezone_id="Asia/Shanghai"
+                    viewport={"width": width, "height": height}, timezone_id="Asia/Shanghai"
                 )
                 page = context.new_page()
                 page.goto(server.url + "/login")  # as the supervisor, who sees every page
-                page.fill("#username", name)
+                page.fill("#username", user)
                 page.fill("#password", password)
                 page.click("#login-button")
                 page.wait_for_url(server.url + "/")
@@ -89,7 +101,7 @@ def main() -> None:
                 started = time.perf_counter()
                 page.goto(server.url + path)
                 page.wait_for_selector(ready, state="attached", timeout=15_000)
-                page.wait_for_load_state("networkidle")
+                page.wait_for_timeout(1500)  # live pages tick: "networkidle" may never come
                 elapsed = time.perf_counter() - started
                 page.screenshot(path=str(out / f"dashboard-{name}.png"))
                 print(f"{name:12} ready in {elapsed:.2f} s -> docs/img/dashboard-{name}.png")

@@ -1,10 +1,11 @@
-"""Asset (``/asset/<asset_no>``, or ``/asset`` with a menu): a history chart of one point
-over 24 h / 7 d / 1 y (``History.series`` picks raw, 1-minute or 1-hour data) and the
-asset's timeline of work orders, alarms, meter readings and status changes."""
+"""Asset (``/asset/<asset_no>``, or ``/asset`` with a menu): a trend of up to four points on
+one chart over 24 h / 7 d / 1 y (``History.series`` picks raw, 1-minute or 1-hour data per
+point), with the profile's alarm limits as dashed lines and the asset's alarm raises as
+markers (``dashboards/trends.py``), and the asset's timeline of work orders, alarms, meter
+readings and status changes."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 import dash
@@ -15,57 +16,29 @@ from dashboards import ids
 from dashboards.access import current_principal
 from dashboards.components import banner, queries, table
 from dashboards.i18n import normalise, t
+from dashboards.queries import PointChoice
 from dashboards.tiles import KEY_POINTS
+from dashboards.trends import MAX_TREND_POINTS, Trend, trend_figure
 from facility.errors import FacilityError
-from gateway.history import PointKind, Series
 
 dash.register_page(__name__, path_template="/asset/<asset_no>", name="Asset", order=3)  # type: ignore[no-untyped-call]
 
 DEFAULT_RANGE = "24h"
 
 
-def _figure(series: Series | None, title: str) -> go.Figure:
-    figure = go.Figure()
-    if series is not None and series.points:
-        # site time on the axis: "this morning" at Huating, not in UTC
-        tz = queries().tz
-        times = [
-            datetime.fromtimestamp(p.ts_ms / 1000, tz=UTC).astimezone(tz) for p in series.points
-        ]
-        values = [p.value if not isinstance(p.value, str) else None for p in series.points]
-        if series.kind is PointKind.ANALOG and any(p.low is not None for p in series.points):
-            figure.add_trace(
-                go.Scatter(
-                    x=times + times[::-1],
-                    y=[p.high for p in series.points] + [p.low for p in series.points][::-1],
-                    fill="toself",
-                    fillcolor="rgba(59,125,216,0.15)",
-                    line={"width": 0},
-                    hoverinfo="skip",
-                    name="min–max",
-                )
-            )
-        figure.add_trace(
-            go.Scatter(
-                x=times,
-                y=values,
-                mode="lines",
-                line={
-                    "color": "#1d3557",
-                    "shape": "hv" if series.kind is PointKind.STATE else None,
-                },
-                name=series.point,
-                connectgaps=False,
-            )
-        )
-    figure.update_layout(
+def _figure(trend: Trend | None, title: str, lang: str, points: list[PointChoice]) -> go.Figure:
+    """The trend chart (dashboards/trends.py) with the points' labels in the page's language."""
+    labels = {p.name: p.label_zh if lang == "zh" else p.label_en for p in points}
+    units = {p.name: p.unit for p in points}
+    return trend_figure(
+        trend or Trend(()),
+        tz=queries().tz,
+        lang=lang,
+        labels=labels,
+        units=units,
         title=title,
-        margin={"l": 50, "r": 20, "t": 40, "b": 40},
-        height=380,
-        showlegend=False,
-        template="plotly_white",
+        alarms_label=t("trend_alarms", lang),
     )
-    return figure
 
 
 def _timeline(asset_no: str | None, lang: str) -> list[Any]:
@@ -115,8 +88,8 @@ def layout(lang: str | None = None, asset_no: str | None = None, **_query: str) 
                 [
                     dcc.Dropdown(id=ids.ASSET_SELECT, options=options, value=asset_no,
                                  clearable=False),
-                    dcc.Dropdown(id=ids.POINT_SELECT, placeholder=t("point", lang),
-                                 clearable=False),
+                    dcc.Dropdown(id=ids.POINT_SELECT, placeholder=t("trend_points", lang),
+                                 multi=True, clearable=False),
                     dcc.RadioItems(
                         id=ids.RANGE_SELECT,
                         options=[{"label": t(f"range_{r}", lang), "value": r}
@@ -128,7 +101,7 @@ def layout(lang: str | None = None, asset_no: str | None = None, **_query: str) 
                 className="controls",
             ),
             html.Div(id=ids.HISTORY_BANNER),
-            dcc.Graph(id=ids.HISTORY_GRAPH, figure=_figure(None, ""),
+            dcc.Graph(id=ids.HISTORY_GRAPH, figure=_figure(None, "", lang, []),
                       config={"displaylogo": False}),
             html.Div(id=ids.HISTORY_NOTE, className="note"),
             html.H2(t("timeline_title", lang)),
@@ -168,7 +141,7 @@ def register_callbacks(app: dash.Dash) -> None:
         names = [p.name for p in points]
         key = KEY_POINTS.get(asset_no.split("-")[1], ("", None))[0]
         default = key if key in names else (names[0] if names else None)
-        return options, default, _timeline(asset_no, lang)
+        return options, [default] if default else [], _timeline(asset_no, lang)
 
     @app.callback(
         Output(ids.HISTORY_GRAPH, "figure"),
@@ -180,19 +153,27 @@ def register_callbacks(app: dash.Dash) -> None:
         State(ids.LANG, "data"),
     )
     def chart(
-        asset_no: str | None, point: str | None, range_key: str | None, lang: str | None
+        asset_no: str | None,
+        chosen: list[str] | str | None,
+        range_key: str | None,
+        lang: str | None,
     ) -> tuple[go.Figure, Any, str]:
         lang = normalise(lang)
-        if not asset_no or not point:
-            return _figure(None, ""), None, ""
-        title = f"{asset_no} · {point}"
+        points = [chosen] if isinstance(chosen, str) else list(chosen or [])
+        if not asset_no or not points:
+            return _figure(None, "", lang, []), None, ""
+        points = points[:MAX_TREND_POINTS]
+        title = asset_no
+        principal = current_principal()
         try:
-            series = queries().series(
-                asset_no, point, range_key or DEFAULT_RANGE, current_principal()
-            )
+            choices = queries().points(asset_no, principal)
+            trend = queries().trend(asset_no, points, range_key or DEFAULT_RANGE, principal, lang)
         except FacilityError as exc:
-            return _figure(None, title), banner(f"{t('history_down', lang)} ({exc})"), ""
-        note = f"{len(series.points)} · {series.plan.label}"
-        if not series.points:
-            return _figure(series, title), banner(t("history_empty", lang), "warn"), note
-        return _figure(series, title), None, note
+            figure = _figure(None, title, lang, [])
+            return figure, banner(f"{t('history_down', lang)} ({exc})"), ""
+        # per point: how many values and at which resolution the historian read them
+        note = "; ".join(f"{len(s.points)} · {s.plan.label}" for s in trend.series)
+        figure = _figure(trend, title, lang, choices)
+        if not any(s.points for s in trend.series):
+            return figure, banner(t("history_empty", lang), "warn"), note
+        return figure, None, note

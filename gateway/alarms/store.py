@@ -7,7 +7,7 @@
   journal and the audit trail are append-only: the database refuses UPDATE and DELETE);
 - ``load_statuses()``: every alarm's last status, to rebuild the engine after a restart;
 - ``current()`` / ``active_alarms()``: the console list, and active alarms for PM condition
-  triggers;
+  triggers; ``state_marker()``: a cheap value that changes whenever the states do;
 - ``journal()`` / ``iter_journal()`` / ``export_csv()``: history, filtered, oldest first.
 
 SQLAlchemy stays in ``maintenance`` (``maintenance.alarm_schema`` builds the queries);
@@ -29,7 +29,13 @@ from gateway.alarms.state import (
     status_from_json,
     status_to_json,
 )
-from maintenance.alarm_schema import AlarmJournalRow, AlarmStateRow, journal_query, state_query
+from maintenance.alarm_schema import (
+    AlarmJournalRow,
+    AlarmStateRow,
+    journal_query,
+    state_marker_query,
+    state_query,
+)
 from maintenance.db import Database, DatabaseUser
 from maintenance.identity.audit import audit_row
 from maintenance.identity.roles import Principal
@@ -131,7 +137,6 @@ class AlarmStore(DatabaseUser):
     ) -> list[AlarmRecord]:
         """Append journal entries, save current states and record operator actions in the
         audit trail, all or nothing; the entries are returned with their journal ids."""
-        now = datetime.now(UTC)
         with self._db.transaction(write=True) as tx:
             rows = [
                 AlarmJournalRow(
@@ -160,6 +165,9 @@ class AlarmStore(DatabaseUser):
             for i in range(0, len(ids), ID_CHUNK):  # bound the number of SQL parameters
                 query = state_query(alarm_ids=ids[i : i + ID_CHUNK])
                 existing.update((row.alarm_id, row) for row in tx.execute(query).scalars())
+            # stamped once the write lock is held (the query above took it on SQLite), so
+            # writers' stamps grow in commit order: state_marker relies on it
+            now = datetime.now(UTC)
             for current in currents:
                 row = existing.get(current.alarm_id)
                 if row is None:
@@ -197,6 +205,13 @@ class AlarmStore(DatabaseUser):
         )
         with self._db.transaction() as tx:
             return [_current(row) for row in tx.execute(query).scalars()]
+
+    def state_marker(self) -> tuple[Any, ...]:
+        """A cheap value that changes whenever the saved states do (row count, newest update,
+        newest journal id): a reader re-reads :meth:`current` only when it differs."""
+        with self._db.transaction() as tx:
+            count, newest, entry = tx.execute(state_marker_query()).one()
+        return (count, _utc(newest), entry)
 
     def active_alarms(
         self, *, site: str | None = None, asset_no: str | None = None
