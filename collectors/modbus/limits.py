@@ -102,7 +102,8 @@ def _limits(entry: dict[str, Any]) -> LearnedLimits:
 def _read(path: Path) -> dict[str, dict[str, Any]]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
+        # nothing learned yet (an unusable var dir is the spool's to report, once)
         return {}
     except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
         log.warning("%s: not readable (%s); device limits will be learned again", path, exc)

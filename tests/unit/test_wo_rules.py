@@ -39,6 +39,7 @@ ALLOWED = [
     (S.ASSIGNED, T.ASSIGN, S.ASSIGNED),  # reassign
     (S.IN_PROGRESS, T.ASSIGN, S.IN_PROGRESS),  # handed over mid-work
     (S.ON_HOLD, T.ASSIGN, S.ON_HOLD),
+    (S.ASSIGNED, T.DECLINE, S.OPEN),
     (S.OPEN, T.START, S.IN_PROGRESS),
     (S.ASSIGNED, T.START, S.IN_PROGRESS),
     (S.ON_HOLD, T.START, S.IN_PROGRESS),  # resume
