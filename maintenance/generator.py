@@ -423,15 +423,16 @@ class Generator(DatabaseUser):
         if not changes and not results:
             return []
         part = PassReport(report.at)
+        together: list[WorkOrderRow] | None = None
         try:
             with tx.savepoint():
-                orders = self._write(tx, changes, results, now, zones, criticality, part)
+                together = self._write(tx, changes, results, now, zones, criticality, part)
         except StorageError:
-            pass  # some plan's writes fail: find which, and record all the others
-        else:
+            together = None  # some plan's writes fail: find which, and record all the others
+        if together is not None:
             report.add(part)
-            return orders
-        orders = []
+            return together
+        orders: list[WorkOrderRow] = []
         by_plan = {row.id: (row, evaluation) for row, evaluation in results}
         for plan_id in sorted({*changes, *by_plan}):
             part = PassReport(report.at)
