@@ -438,6 +438,21 @@ class SqlCounter:
         )
         return [r[0] for r in rows if r[0] not in exclude]
 
+    def double_raises(self) -> int:
+        """Raises of an alarm that already stood: a 'raise' whose previous raise/clear/reset
+        of the same alarm was a raise (a restart that forgot its state would do this)."""
+        rows = self._query(
+            "SELECT alarm_id, event FROM alarm_journal"
+            " WHERE event IN ('raise', 'clear', 'reset') ORDER BY id"
+        )
+        last: dict[str, str] = {}
+        doubles = 0
+        for alarm_id, event in rows:
+            if event == "raise" and last.get(alarm_id) == "raise":
+                doubles += 1
+            last[alarm_id] = event
+        return doubles
+
     def order_duplicates(self) -> int:
         """Work orders beyond one per plan and due window, and open corrective orders beyond
         one per asset and condition."""
