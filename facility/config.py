@@ -86,6 +86,9 @@ class CollectorConfig(_Section):
     # what was sent is kept this long to answer the historian's resend requests
     resend_window_min: float = Field(default=30, gt=0)
     resend_max_mb: float = Field(default=128, gt=0)
+    # every profile's poll period is multiplied by this: 0.25 polls at 4x the profiles' rate
+    # (soak and load runs); production leaves it at 1
+    poll_scale: float = Field(default=1.0, gt=0, le=1)
 
     @field_validator("sites", mode="before")
     @classmethod
