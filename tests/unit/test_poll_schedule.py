@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from collectors.schedule import PollSchedule
 from device_profiles.models import PollClass
 
@@ -68,9 +70,5 @@ def test_poll_scale_multiplies_every_profile_period() -> None:
     assert fast.periods == {c: p * 0.25 for c, p in plain.periods.items()}
     assert CollectorConfig().poll_scale == 1.0
     for bad in (0, 1.5):
-        try:
+        with pytest.raises(ValueError, match="poll_scale"):
             CollectorConfig(poll_scale=bad)
-        except ValueError as error:
-            assert "poll_scale" in str(error)
-        else:
-            raise AssertionError(f"poll_scale={bad} accepted")
