@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -38,6 +39,7 @@ from dashboards.console import (
 )
 from dashboards.i18n import t
 from dashboards.live import LiveFeed
+from dashboards.plans import SitePlan, load_plan, plan_paths
 from dashboards.tiles import (
     BAD,
     ServiceProblem,
@@ -59,6 +61,7 @@ from gateway.history import DAY_MS, HOUR_MS, History, Series, open_history
 from maintenance.identity.roles import Permission, Principal
 from maintenance.kpi import KpiRow, report
 from maintenance.ledger import Site
+from maintenance.ledger_files import DEMO_DIR
 from maintenance.store import LedgerStore
 from maintenance.timeline import TimelineEntry, asset_timeline
 from maintenance.wo_store import LogNotifier, WorkOrderStore
@@ -146,6 +149,7 @@ class Queries:
         self._console_cache: tuple[Any, list[CurrentAlarm], dict[str, Any]] | None = None
         self._states_of: dict[str, dict[str, dict[int, str]]] = {}
         self._windows_of: dict[str, tuple[float, dict[str, float]]] = {}
+        self._plans: dict[str, tuple[tuple[float, float], SitePlan | None]] = {}
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -232,6 +236,24 @@ class Queries:
             for p in profile.points
             if p.states is None or len(p.states) > 2  # on/off points chart poorly as lines
         ]
+
+    def plans_dir(self) -> Path:
+        """Where the site plans are: ``[paths] plans_dir``, else the demo estates' plans."""
+        configured = self.settings.paths.plans_dir
+        return Path(configured) if configured else DEMO_DIR / "plans"
+
+    def site_plan(self, site: str) -> SitePlan | None:
+        """The estate's site plan (``dashboards.plans``), None when it has none; re-read
+        when one of its files changed. ConfigError (file, line, field) when it does not
+        read."""
+        drawing, pins = plan_paths(self.plans_dir(), site)
+        stamp = tuple(p.stat().st_mtime if p.is_file() else -1.0 for p in (drawing, pins))
+        cached = self._plans.get(site)
+        if cached is not None and cached[0] == stamp:
+            return cached[1]
+        plan = load_plan(self.plans_dir(), site)
+        self._plans[site] = ((stamp[0], stamp[1]), plan)
+        return plan
 
     def point_states(self, profile_id: str | None) -> dict[str, dict[int, str]]:
         profile = self.profiles().get(profile_id or "")
