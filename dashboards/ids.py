@@ -95,6 +95,10 @@ HISTORY_GRAPH = "history-graph"
 HISTORY_BANNER = "history-banner"
 HISTORY_NOTE = "history-note"
 TIMELINE = "timeline"
+TREND_LIVE = "trend-live"  # dcc.Checklist: the live tail on or off
+TREND_TICK = "trend-tick"  # dcc.Interval of the live tail (disabled while it is off)
+TREND_TAIL = "trend-tail"  # dcc.Store: the chosen points' newest live readings
+TREND_RENDERED = "trend-rendered"  # written by the clientside tail: points appended
 
 # -- KPIs -------------------------------------------------------------------------------------
 KPI_TABLE = "kpi-table"
