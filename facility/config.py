@@ -36,6 +36,9 @@ class PathsConfig(_Section):
     """Where runtime data lives (databases, spools, simulator endpoint tables, logs)."""
 
     var_dir: Path = Path("var")
+    # The overview's site plans: <plans_dir>/<SITE>.svg + <SITE>.pins.csv (docs/dashboard.md).
+    # Empty means the demo estates' plans shipped in maintenance/demo/plans.
+    plans_dir: str = ""
 
 
 class DatabaseConfig(_Section):
