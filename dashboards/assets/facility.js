@@ -493,3 +493,22 @@ function beep(T) {
     return response;
   };
 })();
+
+// The header on a phone is one line (menu button, title, alarm counter): the menu button
+// opens the rest (navigation, who is signed in, language) below it, and following a link
+// closes it again. Plain DOM: the header lives outside the pages, no server round trip.
+(function () {
+  document.addEventListener("click", function (event) {
+    const target = event.target;
+    if (!target || !target.closest) return;
+    const header = document.getElementById("app-header");
+    if (!header) return;
+    const button = document.getElementById("menu-toggle");
+    let open;
+    if (target.closest("#menu-toggle")) open = !header.classList.contains("menu-open");
+    else if (target.closest("#nav a")) open = false;
+    else return;
+    header.classList.toggle("menu-open", open);
+    if (button) button.setAttribute("aria-expanded", open ? "true" : "false");
+  });
+})();

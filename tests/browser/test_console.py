@@ -22,7 +22,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from dashboards import ids
-from dashboards.app import DashboardServer
+from dashboards.app import PAGE_PATHS, DashboardServer
 from dashboards.queries import Queries
 from dashboards.sample import seed_sql, seed_users
 from devtools.services import MosquittoServer
@@ -201,6 +201,57 @@ def test_phone_width_does_not_overflow(as_role: Callable[[str], Page]) -> None:
     expect(row(page, CRITICAL)).to_be_visible()
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 390, f"the alarm page is {width} px wide in a 390 px screen"
+
+
+PHONE_HEADER_MAX_PX = 56  # one line (menu button, title, counter) is ~40 px; two would be ~75
+
+
+def test_phone_header_is_one_line_with_the_counter_and_a_menu_on_every_page(
+    sign_in_as: Callable[..., Page], served: Served
+) -> None:
+    page = sign_in_as(served.url, served.users["supervisor"], "/alarms")
+    page.set_viewport_size({"width": 390, "height": 844})
+    header = page.locator(_id(ids.HEADER))
+    menu = page.locator(_id(ids.MENU_BUTTON))
+
+    def header_fits(path: str) -> None:
+        height = header.evaluate("h => h.getBoundingClientRect().height")
+        assert height <= PHONE_HEADER_MAX_PX, f"{path}: the header is {height} px tall"
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390, f"{path}: the page is {width} px wide in a 390 px screen"
+
+    for path in [*PAGE_PATHS.values(), "/asset/HT-PMP-001"]:
+        page.goto(served.url + path)
+        expect(page.locator("main h1").first).to_be_visible()
+        expect(page.locator(_id(ids.counter("critical")))).to_have_text("1")  # on every page
+        expect(page.locator(_id(ids.counter("critical")))).to_be_visible()
+        expect(menu).to_be_visible()
+        expect(page.locator(_id(ids.nav_link("workorders")))).to_be_hidden()
+        header_fits(path)
+    # the menu opens the navigation, who is signed in and the language, and closes on a link
+    page.goto(served.url + "/alarms")
+    expect(row(page, CRITICAL)).to_be_visible()
+    menu.click()
+    expect(menu).to_have_attribute("aria-expanded", "true")
+    expect(page.locator(_id(ids.USER_BADGE))).to_be_visible()
+    expect(page.locator(_id(ids.LANG_TOGGLE))).to_be_visible()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    page.locator(_id(ids.nav_link("workorders"))).click()
+    page.wait_for_url(f"{served.url}/workorders")
+    expect(page.locator(_id(ids.nav_link("workorders")))).to_be_hidden()
+    expect(menu).to_have_attribute("aria-expanded", "false")
+    header_fits("/workorders")
+    # in Chinese too (the language button is in the menu)
+    menu.click()
+    page.locator(_id(ids.LANG_TOGGLE)).click()
+    expect(menu).to_have_text("菜单")
+    menu.click()
+    expect(page.locator(_id(ids.nav_link("workorders")))).to_be_hidden()
+    header_fits("/workorders (zh)")
+    # on a desktop the header is as before: no menu button, the links shown
+    page.set_viewport_size({"width": 1280, "height": 800})
+    expect(menu).to_be_hidden()
+    expect(page.locator(_id(ids.nav_link("workorders")))).to_be_visible()
 
 
 def test_journal_view_searches_and_exports_csv_with_the_formula_guard(
