@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -42,6 +43,7 @@ from dashboards.console import (
 )
 from dashboards.i18n import t
 from dashboards.live import LiveFeed
+from dashboards.plans import SitePlan, load_plan, plan_paths
 from dashboards.tiles import (
     BAD,
     ServiceProblem,
@@ -50,7 +52,15 @@ from dashboards.tiles import (
     stale_after,
     tile_state,
 )
-from dashboards.trends import MAX_MARKERS, MAX_TREND_POINTS, AlarmMarker, Trend, limit_lines
+from dashboards.trends import (
+    MAX_MARKERS,
+    MAX_TREND_POINTS,
+    AlarmMarker,
+    OrderMarker,
+    Trend,
+    limit_lines,
+    order_markers,
+)
 from device_profiles.models import DeviceProfile
 from facility.config import Settings
 from facility.errors import ConfigError, FacilityError, PermissionDenied
@@ -63,6 +73,7 @@ from gateway.history import DAY_MS, HOUR_MS, History, Series, open_history
 from maintenance.identity.roles import Permission, Principal
 from maintenance.kpi import KpiRow, report
 from maintenance.ledger import Site
+from maintenance.ledger_files import DEMO_DIR
 from maintenance.store import LedgerStore
 from maintenance.timeline import TimelineEntry, asset_timeline
 from maintenance.wo_store import LogNotifier, WorkOrderStore
@@ -154,6 +165,7 @@ class Queries:
         self._raise_notes: dict[tuple[str, datetime], RaiseNote | None] = {}
         self._states_of: dict[str, dict[str, dict[int, str]]] = {}
         self._windows_of: dict[str, tuple[float, dict[str, float]]] = {}
+        self._plans: dict[str, tuple[tuple[float, float], SitePlan | None]] = {}
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -240,6 +252,24 @@ class Queries:
             for p in profile.points
             if p.states is None or len(p.states) > 2  # on/off points chart poorly as lines
         ]
+
+    def plans_dir(self) -> Path:
+        """Where the site plans are: ``[paths] plans_dir``, else the demo estates' plans."""
+        configured = self.settings.paths.plans_dir
+        return Path(configured) if configured else DEMO_DIR / "plans"
+
+    def site_plan(self, site: str) -> SitePlan | None:
+        """The estate's site plan (``dashboards.plans``), None when it has none; re-read
+        when one of its files changed. ConfigError (file, line, field) when it does not
+        read."""
+        drawing, pins = plan_paths(self.plans_dir(), site)
+        stamp = tuple(p.stat().st_mtime if p.is_file() else -1.0 for p in (drawing, pins))
+        cached = self._plans.get(site)
+        if cached is not None and cached[0] == stamp:
+            return cached[1]
+        plan = load_plan(self.plans_dir(), site)
+        self._plans[site] = ((stamp[0], stamp[1]), plan)
+        return plan
 
     def point_states(self, profile_id: str | None) -> dict[str, dict[int, str]]:
         profile = self.profiles().get(profile_id or "")
@@ -701,7 +731,9 @@ class Queries:
         profile = self.profiles().get(asset.profile or "") if asset is not None else None
         limits = tuple(limit_lines(profile, chosen, lang))
         markers: tuple[AlarmMarker, ...] = ()
+        orders: tuple[OrderMarker, ...] = ()
         if series:
+            orders = tuple(self._order_markers(asset_no, series[0], lang))
             since = datetime.fromtimestamp(series[0].start_ms / 1000, tz=UTC)
             labels = {a.name: a.label for a in profile.alarms} if profile is not None else {}
             try:
@@ -722,7 +754,50 @@ class Queries:
                 )
                 for r in raised[-MAX_MARKERS:]
             )
-        return Trend(series, limits, markers)
+        return Trend(series, limits, markers, orders)
+
+    def _order_markers(self, asset_no: str, series: Series, lang: str) -> list[OrderMarker]:
+        """The asset's work orders created or closed in the chart's range; none, logged,
+        when the order store cannot be read (the chart stays)."""
+        start = datetime.fromtimestamp(series.start_ms / 1000, tz=UTC)
+        end = datetime.fromtimestamp(series.end_ms / 1000, tz=UTC)
+        try:
+            found = self._order_store().orders(asset_no=asset_no, created_until=end, limit=1000)
+        except FacilityError as exc:
+            log.warning("work-order markers unavailable asset_no=%s: %s", asset_no, exc)
+            return []
+        return order_markers(
+            [
+                (o.created_at, o.closed_at, o.number, o.title_zh if lang == "zh" else o.title_en)
+                for o in found
+            ],
+            start,
+            end,
+        )
+
+    def live_tail(
+        self, asset_no: str, points: Sequence[str], principal: Principal
+    ) -> dict[str, list[Any]]:
+        """The newest live reading of each of ``points`` of the asset (the chart's live tail):
+        ``{point: [collected ms, site-time text, value]}``, only numeric good values (a bad
+        quality is a gap, never a point)."""
+        self.check_asset(asset_no, principal)
+        device = self.live.snapshot().get(asset_no)
+        if device is None:
+            return {}
+        tail: dict[str, list[Any]] = {}
+        for point in points:
+            entry = device.points.get(point)
+            if entry is None or str(entry.get("q", "good")) != "good":
+                continue
+            value, at_ms = entry.get("v"), entry.get("t")
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                continue
+            if not isinstance(at_ms, int):
+                continue
+            local = datetime.fromtimestamp(at_ms / 1000, tz=UTC).astimezone(self.tz)
+            tail[point] = [at_ms, local.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3], float(value)]
+        return tail
 
     def timeline(
         self, asset_no: str, principal: Principal, days: int = 365, limit: int = 200
