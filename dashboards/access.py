@@ -45,6 +45,7 @@ CALLBACK_PERMISSIONS: dict[str, Permission | None] = {
     outputs_key(
         (ids.TITLE, "children"),
         (ids.LANG_TOGGLE, "children"),
+        (ids.MENU_BUTTON, "children"),
         *[(ids.nav_link(page), "children") for page in ids.PAGES],
     ): Permission.VIEW,
     ROUTER: Permission.VIEW,

@@ -211,6 +211,16 @@ LABELS: dict[str, dict[str, str]] = {
     "ev_notified": {"en": "notified", "zh": "已通知"},
     "ev_notify_failed": {"en": "notification failed", "zh": "通知失败"},
     "ev_escalated": {"en": "escalated", "zh": "已升级"},
+    # incidents (a consequential group or a flood from one cause): one expandable row
+    "incident_related": {"en": "+{n} related", "zh": "+{n} 条关联报警"},
+    "incident_acked": {"en": "{a} of {n} acknowledged", "zh": "已确认 {a}/{n}"},
+    "incident_expand": {"en": "Show the related alarms", "zh": "展开关联报警"},
+    "incident_collapse": {"en": "Hide the related alarms", "zh": "收起关联报警"},
+    "incident_select": {"en": "Select every alarm of the incident", "zh": "选择事件组的全部报警"},
+    "incident_flood": {"en": "during an alarm flood", "zh": "报警泛滥期间"},
+    "first_out": {"en": "first out", "zh": "首发报警"},
+    # the header on a phone: a menu button opens the navigation
+    "menu": {"en": "Menu", "zh": "菜单"},
     "alarm_comm_loss": {"en": "Communication lost", "zh": "通讯中断"},
     "alarm_service": {"en": "Service not working", "zh": "服务异常"},
 }

@@ -31,7 +31,11 @@ from dashboards.console import (
     COMMENT_MAX,
     MAX_BATCH,
     OP_PERMISSIONS,
+    RaiseNote,
+    activation_raise,
     console_row,
+    incident_membership,
+    incident_rows,
     journal_row,
     matches,
     priority_counts,
@@ -80,6 +84,7 @@ log = logging.getLogger(__name__)
 RANGES_MS: dict[str, int] = {"24h": DAY_MS, "7d": 7 * DAY_MS, "1y": 365 * DAY_MS}
 MAX_CHART_POINTS = 1500
 LEDGER_TTL_S = 30.0  # the ledger changes rarely; re-read it at most this often
+RAISE_CHUNK = 200  # alarm ids per journal query for their raises (a bound on the IN list)
 ALARM_TTL_S = 0.8  # alarm states are re-read at most this often (shared by every tick)
 # ...and then only when the store's change marker moved; a full read at least this often
 # anyway, so a change the marker could miss (a clock stepped back) shows within a minute
@@ -155,6 +160,9 @@ class Queries:
         self._alarm_cache: tuple[float, list[CurrentAlarm]] | None = None
         self._alarm_marker: tuple[tuple[Any, ...], float] | None = None  # (marker, read at)
         self._console_cache: tuple[Any, list[CurrentAlarm], dict[str, Any]] | None = None
+        self._raise_lock = threading.Lock()
+        # (alarm id, active since) → its raise's note (None: no raise entry found)
+        self._raise_notes: dict[tuple[str, datetime], RaiseNote | None] = {}
         self._states_of: dict[str, dict[str, dict[int, str]]] = {}
         self._windows_of: dict[str, tuple[float, dict[str, float]]] = {}
         self._plans: dict[str, tuple[tuple[float, float], SitePlan | None]] = {}
@@ -498,13 +506,56 @@ class Queries:
         alarms = [a for a in every if principal.sees(a.site)]
         assets = {a.asset_no: a for a in self._safe_assets()}
         profiles = self.profiles()
-        rows = [console_row(a, assets.get(a.asset_no), profiles, lang, self.tz) for a in alarms]
-        snapshot: dict[str, Any] = {"rows": sort_rows(rows), "counts": priority_counts(alarms)}
+        notes = self.raise_notes(alarms)
+        membership = incident_membership(notes)
+        rows = [
+            console_row(
+                a, assets.get(a.asset_no), profiles, lang, self.tz,
+                membership.get(a.alarm_id), a.alarm_id in notes and notes[a.alarm_id].flood,
+            )
+            for a in alarms
+        ]  # fmt: skip
+        snapshot: dict[str, Any] = {
+            "rows": sort_rows(rows),
+            "incidents": incident_rows(rows, lang),
+            "counts": priority_counts(alarms),
+            "labels": {"expand": t("incident_expand", lang),
+                       "collapse": t("incident_collapse", lang)},
+        }  # fmt: skip
         text = json.dumps(snapshot, sort_keys=True, separators=(",", ":"), default=str)
         # what the page compares to say "nothing changed" without sending the rows again
         snapshot["digest"] = hashlib.blake2b(text.encode(), digest_size=12).hexdigest()
         self._console_cache = (key, every, snapshot)
         return snapshot
+
+    def raise_notes(self, alarms: Sequence[CurrentAlarm]) -> dict[str, RaiseNote]:
+        """Of each alarm, the journal's raise entry of its current activation, reduced to
+        what the console needs (incident, first-out, flood). Read only for activations not
+        seen before — an entry never changes — in chunks of ids; none for an alarm whose
+        raise is not in the journal (raised while shelved, or the journal was pruned)."""
+        activations = {
+            a.alarm_id: a.status.active_since for a in alarms if a.status.active_since is not None
+        }
+        with self._raise_lock:
+            known = {
+                k: v for k, v in self._raise_notes.items() if activations.get(k[0]) == k[1]
+            }  # activations gone or replaced are forgotten
+            unknown = sorted(a for a, since in activations.items() if (a, since) not in known)
+            if unknown:
+                store = self._alarm_store()
+                slack = timedelta(seconds=1)
+                for lo in range(0, len(unknown), RAISE_CHUNK):
+                    chunk = unknown[lo : lo + RAISE_CHUNK]
+                    moments = [activations[a] for a in chunk]
+                    records = store.journal(
+                        alarm_ids=chunk, events=(EventKind.RAISE,),
+                        since=min(moments) - slack, until=max(moments) + slack,
+                    )  # fmt: skip
+                    found = activation_raise(records, {a: activations[a] for a in chunk})
+                    for alarm_id in chunk:
+                        known[(alarm_id, activations[alarm_id])] = found.get(alarm_id)
+            self._raise_notes = known
+        return {k[0]: note for k, note in known.items() if note is not None}
 
     def alarm_counter(self, principal: Principal) -> dict[str, Any]:
         """The header's counter: standing and unacknowledged alarms by priority, and the ids

@@ -117,7 +117,7 @@ def layout(lang: str | None = None, asset_no: str | None = None, **_query: str) 
                       config={"displaylogo": False}),
             html.Div(id=ids.HISTORY_NOTE, className="note"),
             html.H2(t("timeline_title", lang)),
-            html.Div(_timeline(asset_no, lang), id=ids.TIMELINE),
+            html.Div(_timeline(asset_no, lang), id=ids.TIMELINE, className="table-scroll"),
         ]
     )  # fmt: skip
 
