@@ -29,6 +29,7 @@ from types import TracebackType
 from typing import Self
 
 from devtools.services import MosquittoServer
+from facility.deadline import within
 from facility.errors import CommError, ConfigError
 from facility.mqtt import BrokerSettings, MqttLink
 from facility.payload import TOPIC_PREFIX, DeviceMessage, PayloadError, decode
@@ -268,7 +269,7 @@ class BusWatcher:
         )
         task = asyncio.create_task(link.run())
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(link.connected.wait(), 10)
+            await within(link.connected.wait(), 10)
         if link.connected.is_set():
             self._connected.set()
         await self._stop.wait()

@@ -47,6 +47,7 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from facility.backoff import Backoff
+from facility.deadline import within
 from facility.errors import CommError, ConfigError
 from facility.redact import redact_url
 
@@ -264,7 +265,7 @@ class MqttLink:
             ) from exc
         client.loop_start()
         try:
-            await asyncio.wait_for(connected, timeout=10)
+            await within(connected, 10)
         except TimeoutError:
             raise CommError("no CONNACK within 10 s") from None
         for topic, qos in self.subscriptions:
@@ -288,7 +289,7 @@ class MqttLink:
         period = max(0.05, min(1.0, self.ack_timeout_s / 4))
         while not self._lost.is_set():
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._lost.wait(), period)
+                await within(self._lost.wait(), period)
             oldest = self._oldest_pending()
             if oldest is not None and self._loop.time() - oldest > self.ack_timeout_s:
                 self.stats.ack_timeouts += 1
