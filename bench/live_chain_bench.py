@@ -133,7 +133,7 @@ def main() -> None:
         rounds.append(figures)
         print(f"round {n + 1}: " + ", ".join(f"{k} {v:.0f}" if "ms" in k else f"{k} {v:.1f}"
                                             for k, v in figures.items()), flush=True)  # fmt: skip
-    print(f"\n{ROUNDS} rounds, 4 devices, 1 s overview tick, 2 s console tick:")
+    print(f"\n{ROUNDS} rounds, 4 devices, 1 s overview and console ticks:")
     for key in rounds[0]:
         values = [r[key] for r in rounds]
         print(f"  {key:32} median {statistics.median(values):8.1f}   worst {max(values):8.1f}")
