@@ -58,6 +58,7 @@ class DevicePoller:
         fastest = min(self.periods.values())
         start = time.monotonic() + self.rng.uniform(0, fastest)
         self.schedule = schedule = PollSchedule(self.periods, start)
+        task = asyncio.current_task()
         while True:
             delay = schedule.next_wake() - time.monotonic()
             if delay > 0:
@@ -67,6 +68,11 @@ class DevicePoller:
             if not due:
                 continue
             await self.poll_once(due, now)
+            if task is not None and task.cancelling():
+                # Python 3.11's wait_for (in pymodbus) returns the answer and drops a
+                # cancellation that arrives with it: the loop would poll on and the fleet's
+                # stop would wait for it for ever
+                raise asyncio.CancelledError
             skipped = schedule.advance(due, time.monotonic())
             self.health.overruns += skipped
 
