@@ -103,7 +103,7 @@ def encode(message: DeviceMessage) -> bytes:
         value = reading.value
         kind = type(value)
         if kind is int:
-            append(int.__repr__(value))  # type: ignore[arg-type]
+            append(int.__repr__(value))
         elif value is None:
             append("null")
         elif kind is float:
@@ -179,7 +179,7 @@ def _value(value: object) -> str:
     """Any other JSON scalar (bool, str, int or float subclasses), as ``json`` writes it."""
     kind = type(value)
     if kind is int:
-        return int.__repr__(value)  # type: ignore[arg-type]
+        return int.__repr__(value)
     if kind is float:
         return _float(value)  # type: ignore[arg-type]
     if kind is bool:
