@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 
 from collectors.base import Collected, DeviceCollector
 from collectors.health import DeviceHealth, Transition
-from collectors.schedule import PollSchedule
+from collectors.schedule import PollSchedule, first_deadline
 from device_profiles.models import PollClass
 from facility.payload import DeviceMessage
 from facility.types import Quality, Reading
@@ -54,9 +54,10 @@ class DevicePoller:
         self._last_ts: datetime | None = None
 
     async def run(self) -> None:
-        """Poll until cancelled. Start jitter spreads a site's devices over the fast period."""
+        """Poll until cancelled. Start jitter spreads a site's devices over the fast period,
+        in a few shared phases (``schedule.first_deadline``): one wake-up per phase."""
         fastest = min(self.periods.values())
-        start = time.monotonic() + self.rng.uniform(0, fastest)
+        start = first_deadline(time.monotonic(), fastest, self.rng.uniform(0, fastest))
         self.schedule = schedule = PollSchedule(self.periods, start)
         task = asyncio.current_task()
         while True:
