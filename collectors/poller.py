@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 
 from collectors.base import Collected, DeviceCollector
 from collectors.health import DeviceHealth, Transition
-from collectors.schedule import PollSchedule
+from collectors.schedule import PollSchedule, first_deadline
 from device_profiles.models import PollClass
 from facility.payload import DeviceMessage
 from facility.types import Quality, Reading
@@ -58,10 +58,12 @@ class DevicePoller:
         self._last_ts: datetime | None = None
 
     async def run(self) -> None:
-        """Poll until cancelled. Start jitter spreads a site's devices over the fast period."""
+        """Poll until cancelled. Start jitter spreads a site's devices over the fast period,
+        in a few shared phases (``schedule.first_deadline``): one wake-up per phase."""
         fastest = min(self.periods.values())
-        start = time.monotonic() + self.rng.uniform(0, fastest)
+        start = first_deadline(time.monotonic(), fastest, self.rng.uniform(0, fastest))
         self.schedule = schedule = PollSchedule(self.periods, start)
+        task = asyncio.current_task()
         while True:
             delay = schedule.next_wake() - time.monotonic()
             if delay > 0:
@@ -71,6 +73,11 @@ class DevicePoller:
             if not due:
                 continue
             await self.poll_once(due, now)
+            if task is not None and task.cancelling():
+                # Python 3.11's wait_for (in pymodbus) returns the answer and drops a
+                # cancellation that arrives with it: the loop would poll on and the fleet's
+                # stop would wait for it for ever
+                raise asyncio.CancelledError
             skipped = schedule.advance(due, time.monotonic())
             self.health.overruns += skipped
 

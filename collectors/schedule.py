@@ -4,6 +4,12 @@ Each poll class (fast/normal/slow) has its own period; a poll reads every class 
 instant, so a device is still read with one pass. Deadlines advance by whole periods from a
 fixed origin — no drift — and a poll that overran skips the missed deadlines (counted),
 never queueing up catch-up polls.
+
+Start phases are spread over the fastest period but kept on a grid of ``PHASES`` slots per
+period (``first_deadline``), anchored to the clock, not to each device's start: the devices
+of one slot share their deadlines, so the event loop wakes once for all of them, and their
+answers and publishes come in together. One wake-up per device instead cost the collector
+about half its CPU at 100 devices polled every second (issue 16).
 """
 
 from __future__ import annotations
@@ -13,6 +19,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from device_profiles.models import PollClass
+
+PHASES = 10  # start phases per fastest period
+
+
+def first_deadline(now: float, fastest_s: float, offset_s: float, phases: int = PHASES) -> float:
+    """The first deadline of a device: ``now + offset_s`` (its start jitter, within one
+    period) moved up to the next slot of a grid of ``phases`` slots per ``fastest_s``,
+    anchored at clock zero — devices started at different times share the same slots."""
+    grid = fastest_s / phases
+    return math.ceil((now + offset_s) / grid) * grid
 
 
 @dataclass

@@ -110,6 +110,8 @@ class CollectorService:
             will=will,
             subscriptions=[(request_topic(site), 1) for site in sites],
             on_message=lambda _topic, payload: _handover(loop, publisher, payload),
+            # a message per poll: paho's I/O on this loop, not on a thread woken per message
+            network_thread=False,
         )
         publisher = SpooledPublisher(link, spool, sent_log=sent_log)
         self.publisher = publisher

@@ -71,8 +71,7 @@ def alarm_counter() -> list[Any]:
             id=ids.TONE_SILENCE,
             className="tone-silence",
             hidden=True,
-            title="Silence · 消音",
-            **{"aria-label": "Silence · 消音"},
+            title="Silence · 消音",  # also its accessible name: the button has no text
         ),
         dcc.Store(id=ids.COUNTER_STORE),
         dcc.Interval(id=ids.COUNTER_TICK, interval=COUNTER_TICK_MS),

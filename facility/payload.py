@@ -73,7 +73,70 @@ class DeviceMessage:
 
 
 def encode(message: DeviceMessage) -> bytes:
-    """Serialise a device message (compact JSON, UTF-8)."""
+    """Serialise a device message (compact JSON, UTF-8).
+
+    The bytes are exactly ``json.dumps(body, separators=(",", ":"), ensure_ascii=False,
+    allow_nan=False)`` of the documented shape (``encode_reference``), written by hand: a
+    collector encodes every poll, and building a dict per point for ``json`` cost twice as
+    much CPU (issue 16). Point names, units and health keys are escaped once and cached."""
+    parts = [
+        '{"v":1,"site":',
+        _string(message.site),
+        ',"asset_no":',
+        _string(message.asset_no),
+        ',"class":',
+        _string(message.device_class),
+        ',"seq":',
+        _number(message.seq),
+        ',"ts":',
+        str(epoch_ms(message.collected_ts)),
+        ',"points":{',
+    ]
+    append = parts.append
+    first = True
+    for reading in message.readings:
+        head = _POINT_HEADS.get(reading.point)
+        if head is None:
+            head = _POINT_HEADS[reading.point] = _string(reading.point) + ':{"v":'
+        append(head if first else "," + head)
+        first = False
+        value = reading.value
+        kind = type(value)
+        if kind is int:
+            append(int.__repr__(value))
+        elif value is None:
+            append("null")
+        elif kind is float:
+            append(_float(value))  # type: ignore[arg-type]
+        elif kind is bool:
+            append("true" if value else "false")
+        else:
+            append(_value(value))
+        tail = _POINT_TAILS.get((reading.unit, reading.quality))
+        if tail is None:
+            tail = _POINT_TAILS[(reading.unit, reading.quality)] = (
+                f',"u":{_string(reading.unit)},"q":{_string(reading.quality.value)}'
+            )
+        append(tail)
+        if reading.source_ts is not None:
+            append(f',"ts":{epoch_ms(reading.source_ts)}}}')
+        else:
+            append("}")
+    append('},"health":{')
+    first = True
+    for key, value in message.health.items():
+        head = _HEALTH_HEADS.get(key)
+        if head is None:
+            head = _HEALTH_HEADS[key] = _string(key) + ":"
+        append(head if first else "," + head)
+        first = False
+        append(_value(value))
+    append("}}")
+    return "".join(parts).encode()
+
+
+def encode_reference(message: DeviceMessage) -> bytes:
+    """What ``encode`` writes, through ``json``: the specification its tests compare with."""
     points: dict[str, dict[str, Any]] = {}
     for reading in message.readings:
         entry: dict[str, Any] = {"v": reading.value, "u": reading.unit, "q": reading.quality.value}
@@ -91,6 +154,37 @@ def encode(message: DeviceMessage) -> bytes:
         "health": dict(message.health),
     }
     return json.dumps(body, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
+
+
+# escaped once: point names, (unit, quality) tails and health keys repeat every poll; bounded
+# by the profiles' points (a cache per process, as the profiles are)
+_POINT_HEADS: dict[str, str] = {}
+_POINT_TAILS: dict[tuple[str, Quality], str] = {}
+_HEALTH_HEADS: dict[str, str] = {}
+_string = json.JSONEncoder(ensure_ascii=False).encode
+_json_value = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode
+
+
+def _float(value: float) -> str:
+    if value != value or value in (math.inf, -math.inf):
+        raise ValueError(f"Out of range float values are not JSON compliant: {value!r}")
+    return float.__repr__(value)
+
+
+def _number(value: int) -> str:
+    return int.__repr__(value) if type(value) is int else _json_value(value)
+
+
+def _value(value: object) -> str:
+    """Any other JSON scalar (bool, str, int or float subclasses), as ``json`` writes it."""
+    kind = type(value)
+    if kind is int:
+        return int.__repr__(value)
+    if kind is float:
+        return _float(value)  # type: ignore[arg-type]
+    if kind is bool:
+        return "true" if value else "false"
+    return _json_value(value)
 
 
 def _reject_constant(name: str) -> Any:

@@ -62,6 +62,7 @@ class Slot:
     places: int | None  # decimals of scale/offset: scaled integers are rounded to them
     low: float
     high: float
+    plain: bool  # one register as is (uint16, no scale): the value is the word itself
 
 
 def _places(point: Point) -> int | None:
@@ -82,8 +83,11 @@ def compile_request(profile: DeviceProfile, request: ReadRequest) -> tuple[Slot,
         decoder = _decoder(point.modbus, profile.order_of(point))
         places = _places(point)
         low, high = point.range if point.range is not None else (-math.inf, math.inf)
+        plain = decoder is _first and not scaled
         slots.append(
-            Slot(point, start, start + point.modbus.count, decoder, scaled, places, low, high)
+            Slot(
+                point, start, start + point.modbus.count, decoder, scaled, places, low, high, plain
+            )
         )
     return tuple(slots)
 
@@ -100,6 +104,21 @@ def decode_slots(
     good = Quality.GOOD
     for slot in slots:
         point = slot.point
+        if slot.plain:  # most points of most devices: no slice, no decoder call
+            word = registers[slot.start]
+            readings.append(
+                Reading(
+                    site,
+                    asset_no,
+                    point.name,
+                    word,
+                    point.unit,
+                    good if slot.low <= word <= slot.high else Quality.UNCERTAIN_RANGE,
+                    None,
+                    collected_ts,
+                )
+            )
+            continue
         raw = slot.decoder(registers[slot.start : slot.stop])
         value: PointValue = raw
         quality = good

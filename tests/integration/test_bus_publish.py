@@ -8,6 +8,8 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
 from collectors.publisher import SpooledPublisher
 from devtools.services import MosquittoServer
 from facility.mqtt import BrokerSettings, MqttLink
@@ -23,8 +25,9 @@ def message(seq: int) -> DeviceMessage:
     return DeviceMessage("HT", "HT-PMP-001", "PMP", seq, now, (reading,), {"comm_ok": True})
 
 
+@pytest.mark.parametrize("network_thread", [True, False], ids=["thread", "loop"])
 async def test_broker_outage_loses_nothing(
-    fresh_mosquitto: MosquittoServer, tmp_path: Path
+    fresh_mosquitto: MosquittoServer, tmp_path: Path, network_thread: bool
 ) -> None:
     broker = BrokerSettings.from_url(fresh_mosquitto.url)
     received: list[int] = []
@@ -42,7 +45,7 @@ async def test_broker_outage_loses_nothing(
         session_expiry_s=600,
         backoff_max_s=1,
     )
-    link = MqttLink(broker, "test-collector", backoff_max_s=1)
+    link = MqttLink(broker, "test-collector", backoff_max_s=1, network_thread=network_thread)
     spool = Spool(tmp_path / "spool.db")
     publisher = SpooledPublisher(link, spool)
     tasks = [asyncio.create_task(t) for t in (subscriber.run(), link.run(), publisher.run())]

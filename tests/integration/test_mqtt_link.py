@@ -1,5 +1,6 @@
 """MqttLink against a real mosquitto: acknowledgements are never lost, every wait has a
-deadline, and a failing handler does not kill paho's network thread.
+deadline, and a failing handler does not kill paho's network thread. The same with paho's I/O
+on the event loop (``network_thread=False``, the collector's link).
 
 Finding (issue 9): the collector froze after ~23 minutes of ``make demo``. paho's network
 thread delivered a PUBACK before ``client.publish()`` had returned the mid to the link; the
@@ -11,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import threading
 import time
 from typing import Any
 
@@ -59,8 +61,12 @@ async def test_puback_before_publish_returns_still_settles(mosquitto: MosquittoS
         await _stop(task)
 
 
+NETWORK = pytest.mark.parametrize("network_thread", [True, False], ids=["thread", "loop"])
+
+
+@NETWORK
 async def test_unacknowledged_publish_fails_within_the_deadline(
-    fresh_mosquitto: MosquittoServer,
+    fresh_mosquitto: MosquittoServer, network_thread: bool
 ) -> None:
     """A broker that stops answering (SIGSTOP: the socket stays open) must not hang a
     publisher: the future fails after ``ack_timeout_s`` and the link reconnects by itself."""
@@ -70,6 +76,7 @@ async def test_unacknowledged_publish_fails_within_the_deadline(
         ack_timeout_s=1.0,
         backoff_min_s=0.1,
         backoff_max_s=0.5,
+        network_thread=network_thread,
     )
     task = await _running(link)
     pid = fresh_mosquitto.pid
@@ -89,7 +96,10 @@ async def test_unacknowledged_publish_fails_within_the_deadline(
         await _stop(task)
 
 
-async def test_failing_handler_leaves_the_link_listening(mosquitto: MosquittoServer) -> None:
+@NETWORK
+async def test_failing_handler_leaves_the_link_listening(
+    mosquitto: MosquittoServer, network_thread: bool
+) -> None:
     broker = BrokerSettings.from_url(mosquitto.url)
     seen: list[bytes] = []
 
@@ -99,8 +109,14 @@ async def test_failing_handler_leaves_the_link_listening(mosquitto: MosquittoSer
         seen.append(payload)
 
     topic = f"test/handler/{time.monotonic_ns()}"
-    listener = MqttLink(broker, "test-handler", subscriptions=[(topic, 1)], on_message=handler)
-    sender = MqttLink(broker, "test-handler-pub")
+    listener = MqttLink(
+        broker,
+        "test-handler",
+        subscriptions=[(topic, 1)],
+        on_message=handler,
+        network_thread=network_thread,
+    )
+    sender = MqttLink(broker, "test-handler-pub", network_thread=network_thread)
     tasks = [await _running(listener), await _running(sender)]
     try:
         await asyncio.sleep(0.2)  # the subscription is made right after CONNACK
@@ -110,3 +126,55 @@ async def test_failing_handler_leaves_the_link_listening(mosquitto: MosquittoSer
         assert listener.stats.callback_errors == 1
     finally:
         await _stop(*tasks)
+
+
+async def test_on_the_loop_no_thread_and_every_message_both_ways(
+    mosquitto: MosquittoServer,
+) -> None:
+    """``network_thread=False``: no paho thread; a burst larger than the socket's buffer is
+    written as it drains, every publish is acknowledged, and QoS 1 messages received are
+    acknowledged to the broker (paho queues those PUBACKs inside its callback)."""
+    broker = BrokerSettings.from_url(mosquitto.url)
+    topic = f"test/loop/{time.monotonic_ns()}"
+    got: list[bytes] = []
+    listener = MqttLink(
+        broker,
+        "test-loop-sub",
+        subscriptions=[(topic, 1)],
+        on_message=lambda _t, payload: got.append(payload),
+        network_thread=False,
+        session_expiry_s=60,
+    )
+    sender = MqttLink(broker, "test-loop-pub", network_thread=False, max_inflight=20_000)
+    tasks = [await _running(listener), await _running(sender)]
+    try:
+        assert not [t for t in threading.enumerate() if t.name.startswith("paho")], (
+            "no paho network thread on the loop"
+        )
+        await asyncio.sleep(0.2)  # subscribed right after CONNACK
+        body = b"x" * 4000
+        futures = [sender.publish(topic, body + str(i).encode()) for i in range(3000)]
+        done, pending = await asyncio.wait(futures, timeout=30)
+        assert not pending, f"{len(pending)} of 3000 publishes never acknowledged"
+        assert all(f.exception() is None for f in done)
+        await wait_until(lambda: len(got) == 3000, 30)
+        assert got[-1] == body + b"2999"
+        # the listener acknowledged them all: a new session with the same id gets nothing
+        assert listener.stats.callback_errors == 0
+    finally:
+        await _stop(*tasks)
+    again: list[bytes] = []
+    resumed = MqttLink(
+        broker,
+        "test-loop-sub",
+        subscriptions=[(topic, 1)],
+        on_message=lambda _t, payload: again.append(payload),
+        network_thread=False,
+        session_expiry_s=60,
+    )
+    task = await _running(resumed)
+    try:
+        await asyncio.sleep(1.0)
+        assert again == [], f"{len(again)} messages redelivered: their PUBACKs were never sent"
+    finally:
+        await _stop(task)

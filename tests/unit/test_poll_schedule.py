@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
-from collectors.schedule import PollSchedule
+from collectors.schedule import PHASES, PollSchedule, first_deadline
 from device_profiles.models import PollClass
 
 F, N, S = PollClass.FAST, PollClass.NORMAL, PollClass.SLOW
@@ -72,3 +74,39 @@ def test_poll_scale_multiplies_every_profile_period() -> None:
     for bad in (0, 1.5):
         with pytest.raises(ValueError, match="poll_scale"):
             CollectorConfig(poll_scale=bad)
+
+
+# -- start phases: a few shared slots per period, one wake-up per slot --------------------------
+
+
+def test_first_deadline_is_on_the_grid_within_a_period_of_the_jittered_start() -> None:
+    for now, offset in [(1000.0, 0.0), (1000.03, 0.5), (1234.567, 0.999), (7.0, 0.95)]:
+        deadline = first_deadline(now, 1.0, offset)
+        assert now + offset <= deadline < now + offset + 0.1 + 1e-9
+        assert abs(deadline * 10 - round(deadline * 10)) < 1e-6, deadline
+
+
+def test_devices_started_apart_share_the_slots_of_one_grid() -> None:
+    """Two devices started 0.37 s apart, jittered into the same slot: the same deadlines, now
+    and after a thousand periods, so one timer wakes both."""
+    a = PollSchedule({F: 1.0}, first_deadline(5000.0, 1.0, 0.44))
+    b = PollSchedule({F: 1.0}, first_deadline(5000.37, 1.0, 0.1))
+    assert a.next_wake() == b.next_wake()
+    for _ in range(1000):
+        a.advance(a.due(a.next_wake()), a.next_wake() + 0.01)
+        b.advance(b.due(b.next_wake()), b.next_wake() + 0.02)
+    assert a.next_wake() == b.next_wake()
+
+
+def test_a_fleet_wakes_in_at_most_the_phases_per_period() -> None:
+    rng = random.Random(7)
+    starts = {first_deadline(100.0 + rng.uniform(0, 3), 1.0, rng.uniform(0, 1)) for _ in range(300)}
+    in_one_second = {round(s % 1.0, 6) for s in starts}
+    assert len(in_one_second) <= PHASES
+    assert PHASES == 10
+
+
+def test_a_fast_period_gets_a_fine_grid() -> None:
+    """Stress polling (1 ms) is not held back to a coarse grid: slots of 0.1 ms."""
+    deadline = first_deadline(50.00001, 0.001, 0.0005)
+    assert 50.00051 <= deadline < 50.00061 + 1e-9
