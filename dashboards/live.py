@@ -26,7 +26,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from facility.heartbeat import (
-    STATUS_PREFIX,
     Heartbeat,
     HeartbeatError,
     ServiceKind,
@@ -37,14 +36,15 @@ from facility.heartbeat import (
 )
 from facility.heartbeat import decode as decode_heartbeat
 from facility.mqtt import BrokerSettings, MqttLink
-from facility.payload import TOPIC_PREFIX, PayloadError, decode
+from facility.payload import PayloadError, decode
+from facility.topics import READINGS_WILDCARD, STATUS_PREFIX, STATUS_WILDCARD
 from facility.types import ASSET_NO_RE
 from gateway.alarms.watchdog import Verdict, Watchdog, WatchdogSettings
 
 log = logging.getLogger(__name__)
 
-SUBSCRIPTION = f"{TOPIC_PREFIX}/+/+"
-STATUS_SUBSCRIPTION = f"{STATUS_PREFIX}/+/+"
+SUBSCRIPTION = READINGS_WILDCARD  # readings only (docs/decisions/007-topic-trees.md)
+STATUS_SUBSCRIPTION = STATUS_WILDCARD
 
 
 @dataclass(frozen=True, slots=True)

@@ -202,7 +202,7 @@ class MaintenanceConfig(_Section):
     timeliness_target: float = Field(default=0.9, gt=0, le=1)
     # Where work-order notices go (besides the log): a group robot / generic webhook (URL
     # from $FACILITY_MAINTENANCE__NOTIFY_WEBHOOK_URL: robot URLs carry their key) and MQTT
-    # facility/v1/workorders/<site>.
+    # facility/v1/events/workorders/<site>.
     notify_webhook_url: str | None = None
     notify_webhook_kind: Literal["wecom", "dingtalk", "generic"] = "generic"
     notify_mqtt: bool = True

@@ -29,10 +29,11 @@ from typing import Any
 
 from facility.errors import ProtocolError
 from facility.limits import BUS_PAYLOAD_MAX_BYTES, BUS_PAYLOAD_MAX_DEPTH, JsonLimitError, load_json
+from facility.topics import TOPIC_PREFIX as TOPIC_PREFIX
+from facility.topics import device_topic as device_topic
 from facility.types import ASSET_NO_RE, PointValue, Quality, Reading
 
 SCHEMA_VERSION = 1
-TOPIC_PREFIX = "facility/v1"
 MAX_STRING = 256
 MAX_POINTS = 2000
 MAX_PAYLOAD_BYTES = BUS_PAYLOAD_MAX_BYTES  # the limits live in facility/limits.py
@@ -45,10 +46,6 @@ class PayloadError(ProtocolError):
     def __init__(self, kind: str, message: str) -> None:
         super().__init__(message)
         self.kind = kind
-
-
-def device_topic(site: str, asset_no: str) -> str:
-    return f"{TOPIC_PREFIX}/{site}/{asset_no}"
 
 
 def epoch_ms(ts: datetime) -> int:

@@ -35,8 +35,8 @@ from facility.resend import (
     ResendRequest,
     decode_report,
     encode_request,
-    request_topic,
 )
+from facility.topics import resend_request_topic
 from gateway.influx import InfluxClient, quote_ident
 from gateway.lineproto import HEALTH_MEASUREMENT, SEQ_FIELD, event_line
 
@@ -188,7 +188,7 @@ class GapFiller:
             site = request.asset_no.split("-", 1)[0]
             try:
                 await asyncio.wait_for(
-                    self.publish(request_topic(site), encode_request(request)), 10
+                    self.publish(resend_request_topic(site), encode_request(request)), 10
                 )
             except (CommError, TimeoutError):
                 break  # the broker is away; the next audit asks again
