@@ -24,6 +24,7 @@ What each role may do (``<S>`` = one of its sites, ``<id>`` = its service id)::
     dashboard   read  facility/v1/<S>/+, every status, its own reply topics
                 write facility/v1/ctl/alarm-commands/<S>, its status
     commander   write facility/v1/ctl/alarm-commands/<S>; read its own reply topics (the CLI)
+    reader      read  facility/v1/<S>/+ only (a Telegraf, a user's own pipeline: docs/telegraf.md)
     test        readwrite # (tests and tools only; never in a deployment's ACL)
 
 Only the services that authenticate people (the dashboard and the CLI's command account)
@@ -85,6 +86,7 @@ class BusRole(StrEnum):
     SCHEDULER = "scheduler"
     DASHBOARD = "dashboard"
     COMMANDER = "commander"  # the CLI's command sender (acts for a person)
+    READER = "reader"  # readings only, read only: a user's own pipeline (Telegraf)
     TEST = "test"  # full access: tests, tools, benchmarks
 
 
@@ -96,6 +98,7 @@ _SITED = {
     BusRole.SCHEDULER,
     BusRole.DASHBOARD,
     BusRole.COMMANDER,
+    BusRole.READER,
 }
 
 
@@ -194,6 +197,8 @@ def account_rules(account: BusAccount) -> list[Rule]:
         case BusRole.COMMANDER:
             rules = [("write", alarm_command_topic(site)) for site in sites]
             rules.append(("read", f"{alarm_reply_prefix(account.name)}/+"))
+        case BusRole.READER:
+            rules = [("read", topic) for topic in readings]
         case BusRole.TEST:
             rules = [("readwrite", "#")]
     return rules
@@ -228,11 +233,13 @@ def service_accounts(
     dashboard_id: str = "dashboard",
     commander: str = "facility-cli",
     channels: Sequence[str] = (),
+    readers: Sequence[str] = (),
 ) -> list[BusAccount]:
     """One account per service of a deployment, named after the service's id.
 
     ``collectors`` lists (collector id, its sites); by default one collector serves all
     ``sites``, as ``facility collect run`` does with an empty ``[collector] sites``.
+    ``readers`` names read-only accounts for the readings of every site (docs/telegraf.md).
     """
     every = tuple(sites)
     collector_accounts = [
@@ -245,4 +252,5 @@ def service_accounts(
         BusAccount(scheduler_id, BusRole.SCHEDULER, every),
         BusAccount(dashboard_id, BusRole.DASHBOARD, every),
         BusAccount(commander, BusRole.COMMANDER, every),
+        *[BusAccount(name, BusRole.READER, every) for name in readers],
     ]

@@ -52,7 +52,8 @@ SITES = ("HT", "JU", "HY")
 ACCOUNTS = [
     BusAccount("collector-HT", BusRole.COLLECTOR, ("HT",)),
     BusAccount("collector-JU", BusRole.COLLECTOR, ("JU",)),
-    *service_accounts(SITES)[1:],  # gateway-1, alarms-1, scheduler-1, dashboard, facility-cli
+    # gateway-1, alarms-1, scheduler-1, dashboard, facility-cli, telegraf (a reader)
+    *service_accounts(SITES, readers=["telegraf"])[1:],
 ]
 FIRE_TOPIC = device_topic("HT", "HT-FAP-003")
 FIRE = json.dumps({"v": 1, "asset_no": "HT-FAP-003", "points": {"panel_state": {"v": 1}}})
@@ -335,6 +336,28 @@ async def test_the_readings_wildcard_hears_readings_only(bus: MosquittoServer) -
         await wait_until(lambda: last in heard.payloads(device_topic("HT", "HT-PMP-001")), 10)
         assert {t for t, p in everything.messages if p == b"job"} == {t for _, t, _ in JOBS}
     assert {t for t, _ in heard.messages} == {device_topic("HT", "HT-PMP-001")}
+
+
+async def test_a_reader_account_reads_readings_and_publishes_nothing(bus: MosquittoServer) -> None:
+    """The account docs/telegraf.md gives a user's Telegraf: ``facility/v1/+/+`` works, and
+    it can neither put a reading on the bus nor hear a command."""
+    reading = device_topic("JU", "JU-TNK-001")
+    async with (
+        link(login(bus, "telegraf"), "telegraf", [READINGS_WILDCARD, "facility/v1/#"]) as (
+            telegraf,
+            heard,
+        ),
+        link(login(bus, "collector-JU"), "collector-JU-p") as (collector, _),
+        link(login(bus, "facility-cli"), "facility-cli-p") as (cli, _),
+    ):
+        await subscribed(collector, heard, reading)
+        with pytest.raises(CommError, match="Not authorized"):
+            await telegraf.publish(FIRE_TOPIC, FIRE.encode())
+        await cli.publish(alarm_command_topic("JU"), b"command")
+        last = b'{"last": true}'
+        await collector.publish(reading, last)
+        await wait_until(lambda: last in heard.payloads(reading), 10)
+    assert {t for t, _ in heard.messages} == {reading}
 
 
 # -- TLS ----------------------------------------------------------------------------------------

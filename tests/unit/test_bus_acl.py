@@ -7,6 +7,8 @@ and the refusals of malformed accounts.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from facility.errors import ConfigError
@@ -25,7 +27,7 @@ ACCOUNTS = {
     for a in [
         BusAccount("collector-JU", BusRole.COLLECTOR, ("JU",)),
         BusAccount("collector-HT", BusRole.COLLECTOR, ("HT",)),
-        *service_accounts(SITES)[1:],  # gateway-1, alarms-1, scheduler-1, dashboard, facility-cli
+        *service_accounts(SITES, readers=["telegraf"])[1:],  # gateway-1 ... facility-cli, telegraf
         BusAccount(TEST_ACCOUNT, BusRole.TEST),
     ]
 }
@@ -130,6 +132,14 @@ TABLE = [
     ("gateway-1", "write", "facility/v1/events/deadletter/gateway-2", False),
     ("scheduler-1", "write", "facility/v1/events/workorders/HY", True),
     ("collector-HT", "write", "facility/v1/events/workorders/HT", False),
+    # a reader (Telegraf): the readings of its sites, nothing else, and never writes
+    ("telegraf", "read", FIRE, True),
+    ("telegraf", "read", "facility/v1/JU/JU-PMP-001", True),
+    ("telegraf", "write", FIRE, False),
+    ("telegraf", "read", COMMAND_HT, False),
+    ("telegraf", "read", "facility/v1/events/alarms/HT", False),
+    ("telegraf", "read", "facility/v1/status/collector/collector-HT", False),
+    ("telegraf", "read", "facility/v1/ctl/alarm-replies/dashboard/ab12", False),
     # the test account: everything
     (TEST_ACCOUNT, "write", FIRE, True),
     (TEST_ACCOUNT, "read", "facility/v1/ctl/alarm-replies/dashboard/x", True),
@@ -201,3 +211,20 @@ def test_service_accounts_default_to_one_collector_for_every_site() -> None:
         ("gateway-1", BusRole.GATEWAY, ("HT", "JU")),
     ]
     assert service_accounts(["HT"])[0].name == "collector-1"
+
+
+def test_the_acl_command_adds_reader_accounts(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from facility.config import Settings
+    from gateway.cli.bus import group
+
+    out = tmp_path / "acl"
+    result = CliRunner().invoke(
+        group,
+        ["acl", "--site", "HT", "--reader", "telegraf", "--out", str(out)],
+        obj=Settings(),
+    )
+    assert result.exit_code == 0, result.output
+    assert "user telegraf\ntopic read facility/v1/HT/+\n" in out.read_text()
+    assert "mosquitto_passwd /etc/mosquitto/passwd telegraf" in result.output

@@ -73,7 +73,11 @@ def test_only_readings_match_the_readings_wildcard(kind: str, topic: str) -> Non
 
 
 ACCOUNTS = [
-    *service_accounts(SITES, collectors=[("collector-ht", ["HT"]), ("collector-2", ["JU", "HY"])]),
+    *service_accounts(
+        SITES,
+        collectors=[("collector-ht", ["HT"]), ("collector-2", ["JU", "HY"])],
+        readers=["telegraf"],
+    ),
     BusAccount("alarms-2", BusRole.ALARMS, ("HT",), extra_write=("estate/notify/centre",)),
 ]
 
