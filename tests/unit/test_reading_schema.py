@@ -22,7 +22,7 @@ from device_profiles import load_library
 from device_profiles.models import DeviceProfile
 from device_profiles.points import DataType, Point, TimestampSource
 from facility.payload import DeviceMessage, PayloadError, decode, device_topic, encode
-from facility.types import PointValue, Quality, Reading
+from facility.types import DeviceClass, PointValue, Quality, Reading
 from tests.schema_check import errors
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -81,9 +81,10 @@ def test_the_demo_has_every_device_class() -> None:
     assert {p.device_class for p in PROFILES} >= {"PMP", "PDP", "TNK", "LGT", "FAP"}
 
 
-def test_the_schema_names_every_quality() -> None:
+def test_the_schema_names_every_quality_and_class() -> None:
     enum = SCHEMA["$defs"]["point"]["properties"]["q"]["enum"]
     assert enum == [q.value for q in Quality]
+    assert SCHEMA["properties"]["class"]["enum"] == [c.value for c in DeviceClass]
 
 
 @pytest.mark.parametrize("profile", PROFILES, ids=lambda p: f"{p.device_class}:{p.id}")
