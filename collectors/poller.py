@@ -67,6 +67,12 @@ class DevicePoller:
             if not due:
                 continue
             await self.poll_once(due, now)
+            # pymodbus awaits its answers with asyncio.wait_for, which in Python 3.11 swallows a
+            # cancellation that lands as the answer arrives: honour it here, or the loop goes
+            # on and Fleet.close (shutdown, a device's hot reload) waits for it for ever
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise asyncio.CancelledError
             skipped = schedule.advance(due, time.monotonic())
             self.health.overruns += skipped
 
