@@ -1,4 +1,5 @@
-"""The device poll loop (collectors/poller.py) with a device that is a plain object."""
+"""The device poll loop (collectors/poller.py) with a device that is a plain object: the
+full last-known state each message carries, and a cancellation the library swallowed."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from collectors.base import Collected
 from collectors.poller import DevicePoller
 from device_profiles import load_library
 from device_profiles.models import DeviceProfile, PollClass
+from facility.payload import DeviceMessage
 from facility.types import Asset, Quality, Reading
 from maintenance.ledger_files import demo_ledger_paths, read_ledger_file
 
@@ -48,6 +50,28 @@ class Device:
             if p.poll in classes
         )
         return Collected(readings, 1.0, 1)
+
+
+async def test_each_message_carries_the_points_of_the_classes_not_polled() -> None:
+    sent: list[DeviceMessage] = []
+    device = Device()
+    poller = DevicePoller(device, sent.append)
+    await poller.poll_once(frozenset(PollClass), 0.0)
+    await poller.poll_once(frozenset({PollClass.FAST}), 1.0)
+    first, second = sent
+    fast = {p.name for p in device.profile.points if p.poll is PollClass.FAST}
+    assert not first.carried  # the first poll read every class
+    assert {r.point for r in second.readings} == fast
+    carried = {r.point: r for r in second.carried}
+    assert set(carried) == {p.name for p in device.profile.points} - fast
+    # as last read: the first poll's value, stamped with the first poll's collected time
+    assert {r.value for r in carried.values()} == {1.0}
+    assert {r.collected_ts for r in carried.values()} == {first.collected_ts}
+    await poller.poll_once(frozenset({PollClass.SLOW}), 2.0)
+    third = sent[-1]
+    by_point = {r.point: r for r in third.carried}
+    # the fast points now carried are the second poll's
+    assert all(by_point[p].collected_ts == second.collected_ts for p in fast)
 
 
 async def test_a_cancellation_swallowed_inside_a_poll_still_stops_the_loop() -> None:

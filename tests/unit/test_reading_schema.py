@@ -11,6 +11,7 @@ refuses any keyword it does not implement).
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ import pytest
 from collectors.health import DeviceHealth
 from device_profiles import load_library
 from device_profiles.models import DeviceProfile
-from device_profiles.points import DataType, Point, TimestampSource
+from device_profiles.points import DataType, Point, PollClass, TimestampSource
 from facility.payload import DeviceMessage, PayloadError, decode, device_topic, encode
 from facility.types import DeviceClass, PointValue, Quality, Reading
 from tests.schema_check import errors
@@ -69,8 +70,18 @@ def message_for(profile: DeviceProfile, seq: int = 42) -> DeviceMessage:
     health = DeviceHealth(jitter=False)
     health.success(0.0, 3.14159)
     health.failure(1.0, "exception_2", "illegal data address")
+    # a fast poll: the points of the other classes ride along as last read (decision 008)
+    fast = {p.name for p in profile.points if p.poll is PollClass.FAST} or {profile.points[0].name}
+    earlier = TS - timedelta(seconds=30)
     return DeviceMessage(
-        site, asset_no, profile.device_class, seq, TS, tuple(readings), health.as_reading()
+        site,
+        asset_no,
+        profile.device_class,
+        seq,
+        TS,
+        tuple(r for r in readings if r.point in fast),
+        health.as_reading(),
+        tuple(replace(r, collected_ts=earlier) for r in readings if r.point not in fast),
     )
 
 
@@ -94,6 +105,8 @@ def test_encoded_messages_of_every_device_class_follow_the_schema(
     message = message_for(profile)
     body = json.loads(encode(message))
     assert errors(SCHEMA, body) == []
+    assert len(body["points"]) == len(profile.points)  # the full state, in one message
+    assert message.carried, "the demo profiles have several poll classes"
     # and they are what the decoder reads back
     assert decode(device_topic("HT", message.asset_no), encode(message)) == message
 
@@ -117,6 +130,7 @@ BROKEN: list[tuple[str, Any]] = [
     ("long string", lambda b: next(iter(b["points"].values())).update(v="x" * 257)),
     ("unit a number", lambda b: next(iter(b["points"].values())).update(u=3)),
     ("health nested", lambda b: b.update(health={"comm_ok": {"x": 1}})),
+    ("carried in seconds", lambda b: next(iter(b["points"].values())).update(at=1_795_678_950)),
 ]
 
 
