@@ -99,7 +99,11 @@ class Fleet:
 
     def _start(self, device: DeviceCollector, definition: Definition) -> None:
         poller = DevicePoller(
-            device, self.sink, rng=random.Random(self.rng.random()), sequence=self.sequence
+            device,
+            self.sink,
+            rng=random.Random(self.rng.random()),
+            sequence=self.sequence,
+            period_scale=self.options.poll_scale,
         )
         task = self.group.create_task(poller.run(), name=f"poll {definition[0].asset_no}")
         self.running[definition[0].asset_no] = _Running(definition, poller, task)

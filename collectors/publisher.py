@@ -47,6 +47,7 @@ from dataclasses import dataclass
 from collectors.journal import Journal
 from collectors.sentlog import Loss, SentLog, SentRecord
 from facility.backoff import Backoff
+from facility.deadline import within
 from facility.errors import CommError, ProtocolError, StorageError
 from facility.mqtt import MqttLink
 from facility.payload import DeviceMessage, device_topic, encode
@@ -401,9 +402,7 @@ class SpooledPublisher:
             for r in records
         ]
         try:
-            results = await asyncio.wait_for(
-                asyncio.gather(*futures, return_exceptions=True), ACK_WAIT_S
-            )
+            results = await within(asyncio.gather(*futures, return_exceptions=True), ACK_WAIT_S)
         except TimeoutError:
             results = [CommError("no acknowledgement")] * len(records)
         acked: list[Record] = []
@@ -560,9 +559,7 @@ class SpooledPublisher:
             return
         futures = [self.link.publish(r.topic, r.body, qos=1, retain=False) for r in records]
         try:
-            results = await asyncio.wait_for(
-                asyncio.gather(*futures, return_exceptions=True), ACK_WAIT_S
-            )
+            results = await within(asyncio.gather(*futures, return_exceptions=True), ACK_WAIT_S)
         except TimeoutError:
             return  # the link is being torn down; the historian asks again
         resent = sum(1 for r in results if not isinstance(r, BaseException))
@@ -581,9 +578,7 @@ class SpooledPublisher:
         site = asset_no.split("-", 1)[0]
         report = ResendReport(asset_no, seq_from, seq_to, resent, tuple(missing))
         with contextlib.suppress(CommError, TimeoutError):
-            await asyncio.wait_for(
-                self.link.publish(resend_report_topic(site), encode_report(report)), 30
-            )
+            await within(self.link.publish(resend_report_topic(site), encode_report(report)), 30)
 
     def _say_once(self, key: str, text: str) -> None:
         if key not in self._logged:

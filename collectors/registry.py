@@ -27,6 +27,7 @@ class CollectorOptions:
 
     opcua_security: OpcuaSecurity | None = None
     device_limits: DeviceLimitStore | None = None
+    poll_scale: float = 1.0  # profiles' poll periods are multiplied by this
 
 
 Builder = Callable[[Sequence[tuple[Asset, DeviceProfile]], CollectorOptions], list[Collector]]

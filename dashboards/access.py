@@ -45,6 +45,7 @@ CALLBACK_PERMISSIONS: dict[str, Permission | None] = {
     outputs_key(
         (ids.TITLE, "children"),
         (ids.LANG_TOGGLE, "children"),
+        (ids.MENU_BUTTON, "children"),
         *[(ids.nav_link(page), "children") for page in ids.PAGES],
     ): Permission.VIEW,
     ROUTER: Permission.VIEW,
@@ -52,6 +53,7 @@ CALLBACK_PERMISSIONS: dict[str, Permission | None] = {
     # overview
     outputs_key((ids.LIVE_STORE, "data")): Permission.VIEW,
     outputs_key((ids.LIVE_RENDERED, "title")): None,  # clientside: the tile renderer
+    outputs_key((ids.PLAN_RENDERED, "title")): None,  # clientside: the site plans' pins
     # the header's alarm counter (every page) and its tone
     outputs_key((ids.COUNTER_STORE, "data")): Permission.VIEW,
     outputs_key((ids.COUNTER_RENDERED, "title")): None,  # clientside: counter and tone
@@ -77,6 +79,9 @@ CALLBACK_PERMISSIONS: dict[str, Permission | None] = {
         (ids.HISTORY_BANNER, "children"),
         (ids.HISTORY_NOTE, "children"),
     ): Permission.VIEW,
+    outputs_key((ids.TREND_TICK, "disabled")): None,  # clientside: the live switch
+    outputs_key((ids.TREND_TAIL, "data")): Permission.VIEW,  # the live tail's readings
+    outputs_key((ids.TREND_RENDERED, "title")): None,  # clientside: appends the tail
 }
 
 #: Pages that need more than VIEW (path prefix → permission).

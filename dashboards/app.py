@@ -89,14 +89,22 @@ def _header(principal: Principal | None, csrf: str) -> html.Header:
                 className="logout-form",
             ),
         ]
+    # on a phone (style.css, max-width 640px) the header is one line: the menu button, the
+    # title and the alarm counter; the button opens the rest (assets/facility.js)
+    aria: dict[str, Any] = {"aria-expanded": "false", "aria-controls": ids.HEADER}
+    menu = html.Button(
+        t("menu", "en"), id=ids.MENU_BUTTON, className="menu-toggle", type="button", **aria
+    )
     return html.Header(
         [
+            menu,
             html.Span(t("app_title", "en"), id=ids.TITLE, className="app-title"),
             html.Nav(links, id=ids.NAV, className="nav"),
             *(alarm_counter() if principal is not None else []),
             *who,
             html.Button(t("language", "en"), id=ids.LANG_TOGGLE, className="lang-toggle"),
         ],
+        id=ids.HEADER,
         className="app-header",
     )
 
@@ -163,13 +171,17 @@ def _register_shell_callbacks(app: dash.Dash) -> None:
         return "en" if normalise(lang) == "zh" else "zh"
 
     @app.callback(
-        [Output(ids.TITLE, "children"), Output(ids.LANG_TOGGLE, "children")]
+        [
+            Output(ids.TITLE, "children"),
+            Output(ids.LANG_TOGGLE, "children"),
+            Output(ids.MENU_BUTTON, "children"),
+        ]
         + [Output(ids.nav_link(page), "children") for page in PAGES],
         Input(ids.LANG, "data"),
     )
     def label_header(lang: str | None) -> list[str]:
         lang = normalise(lang)
-        return [t("app_title", lang), t("language", lang)] + [
+        return [t("app_title", lang), t("language", lang), t("menu", lang)] + [
             t(f"nav_{page}", lang) for page in PAGES
         ]
 

@@ -64,8 +64,15 @@ def alarm_counter() -> list[Any]:
     ]
     return [
         dcc.Link(cells, href="/alarms", id=ids.ALARM_COUNTER, className="alarm-counter"),
+        # a drawn speaker (style.css), not the 🔕 emoji: a desk PC without an emoji font
+        # showed an empty box
         html.Button(
-            "🔕", id=ids.TONE_SILENCE, className="tone-silence", hidden=True, title="Silence · 消音"
+            "",
+            id=ids.TONE_SILENCE,
+            className="tone-silence",
+            hidden=True,
+            title="Silence · 消音",
+            **{"aria-label": "Silence · 消音"},
         ),
         dcc.Store(id=ids.COUNTER_STORE),
         dcc.Interval(id=ids.COUNTER_TICK, interval=COUNTER_TICK_MS),

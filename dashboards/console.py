@@ -8,6 +8,13 @@ not move it), the value against its limit, who acknowledged and their comment, a
 shelved alarm until when and why. The page filters, sorts and patches rows in the browser
 (assets/facility.js); nothing here does I/O.
 
+Incidents: the engine groups alarms raised at one site close together in time (a pump trip
+with its low pressure and tank alarms; a flood from one cause) and writes the incident and
+its first-out on each member's raise entry in the journal (gateway/alarms/floods.py).
+``incident_membership`` reads those notes back, ``incident_rows`` makes one row per incident
+of two or more standing members (the first-out's text, the highest priority, the count); the
+page shows it as one expandable row.
+
 Which operator action needs which permission is stated once, here (``OP_PERMISSIONS``):
 the page shows a button only to those who hold it, ``Queries.alarm_commands`` refuses
 everyone else before anything is sent, and the engine checks again with the person's token.
@@ -18,7 +25,8 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime, tzinfo
+from dataclasses import dataclass
+from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
 from dashboards.i18n import t
@@ -29,7 +37,7 @@ from facility.spreadsheet import spreadsheet_cell
 from facility.types import PRIORITY_ORDER, Asset, priority_rank
 from gateway.alarms.definitions import QUALITY_ALARM, quality_definition
 from gateway.alarms.journal import AlarmRecord
-from gateway.alarms.state import HIDDEN, AlarmState
+from gateway.alarms.state import HIDDEN, AlarmState, EventKind
 from gateway.alarms.store import CurrentAlarm
 from maintenance.identity.roles import Permission
 
@@ -99,14 +107,82 @@ def alarm_label(alarm: CurrentAlarm | AlarmRecord, definition: AlarmDefinition |
     return alarm.alarm if known == f"alarm_{alarm.alarm}" else known
 
 
+@dataclass(frozen=True, slots=True)
+class RaiseNote:
+    """What the engine wrote on the raise that started an alarm's current activation: the
+    incident it joined and that incident's first-out (None when it joined none: alone, or
+    the first of one), and whether its site was in an alarm flood."""
+
+    at: datetime
+    incident: str | None = None
+    first_out: str | None = None
+    flood: bool = False
+
+
+def raise_note(record: AlarmRecord) -> RaiseNote:
+    """The note of a journal raise entry (``detail``: ``incident``, ``first_out``, ``flood``)."""
+    detail = record.detail
+    incident, first_out = detail.get("incident"), detail.get("first_out")
+    return RaiseNote(
+        record.at,
+        incident if isinstance(incident, str) and incident else None,
+        first_out if isinstance(first_out, str) and first_out else None,
+        detail.get("flood") is True,
+    )
+
+
+def activation_raise(
+    records: Iterable[AlarmRecord], activations: Mapping[str, datetime]
+) -> dict[str, RaiseNote]:
+    """Of journal ``records``, the raise of each alarm's current activation (``activations``:
+    alarm id → ``active_since``; the engine stamps both with the same moment — a
+    millisecond of slack for a database that rounds)."""
+    found: dict[str, RaiseNote] = {}
+    slack = timedelta(milliseconds=1)
+    for record in records:
+        since = activations.get(record.alarm_id)
+        if record.kind is EventKind.RAISE and since is not None and abs(record.at - since) <= slack:
+            found[record.alarm_id] = raise_note(record)
+    return found
+
+
+def incident_membership(notes: Mapping[str, RaiseNote]) -> dict[str, tuple[str, bool]]:
+    """Alarm id → (incident id, is the first-out) for the alarms of ``notes`` (their current
+    activation's raise) that belong to an incident. A member's note names the incident and
+    its first-out; the first-out's own raise came before the others joined, so its note
+    names none: it belongs when it is among ``notes`` with no incident of its own and was
+    raised no later than the members (raised again later, it starts something else)."""
+    members: dict[str, list[str]] = {}
+    first_of: dict[str, str] = {}
+    for alarm_id, note in notes.items():
+        if note.incident is None:
+            continue
+        members.setdefault(note.incident, []).append(alarm_id)
+        if note.first_out is not None:
+            first_of.setdefault(note.incident, note.first_out)
+    found: dict[str, tuple[str, bool]] = {}
+    for incident, alarm_ids in members.items():
+        first = first_of.get(incident)
+        own = notes.get(first) if first is not None else None
+        earliest = min(notes[a].at for a in alarm_ids)
+        for alarm_id in alarm_ids:
+            found[alarm_id] = (incident, alarm_id == first)
+        if first is not None and own is not None and own.incident is None and own.at <= earliest:
+            found[first] = (incident, True)
+    return found
+
+
 def console_row(
     alarm: CurrentAlarm,
     asset: Asset | None,
     profiles: Mapping[str, DeviceProfile],
     lang: str,
     tz: tzinfo,
+    incident: tuple[str, bool] | None = None,
+    flood: bool = False,
 ) -> dict[str, Any]:
-    """One alarm as the console's store holds it (short keys: 500 rows a tick)."""
+    """One alarm as the console's store holds it (short keys: 500 rows a tick);
+    ``incident``: (its incident's id, is it the first-out), ``flood``: raised in a flood."""
     status = alarm.status
     definition = alarm_definition(profiles, asset, alarm.alarm)
     unit = _unit(profiles, asset, definition.point if definition else None)
@@ -151,12 +227,76 @@ def console_row(
         "until": _when(shelve.until, tz) if shelve else "",
         "reason": (shelve.reason or shelve.comment) if shelve else "",
         "active": status.active,
+        "inc": incident[0] if incident else "",
+        "first": t("first_out", lang) if incident and incident[1] else "",
+        "flood": flood,
     }
+
+
+def _row_order(row: Mapping[str, Any]) -> tuple[Any, ...]:
+    return (row["rank"], row["state_rank"], -row["raised_ms"], row["id"])
+
+
+def incident_rows(rows: Sequence[Mapping[str, Any]], lang: str) -> list[dict[str, Any]]:
+    """One row per incident and view (standing / shelved) holding two or more of ``rows``:
+    the first-out's asset and text (the earliest member's when the first-out is not among
+    them), the highest priority and most urgent state of the members, the first raised time,
+    the count ("+4 related") and how many are acknowledged. ``members`` lists the alarm ids,
+    the first-out first, then most urgent first; the page filters and sorts the incident as
+    a whole."""
+    groups: dict[tuple[str, str], list[Mapping[str, Any]]] = {}
+    for row in rows:
+        if row.get("inc"):
+            groups.setdefault((row["inc"], row["view"]), []).append(row)
+    found: list[dict[str, Any]] = []
+    for (incident, view), members in groups.items():
+        if len(members) < 2:
+            continue
+        # the first-out first (where it all began), then the others most urgent first
+        members = sorted(members, key=lambda m: (not m["first"], *_row_order(m)))
+        head = next((m for m in members if m["first"]), None)
+        if head is None:
+            head = min(members, key=lambda m: (m["raised_ms"] or 0, m["id"]))
+        top = min(members, key=lambda m: m["rank"])
+        worst = min(members, key=lambda m: m["state_rank"])
+        acked = sum(1 for m in members if m["state"] == AlarmState.ACKED.value
+                    or (m["state"] == AlarmState.LATCHED.value and m["by"]))  # fmt: skip
+        found.append({
+            "key": f"{incident}|{view}",
+            "inc": incident,
+            "view": view,
+            "members": [m["id"] for m in members],
+            "id": head["id"],
+            "asset": head["asset"],
+            "name": head["name"],
+            "site": head["site"],
+            "alarm": head["alarm"],
+            "cause": head["cause"],
+            "action": head["action"],
+            "value": head["value"],
+            "limit": head["limit"],
+            "prio": top["prio"],
+            "prio_label": top["prio_label"],
+            "rank": top["rank"],
+            "state": worst["state"],
+            "state_label": worst["state_label"],
+            "state_rank": worst["state_rank"],
+            "raised": min((m for m in members if m["raised_ms"]), key=lambda m: m["raised_ms"],
+                          default=head)["raised"],
+            "raised_ms": min((m["raised_ms"] for m in members if m["raised_ms"]), default=0),
+            "count": len(members),
+            "related": t("incident_related", lang).format(n=len(members) - 1),
+            "select_label": t("incident_select", lang),
+            "acked": t("incident_acked", lang).format(a=acked, n=len(members)),
+            "flood": t("incident_flood", lang) if any(m["flood"] for m in members) else "",
+            "active": any(m["active"] for m in members),
+        })  # fmt: skip
+    return sorted(found, key=_row_order)
 
 
 def sort_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Most urgent first, then unacknowledged first, then newest first."""
-    return sorted(rows, key=lambda r: (r["rank"], r["state_rank"], -r["raised_ms"], r["id"]))
+    return sorted(rows, key=_row_order)
 
 
 def priority_counts(alarms: Iterable[CurrentAlarm]) -> dict[str, list[int]]:

@@ -49,6 +49,11 @@ LABELS: dict[str, dict[str, str]] = {
     "comm_ok": {"en": "online", "zh": "在线"},
     "comm_bad": {"en": "comm lost", "zh": "通讯中断"},
     "no_data": {"en": "no data yet", "zh": "暂无数据"},
+    # the overview's site plans (a toggle per estate that has one)
+    "view_tiles": {"en": "Tiles", "zh": "卡片"},
+    "view_plan": {"en": "Site plan", "zh": "平面图"},
+    "plan_alt": {"en": "Site plan of {site}", "zh": "{site}平面图"},
+    "plan_unavailable": {"en": "Site plan unavailable", "zh": "平面图不可用"},
     # alarms
     "alarms_title": {"en": "Active alarms", "zh": "当前报警"},
     "no_alarms": {"en": "No alarms to show", "zh": "当前无报警"},
@@ -82,6 +87,10 @@ LABELS: dict[str, dict[str, str]] = {
     # trends (issue 12, part 2)
     "trend_alarms": {"en": "Alarms raised", "zh": "报警发生"},
     "trend_points": {"en": "Points (up to 4)", "zh": "测点 (最多4个)"},
+    "trend_orders": {"en": "Work orders", "zh": "工单"},
+    "trend_wo_created": {"en": "created", "zh": "创建"},
+    "trend_wo_closed": {"en": "closed", "zh": "关闭"},
+    "trend_live": {"en": "Live", "zh": "实时"},
     "range_24h": {"en": "24 h", "zh": "24小时"},
     "range_7d": {"en": "7 d", "zh": "7天"},
     "range_1y": {"en": "1 y", "zh": "1年"},
@@ -202,6 +211,16 @@ LABELS: dict[str, dict[str, str]] = {
     "ev_notified": {"en": "notified", "zh": "已通知"},
     "ev_notify_failed": {"en": "notification failed", "zh": "通知失败"},
     "ev_escalated": {"en": "escalated", "zh": "已升级"},
+    # incidents (a consequential group or a flood from one cause): one expandable row
+    "incident_related": {"en": "+{n} related", "zh": "+{n} 条关联报警"},
+    "incident_acked": {"en": "{a} of {n} acknowledged", "zh": "已确认 {a}/{n}"},
+    "incident_expand": {"en": "Show the related alarms", "zh": "展开关联报警"},
+    "incident_collapse": {"en": "Hide the related alarms", "zh": "收起关联报警"},
+    "incident_select": {"en": "Select every alarm of the incident", "zh": "选择事件组的全部报警"},
+    "incident_flood": {"en": "during an alarm flood", "zh": "报警泛滥期间"},
+    "first_out": {"en": "first out", "zh": "首发报警"},
+    # the header on a phone: a menu button opens the navigation
+    "menu": {"en": "Menu", "zh": "菜单"},
     "alarm_comm_loss": {"en": "Communication lost", "zh": "通讯中断"},
     "alarm_service": {"en": "Service not working", "zh": "服务异常"},
 }

@@ -18,6 +18,8 @@ PAGES = (
 LANG = "lang"  # dcc.Store: "en" or "zh" (browser local storage)
 LANG_TOGGLE = "lang-toggle"
 NAV = "nav"
+HEADER = "app-header"
+MENU_BUTTON = "menu-toggle"  # on a phone: opens and closes the navigation (and user, language)
 NAV_LINK_PREFIX = "nav-"  # + page key (see nav_link)
 TITLE = "app-title"
 USER_BADGE = "user-badge"  # who is signed in: display name and roles
@@ -32,6 +34,8 @@ LIVE_RENDERED = "live-rendered"  # written by the clientside renderer: tiles upd
 TILE_GRID = "tile-grid"
 TILE_META = "tile-meta"  # dcc.Store: each tile's fixed parts (asset, class, name, grid)
 SUMMARY_PREFIX = "summary-"  # + site + "-" + key (see summary_cell)
+PLAN_META = "plan-meta"  # dcc.Store: each estate's pins (asset, left %, top %, name)
+PLAN_RENDERED = "plan-rendered"  # written by the clientside pin renderer: pins updated
 
 # -- alarms -----------------------------------------------------------------------------------
 ALARM_TICK = "alarm-tick"
@@ -93,6 +97,10 @@ HISTORY_GRAPH = "history-graph"
 HISTORY_BANNER = "history-banner"
 HISTORY_NOTE = "history-note"
 TIMELINE = "timeline"
+TREND_LIVE = "trend-live"  # dcc.Checklist: the live tail on or off
+TREND_TICK = "trend-tick"  # dcc.Interval of the live tail (disabled while it is off)
+TREND_TAIL = "trend-tail"  # dcc.Store: the chosen points' newest live readings
+TREND_RENDERED = "trend-rendered"  # written by the clientside tail: points appended
 
 # -- KPIs -------------------------------------------------------------------------------------
 KPI_TABLE = "kpi-table"
@@ -138,6 +146,31 @@ def console_row(alarm_id: str) -> str:
 def counter(priority: str) -> str:
     """The header's count of standing alarms of one priority."""
     return COUNTER_PREFIX + priority
+
+
+def site_tiles(site: str) -> str:
+    """An estate's tiles (every system group): hidden while its plan is shown."""
+    return f"site-tiles-{site}"
+
+
+def site_plan(site: str) -> str:
+    """An estate's site plan: the drawing and its pins (hidden while the tiles are shown)."""
+    return f"site-plan-{site}"
+
+
+def plan_pins(site: str) -> str:
+    """The layer over an estate's drawing that holds its pins (made by the renderer)."""
+    return f"plan-pins-{site}"
+
+
+def plan_toggle(site: str, view: str) -> str:
+    """The button that shows an estate's ``tiles`` or ``plan``."""
+    return f"view-{view}-{site}"
+
+
+def pin(asset_no: str) -> str:
+    """A device's pin on its estate's plan (a link to the asset page)."""
+    return f"pin-{asset_no}"
 
 
 def tile_group(site: str, system: str) -> str:

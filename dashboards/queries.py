@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -30,7 +31,11 @@ from dashboards.console import (
     COMMENT_MAX,
     MAX_BATCH,
     OP_PERMISSIONS,
+    RaiseNote,
+    activation_raise,
     console_row,
+    incident_membership,
+    incident_rows,
     journal_row,
     matches,
     priority_counts,
@@ -38,6 +43,7 @@ from dashboards.console import (
 )
 from dashboards.i18n import t
 from dashboards.live import LiveFeed
+from dashboards.plans import SitePlan, load_plan, plan_paths
 from dashboards.tiles import (
     BAD,
     ServiceProblem,
@@ -46,7 +52,15 @@ from dashboards.tiles import (
     stale_after,
     tile_state,
 )
-from dashboards.trends import MAX_MARKERS, MAX_TREND_POINTS, AlarmMarker, Trend, limit_lines
+from dashboards.trends import (
+    MAX_MARKERS,
+    MAX_TREND_POINTS,
+    AlarmMarker,
+    OrderMarker,
+    Trend,
+    limit_lines,
+    order_markers,
+)
 from device_profiles.models import DeviceProfile
 from facility.config import Settings
 from facility.errors import ConfigError, FacilityError, PermissionDenied
@@ -59,6 +73,7 @@ from gateway.history import DAY_MS, HOUR_MS, History, Series, open_history
 from maintenance.identity.roles import Permission, Principal
 from maintenance.kpi import KpiRow, report
 from maintenance.ledger import Site
+from maintenance.ledger_files import DEMO_DIR
 from maintenance.store import LedgerStore
 from maintenance.timeline import TimelineEntry, asset_timeline
 from maintenance.wo_store import LogNotifier, WorkOrderStore
@@ -69,6 +84,7 @@ log = logging.getLogger(__name__)
 RANGES_MS: dict[str, int] = {"24h": DAY_MS, "7d": 7 * DAY_MS, "1y": 365 * DAY_MS}
 MAX_CHART_POINTS = 1500
 LEDGER_TTL_S = 30.0  # the ledger changes rarely; re-read it at most this often
+RAISE_CHUNK = 200  # alarm ids per journal query for their raises (a bound on the IN list)
 ALARM_TTL_S = 0.8  # alarm states are re-read at most this often (shared by every tick)
 # ...and then only when the store's change marker moved; a full read at least this often
 # anyway, so a change the marker could miss (a clock stepped back) shows within a minute
@@ -144,8 +160,12 @@ class Queries:
         self._alarm_cache: tuple[float, list[CurrentAlarm]] | None = None
         self._alarm_marker: tuple[tuple[Any, ...], float] | None = None  # (marker, read at)
         self._console_cache: tuple[Any, list[CurrentAlarm], dict[str, Any]] | None = None
+        self._raise_lock = threading.Lock()
+        # (alarm id, active since) → its raise's note (None: no raise entry found)
+        self._raise_notes: dict[tuple[str, datetime], RaiseNote | None] = {}
         self._states_of: dict[str, dict[str, dict[int, str]]] = {}
         self._windows_of: dict[str, tuple[float, dict[str, float]]] = {}
+        self._plans: dict[str, tuple[tuple[float, float], SitePlan | None]] = {}
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -232,6 +252,24 @@ class Queries:
             for p in profile.points
             if p.states is None or len(p.states) > 2  # on/off points chart poorly as lines
         ]
+
+    def plans_dir(self) -> Path:
+        """Where the site plans are: ``[paths] plans_dir``, else the demo estates' plans."""
+        configured = self.settings.paths.plans_dir
+        return Path(configured) if configured else DEMO_DIR / "plans"
+
+    def site_plan(self, site: str) -> SitePlan | None:
+        """The estate's site plan (``dashboards.plans``), None when it has none; re-read
+        when one of its files changed. ConfigError (file, line, field) when it does not
+        read."""
+        drawing, pins = plan_paths(self.plans_dir(), site)
+        stamp = tuple(p.stat().st_mtime if p.is_file() else -1.0 for p in (drawing, pins))
+        cached = self._plans.get(site)
+        if cached is not None and cached[0] == stamp:
+            return cached[1]
+        plan = load_plan(self.plans_dir(), site)
+        self._plans[site] = ((stamp[0], stamp[1]), plan)
+        return plan
 
     def point_states(self, profile_id: str | None) -> dict[str, dict[int, str]]:
         profile = self.profiles().get(profile_id or "")
@@ -468,13 +506,56 @@ class Queries:
         alarms = [a for a in every if principal.sees(a.site)]
         assets = {a.asset_no: a for a in self._safe_assets()}
         profiles = self.profiles()
-        rows = [console_row(a, assets.get(a.asset_no), profiles, lang, self.tz) for a in alarms]
-        snapshot: dict[str, Any] = {"rows": sort_rows(rows), "counts": priority_counts(alarms)}
+        notes = self.raise_notes(alarms)
+        membership = incident_membership(notes)
+        rows = [
+            console_row(
+                a, assets.get(a.asset_no), profiles, lang, self.tz,
+                membership.get(a.alarm_id), a.alarm_id in notes and notes[a.alarm_id].flood,
+            )
+            for a in alarms
+        ]  # fmt: skip
+        snapshot: dict[str, Any] = {
+            "rows": sort_rows(rows),
+            "incidents": incident_rows(rows, lang),
+            "counts": priority_counts(alarms),
+            "labels": {"expand": t("incident_expand", lang),
+                       "collapse": t("incident_collapse", lang)},
+        }  # fmt: skip
         text = json.dumps(snapshot, sort_keys=True, separators=(",", ":"), default=str)
         # what the page compares to say "nothing changed" without sending the rows again
         snapshot["digest"] = hashlib.blake2b(text.encode(), digest_size=12).hexdigest()
         self._console_cache = (key, every, snapshot)
         return snapshot
+
+    def raise_notes(self, alarms: Sequence[CurrentAlarm]) -> dict[str, RaiseNote]:
+        """Of each alarm, the journal's raise entry of its current activation, reduced to
+        what the console needs (incident, first-out, flood). Read only for activations not
+        seen before — an entry never changes — in chunks of ids; none for an alarm whose
+        raise is not in the journal (raised while shelved, or the journal was pruned)."""
+        activations = {
+            a.alarm_id: a.status.active_since for a in alarms if a.status.active_since is not None
+        }
+        with self._raise_lock:
+            known = {
+                k: v for k, v in self._raise_notes.items() if activations.get(k[0]) == k[1]
+            }  # activations gone or replaced are forgotten
+            unknown = sorted(a for a, since in activations.items() if (a, since) not in known)
+            if unknown:
+                store = self._alarm_store()
+                slack = timedelta(seconds=1)
+                for lo in range(0, len(unknown), RAISE_CHUNK):
+                    chunk = unknown[lo : lo + RAISE_CHUNK]
+                    moments = [activations[a] for a in chunk]
+                    records = store.journal(
+                        alarm_ids=chunk, events=(EventKind.RAISE,),
+                        since=min(moments) - slack, until=max(moments) + slack,
+                    )  # fmt: skip
+                    found = activation_raise(records, {a: activations[a] for a in chunk})
+                    for alarm_id in chunk:
+                        known[(alarm_id, activations[alarm_id])] = found.get(alarm_id)
+            self._raise_notes = known
+        return {k[0]: note for k, note in known.items() if note is not None}
 
     def alarm_counter(self, principal: Principal) -> dict[str, Any]:
         """The header's counter: standing and unacknowledged alarms by priority, and the ids
@@ -650,7 +731,9 @@ class Queries:
         profile = self.profiles().get(asset.profile or "") if asset is not None else None
         limits = tuple(limit_lines(profile, chosen, lang))
         markers: tuple[AlarmMarker, ...] = ()
+        orders: tuple[OrderMarker, ...] = ()
         if series:
+            orders = tuple(self._order_markers(asset_no, series[0], lang))
             since = datetime.fromtimestamp(series[0].start_ms / 1000, tz=UTC)
             labels = {a.name: a.label for a in profile.alarms} if profile is not None else {}
             try:
@@ -671,7 +754,50 @@ class Queries:
                 )
                 for r in raised[-MAX_MARKERS:]
             )
-        return Trend(series, limits, markers)
+        return Trend(series, limits, markers, orders)
+
+    def _order_markers(self, asset_no: str, series: Series, lang: str) -> list[OrderMarker]:
+        """The asset's work orders created or closed in the chart's range; none, logged,
+        when the order store cannot be read (the chart stays)."""
+        start = datetime.fromtimestamp(series.start_ms / 1000, tz=UTC)
+        end = datetime.fromtimestamp(series.end_ms / 1000, tz=UTC)
+        try:
+            found = self._order_store().orders(asset_no=asset_no, created_until=end, limit=1000)
+        except FacilityError as exc:
+            log.warning("work-order markers unavailable asset_no=%s: %s", asset_no, exc)
+            return []
+        return order_markers(
+            [
+                (o.created_at, o.closed_at, o.number, o.title_zh if lang == "zh" else o.title_en)
+                for o in found
+            ],
+            start,
+            end,
+        )
+
+    def live_tail(
+        self, asset_no: str, points: Sequence[str], principal: Principal
+    ) -> dict[str, list[Any]]:
+        """The newest live reading of each of ``points`` of the asset (the chart's live tail):
+        ``{point: [collected ms, site-time text, value]}``, only numeric good values (a bad
+        quality is a gap, never a point)."""
+        self.check_asset(asset_no, principal)
+        device = self.live.snapshot().get(asset_no)
+        if device is None:
+            return {}
+        tail: dict[str, list[Any]] = {}
+        for point in points:
+            entry = device.points.get(point)
+            if entry is None or str(entry.get("q", "good")) != "good":
+                continue
+            value, at_ms = entry.get("v"), entry.get("t")
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                continue
+            if not isinstance(at_ms, int):
+                continue
+            local = datetime.fromtimestamp(at_ms / 1000, tz=UTC).astimezone(self.tz)
+            tail[point] = [at_ms, local.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3], float(value)]
+        return tail
 
     def timeline(
         self, asset_no: str, principal: Principal, days: int = 365, limit: int = 200

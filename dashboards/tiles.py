@@ -29,7 +29,7 @@ KEY_POINTS: dict[str, tuple[str, str | None]] = {
 }
 BAD = "—"
 STALE_POLLS = 3  # a device is stale after this many of its fastest poll periods
-MIN_STALE_S = 30.0  # a hiccup of a fast device is not yet stale
+MIN_STALE_S = 15.0  # a hiccup of a fast device is not yet stale; a stopped one is, well within 30 s
 
 
 def stale_after(poll_periods_s: Iterable[float], default_s: float) -> float:

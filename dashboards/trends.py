@@ -57,12 +57,38 @@ class AlarmMarker:
 
 
 @dataclass(frozen=True, slots=True)
+class OrderMarker:
+    """A work order of the asset created or closed (a mark on the time axis)."""
+
+    at: datetime
+    number: str
+    title: str
+    event: str  # "created" or "closed"
+
+
+@dataclass(frozen=True, slots=True)
 class Trend:
-    """What one chart shows: the series, their limits and the asset's alarm raises."""
+    """What one chart shows: the series, their limits, the asset's alarm raises and its work
+    orders' creation and closing."""
 
     series: tuple[Series, ...]
     limits: tuple[LimitLine, ...] = ()
     markers: tuple[AlarmMarker, ...] = ()
+    orders: tuple[OrderMarker, ...] = ()
+
+
+def order_markers(
+    orders: Sequence[tuple[datetime, datetime | None, str, str]], start: datetime, end: datetime
+) -> list[OrderMarker]:
+    """The creation and closing, within ``[start, end]``, of work orders given as
+    ``(created_at, closed_at, number, title)``; oldest first, the newest MAX_MARKERS."""
+    marks = [
+        OrderMarker(at, number, title, event)
+        for created, closed, number, title in orders
+        for at, event in ((created, "created"), (closed, "closed"))
+        if at is not None and start <= at <= end
+    ]
+    return sorted(marks, key=lambda m: (m.at, m.number))[-MAX_MARKERS:]
 
 
 def limit_lines(profile: DeviceProfile | None, points: Sequence[str], lang: str) -> list[LimitLine]:
@@ -112,6 +138,8 @@ def trend_figure(
     units: Mapping[str, str],
     title: str = "",
     alarms_label: str = "Alarms raised",
+    orders_label: str = "Work orders",
+    order_events: Mapping[str, str] | None = None,
 ) -> go.Figure:
     """The chart: one line per series (a second y axis for the second unit if any), dashed
     limit lines in the colour of their priority, and alarm raises along the top."""
@@ -158,6 +186,7 @@ def trend_figure(
                 name=label,
                 connectgaps=False,
                 yaxis=axis,
+                meta=series.point,  # the live tail finds its trace by it (assets/trend_live.js)
             )
         )
     if start is not None and end is not None:
@@ -191,6 +220,23 @@ def trend_figure(
                 text=[m.label for m in markers],
                 hovertemplate="%{text}<br>%{x}<extra></extra>",
                 name=alarms_label,
+                yaxis="y3",
+            )
+        )  # fmt: skip
+    orders = trend.orders[-MAX_MARKERS:]
+    if orders:
+        events = order_events or {}
+        figure.add_trace(
+            go.Scatter(
+                x=[m.at.astimezone(tz) for m in orders],
+                y=[0.93] * len(orders),
+                mode="markers",
+                marker={"symbol": ["diamond" if m.event == "created" else "diamond-open"
+                                   for m in orders],
+                        "size": 10, "color": "#5c6b7a", "line": {"width": 2, "color": "#5c6b7a"}},
+                text=[f"{m.number} · {m.title} ({events.get(m.event, m.event)})" for m in orders],
+                hovertemplate="%{text}<br>%{x}<extra></extra>",
+                name=orders_label,
                 yaxis="y3",
             )
         )  # fmt: skip

@@ -36,6 +36,9 @@ class PathsConfig(_Section):
     """Where runtime data lives (databases, spools, simulator endpoint tables, logs)."""
 
     var_dir: Path = Path("var")
+    # The overview's site plans: <plans_dir>/<SITE>.svg + <SITE>.pins.csv (docs/dashboard.md).
+    # Empty means the demo estates' plans shipped in maintenance/demo/plans.
+    plans_dir: str = ""
 
 
 class DatabaseConfig(_Section):
@@ -86,6 +89,9 @@ class CollectorConfig(_Section):
     # what was sent is kept this long to answer the historian's resend requests
     resend_window_min: float = Field(default=30, gt=0)
     resend_max_mb: float = Field(default=128, gt=0)
+    # every profile's poll period is multiplied by this: 0.25 polls at 4x the profiles' rate
+    # (soak and load runs); production leaves it at 1
+    poll_scale: float = Field(default=1.0, gt=0, le=1)
 
     @field_validator("sites", mode="before")
     @classmethod

@@ -41,6 +41,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, TypeVar
 
+from facility.deadline import within
 from facility.errors import FacilityError, ProtocolError
 from facility.mqtt import BrokerSettings, Message, MqttLink
 from facility.payload import epoch_ms, from_epoch_ms
@@ -323,7 +324,7 @@ async def publish_heartbeats(
         link.birth = message
         if link.connected.is_set():
             try:
-                await asyncio.wait_for(
+                await within(
                     link.publish(message.topic, message.payload, qos=1, retain=True), deadline
                 )
             except (FacilityError, TimeoutError) as exc:

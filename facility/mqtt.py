@@ -47,10 +47,13 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from facility.backoff import Backoff
+from facility.deadline import within
 from facility.errors import CommError, ConfigError
 from facility.redact import redact_url
 
 log = logging.getLogger(__name__)
+# how long a clean stop waits for its explicit "offline" before asking the broker for the will
+CLOSE_ACK_TIMEOUT_S = 5.0
 
 MessageHandler = Callable[[str, bytes], None]
 # (connection number, packet id, qos): what ack() needs, valid for the connection it came on
@@ -262,7 +265,7 @@ class MqttLink:
             ) from exc
         client.loop_start()
         try:
-            await asyncio.wait_for(connected, timeout=10)
+            await within(connected, 10)
         except TimeoutError:
             raise CommError("no CONNACK within 10 s") from None
         for topic, qos in self.subscriptions:
@@ -286,7 +289,7 @@ class MqttLink:
         period = max(0.05, min(1.0, self.ack_timeout_s / 4))
         while not self._lost.is_set():
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._lost.wait(), period)
+                await within(self._lost.wait(), period)
             oldest = self._oldest_pending()
             if oldest is not None and self._loop.time() - oldest > self.ack_timeout_s:
                 self.stats.ack_timeouts += 1
@@ -307,12 +310,16 @@ class MqttLink:
         self.connected.clear()
         self._lost.set()
 
-    def _teardown(self, why: str) -> None:
+    def _teardown(self, why: str, *, with_will: bool = False) -> None:
         self.connected.clear()
         client, self._client = self._client, None
         if client is not None:
             client.loop_stop()
-            client.disconnect()
+            if with_will:
+                # MQTT 5 reason 0x04: the broker publishes our will (offline) for us
+                client.disconnect(reasoncode=ReasonCode(PacketTypes.DISCONNECT, identifier=4))
+            else:
+                client.disconnect()
         with self._lock:
             pending, self._pending = self._pending, {}
             self._early.clear()
@@ -321,13 +328,18 @@ class MqttLink:
 
     async def _close(self) -> None:
         client = self._client
-        if client is not None and self.connected.is_set() and self.will is not None:
-            # a clean stop says offline explicitly (the will only fires on a lost link)
-            info = client.publish(
-                self.will.topic, self.will.payload, self.will.qos, self.will.retain
-            )
-            await asyncio.to_thread(info.wait_for_publish, 2)
-        self._teardown("link closed")
+        said = False
+        try:
+            if client is not None and self.connected.is_set() and self.will is not None:
+                # a clean stop says offline explicitly (the will only fires on a lost link)
+                info = client.publish(
+                    self.will.topic, self.will.payload, self.will.qos, self.will.retain
+                )
+                said = await asyncio.to_thread(_acknowledged, info, CLOSE_ACK_TIMEOUT_S)
+        finally:
+            # not acknowledged (a loaded machine, a refused publish): the broker says it for
+            # us, so a stopped service is never left looking online
+            self._teardown("link closed", with_will=self.will is not None and not said)
 
     # -- use ---------------------------------------------------------------------------------
 
@@ -403,6 +415,15 @@ def _retrieve(future: asyncio.Future[None]) -> None:
     """Done callback of a future nobody awaits (birth): mark its error as seen."""
     if not future.cancelled():
         future.exception()
+
+
+def _acknowledged(info: paho.MQTTMessageInfo, timeout_s: float) -> bool:
+    """Whether a publish was acknowledged within ``timeout_s`` (a refused one: False)."""
+    try:
+        info.wait_for_publish(timeout_s)
+    except (ValueError, RuntimeError):  # not queued, or failed outright
+        return False
+    return info.is_published()
 
 
 def _settle(future: asyncio.Future[None], error: BaseException | None) -> None:

@@ -28,6 +28,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from facility.deadline import within
 from facility.errors import CommError, ProtocolError, StorageError
 from facility.resend import (
     MAX_RANGE,
@@ -187,9 +188,7 @@ class GapFiller:
         for request in result.requests:
             site = request.asset_no.split("-", 1)[0]
             try:
-                await asyncio.wait_for(
-                    self.publish(resend_request_topic(site), encode_request(request)), 10
-                )
+                await within(self.publish(resend_request_topic(site), encode_request(request)), 10)
             except (CommError, TimeoutError):
                 break  # the broker is away; the next audit asks again
             stats.requested += 1

@@ -104,9 +104,12 @@ def journal_query(
     events: Sequence[str] = (),
     after_id: int | None = None,
     limit: int | None = None,
+    alarm_ids: Sequence[str] = (),
 ) -> Select[AlarmJournalRow]:
     """Journal rows in the order they were written, filtered."""
     query = select(AlarmJournalRow)
+    if alarm_ids:
+        query = query.where(AlarmJournalRow.alarm_id.in_(list(alarm_ids)))
     if since is not None:
         query = query.where(AlarmJournalRow.at >= since)
     if until is not None:

@@ -45,9 +45,12 @@ PHONE = (390, 844)
 OVERVIEW_READY = "#" + ids.tile_value("HT-PMP-001")
 CONSOLE_READY = "#" + ids.CONSOLE_BODY + " tr"
 ASSET_READY = "#" + ids.HISTORY_GRAPH + " .scatterlayer .trace"
+PLAN_BUTTON = "#" + ids.plan_toggle("HT", "plan")  # clicked before the plan shots
 # (file name, path, selector that says the page is ready, language, viewport)
 SHOTS = [
     ("overview", "/", OVERVIEW_READY, "en", DESKTOP),
+    ("plan", "/", OVERVIEW_READY, "en", DESKTOP),
+    ("plan-phone-zh", "/", OVERVIEW_READY, "zh", PHONE),
     ("overview-zh", "/", OVERVIEW_READY, "zh", DESKTOP),
     ("overview-phone", "/", OVERVIEW_READY, "en", PHONE),
     ("overview-phone-zh", "/", OVERVIEW_READY, "zh", PHONE),
@@ -101,6 +104,8 @@ def main() -> None:
                 started = time.perf_counter()
                 page.goto(server.url + path)
                 page.wait_for_selector(ready, state="attached", timeout=15_000)
+                if name.startswith("plan"):
+                    page.click(PLAN_BUTTON)
                 page.wait_for_timeout(1500)  # live pages tick: "networkidle" may never come
                 elapsed = time.perf_counter() - started
                 page.screenshot(path=str(out / f"dashboard-{name}.png"))

@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from facility.deadline import within
 from facility.errors import CommError
 from facility.limits import HTTP_JSON_MAX_BYTES, HTTP_JSON_MAX_DEPTH, JsonLimitError, load_json
 from simulators.estate import Estate, FaultRequestError
@@ -103,7 +104,7 @@ class ControlServer:
             self._handlers.add(task)
         try:
             try:
-                method, path, body = await asyncio.wait_for(self._read(reader), READ_TIMEOUT_S)
+                method, path, body = await within(self._read(reader), READ_TIMEOUT_S)
                 status, payload = await self._route(method, path, body)
             except HttpError as exc:
                 status, payload = exc.status, exc.body

@@ -65,6 +65,7 @@ def collector_options(settings: Settings) -> CollectorOptions:
     return CollectorOptions(
         opcua_security=security,
         device_limits=DeviceLimitStore(default_path(settings.paths.var_dir)),
+        poll_scale=settings.collector.poll_scale,
     )
 
 

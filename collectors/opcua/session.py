@@ -57,6 +57,7 @@ from collectors.opcua.security import (
     SecurityPolicy,
     check_server_certificate,
 )
+from facility.deadline import within
 
 log = logging.getLogger(__name__)
 
@@ -324,7 +325,7 @@ class OpcuaSession:
                 client.set_user(self.security.username)
                 client.set_password(self.security.password or "")
             try:
-                await asyncio.wait_for(client.connect(), self.timeout_s * 2)
+                await within(client.connect(), self.timeout_s * 2)
             except UaError as exc:
                 if "No matching endpoints" not in str(exc):
                     raise
@@ -356,9 +357,7 @@ class OpcuaSession:
                 "expected a writable folder holding cert.der and key.pem (or neither)",
                 "pki_error",
             ) from None
-        endpoints = await asyncio.wait_for(
-            client.connect_and_get_server_endpoints(), self.timeout_s * 2
-        )
+        endpoints = await within(client.connect_and_get_server_endpoints(), self.timeout_s * 2)
         policy = _POLICIES[security.policy]
         mode = _MODES[security.mode]
         offered = [

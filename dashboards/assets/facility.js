@@ -47,43 +47,105 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
     // The alarm console: filter, sort and patch the rows of one <tbody> by alarm id. A row
     // is made once; afterwards only the cells whose text changed are written and rows are
     // moved only when the order changed. Ticked rows are the selection (a store the action
-    // callbacks read), kept across ticks while the alarm is shown.
+    // callbacks read), kept across ticks while the alarm is shown. An incident (alarms the
+    // engine grouped: a trip and its consequences, a flood from one cause) is one row of
+    // its own, made once and patched like the others, with its member rows right under it,
+    // hidden until it is expanded; what is expanded survives the ticks. Filters and sort
+    // take an incident as a whole: it is shown when any member matches.
     renderConsole: function (store, view, sites, systems, prios, states, sort, search, all) {
       const body = document.getElementById("console-body");
       if (!store || !body) return window.dash_clientside.no_update;
       let C = window.facilityConsole;
       if (!C || C.body !== body) {
-        C = window.facilityConsole = { body: body, rows: new Map(), selected: new Set() };
+        C = window.facilityConsole = {
+          body: body, rows: new Map(), incidents: new Map(), selected: new Set(),
+          expanded: new Set(), labels: {},
+        };
         body.addEventListener("change", function (event) {
           const box = event.target;
-          if (!box || !box.dataset || !box.dataset.alarm) return;
-          if (box.checked) C.selected.add(box.dataset.alarm);
-          else C.selected.delete(box.dataset.alarm);
+          if (!box || !box.dataset) return;
+          if (box.dataset.incident) {
+            const inc = C.incidents.get(box.dataset.incident);
+            if (!inc) return;
+            for (const id of inc.members) {
+              if (box.checked) C.selected.add(id);
+              else C.selected.delete(id);
+            }
+          } else if (box.dataset.alarm) {
+            if (box.checked) C.selected.add(box.dataset.alarm);
+            else C.selected.delete(box.dataset.alarm);
+          } else {
+            return;
+          }
+          syncBoxes(C);
           publishSelection(C);
         });
+        body.addEventListener("click", function (event) {
+          // a click on an incident row (not on its box or link) opens or closes it
+          const target = event.target;
+          if (!target || !target.closest || target.closest("input, a")) return;
+          const tr = target.closest("tr[data-incident]");
+          if (tr) toggleIncident(C, tr.dataset.incident);
+        });
       }
+      C.labels = store.labels || {};
+      const wanted = view === "shelved" ? "shelved" : "standing";
       const has = function (list, value) { return !list || !list.length || list.includes(value); };
       const words = (search || "").toLowerCase().split(/\s+/).filter(Boolean);
-      let rows = store.rows.filter(function (r) {
-        if (r.view !== (view === "shelved" ? "shelved" : "standing")) return false;
+      const match = function (r) {
         if (!has(sites, r.site) || !has(systems, r.system)) return false;
         if (!has(prios, r.prio) || !has(states, r.state)) return false;
         if (!words.length) return true;
         const text = [r.id, r.name, r.alarm, r.cause, r.action, r.by, r.comment, r.reason]
           .join(" ").toLowerCase();
         return words.every(function (w) { return text.indexOf(w) !== -1; });
-      });
-      if (sort === "raised") {
-        rows = rows.slice().sort(function (a, b) { return b.raised_ms - a.raised_ms; });
-      } else if (sort === "asset") {
-        rows = rows.slice().sort(function (a, b) { return a.id < b.id ? -1 : a.id > b.id ? 1 : 0; });
+      };
+      const byId = new Map(store.rows.map(function (r) { return [r.id, r]; }));
+      const grouped = new Set();
+      let units = [];
+      for (const inc of store.incidents || []) {
+        if (inc.view !== wanted) continue;
+        const members = inc.members.map(function (id) { return byId.get(id); }).filter(Boolean);
+        members.forEach(function (m) { grouped.add(m.id); });
+        if (members.some(match)) units.push({ inc: inc, members: members, order: inc });
       }
-      const shown = new Set(rows.map(function (r) { return r.id; }));
+      for (const r of store.rows) {
+        if (r.view === wanted && !grouped.has(r.id) && match(r)) units.push({ row: r, order: r });
+      }
+      const byUrgency = function (a, b) {
+        const x = a.order, y = b.order;
+        return x.rank - y.rank || x.state_rank - y.state_rank || y.raised_ms - x.raised_ms ||
+          (x.id < y.id ? -1 : x.id > y.id ? 1 : 0);
+      };
+      if (sort === "raised") {
+        units.sort(function (a, b) { return b.order.raised_ms - a.order.raised_ms || byUrgency(a, b); });
+      } else if (sort === "asset") {
+        units.sort(function (a, b) {
+          return a.order.id < b.order.id ? -1 : a.order.id > b.order.id ? 1 : byUrgency(a, b);
+        });
+      } else {
+        units.sort(byUrgency);
+      }
+      const shown = new Set();
+      const shownIncidents = new Set();
+      for (const u of units) {
+        if (u.row) shown.add(u.row.id);
+        else {
+          shownIncidents.add(u.inc.key);
+          u.members.forEach(function (m) { shown.add(m.id); });
+        }
+      }
       const stored = new Set(store.rows.map(function (r) { return r.id; }));
       for (const [id, tr] of C.rows) {
         // gone from the store: removed; filtered out: hidden (kept for when it comes back)
         if (!stored.has(id)) { tr.remove(); C.rows.delete(id); }
         else if (!shown.has(id) && !tr.hidden) tr.hidden = true;
+      }
+      const storedIncidents = new Set((store.incidents || []).map(function (i) { return i.key; }));
+      for (const [key, inc] of C.incidents) {
+        if (!storedIncidents.has(key)) {
+          inc.tr.remove(); C.incidents.delete(key); C.expanded.delete(key);
+        } else if (!shownIncidents.has(key) && !inc.tr.hidden) inc.tr.hidden = true;
       }
       const ctx = window.dash_clientside.callback_context;
       const byAll = ctx && ctx.triggered && ctx.triggered.some(function (t) {
@@ -93,20 +155,47 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
         C.selected = (all && all.length) ? new Set(shown) : new Set();
       }
       for (const id of Array.from(C.selected)) if (!shown.has(id)) C.selected.delete(id);
-      rows.forEach(function (r, i) {
+      const shelvedView = view === "shelved";
+      let i = 0;
+      const place = function (tr) {
+        if (body.children[i] !== tr) body.insertBefore(tr, body.children[i] || null);
+        i += 1;
+      };
+      const rowOf = function (r, member) {
         let tr = C.rows.get(r.id);
         if (!tr) { tr = makeRow(r); C.rows.set(r.id, tr); }
-        if (tr.hidden) tr.hidden = false;
-        patchRow(tr, r, view === "shelved");
-        const box = tr.firstChild.firstChild;
-        const ticked = C.selected.has(r.id);
-        if (box.checked !== ticked) box.checked = ticked;
-        if (body.children[i] !== tr) body.insertBefore(tr, body.children[i] || null);
-      });
+        patchRow(tr, r, shelvedView, member);
+        return tr;
+      };
+      for (const u of units) {
+        if (u.row) {
+          const tr = rowOf(u.row, "");
+          if (tr.hidden) tr.hidden = false;
+          place(tr);
+          continue;
+        }
+        const key = u.inc.key;
+        let inc = C.incidents.get(key);
+        if (!inc) {
+          inc = { tr: makeIncidentRow(u.inc), members: [] };
+          C.incidents.set(key, inc);
+        }
+        inc.members = u.members.map(function (m) { return m.id; });
+        patchIncident(inc.tr, u.inc, shelvedView);
+        if (inc.tr.hidden) inc.tr.hidden = false;
+        place(inc.tr);
+        const open = C.expanded.has(key);
+        for (const m of u.members) {
+          const tr = rowOf(m, key);
+          if (tr.hidden !== !open) tr.hidden = !open;
+          place(tr);
+        }
+      }
+      syncBoxes(C);
       const empty = document.querySelector(".console-empty");
-      if (empty) empty.hidden = rows.length > 0;
+      if (empty) empty.hidden = units.length > 0;
       publishSelection(C);
-      return String(rows.length);
+      return String(units.length);
     },
 
     // The header's counter by priority on every page, and the tone: a new unacknowledged
@@ -208,7 +297,8 @@ function makeRow(r) {
   const asset = cell(tr, "col-asset");
   asset.innerHTML = '<a class="row-asset"></a><div class="row-sub"></div>';
   const alarm = cell(tr, "col-alarm");
-  alarm.innerHTML = '<div class="row-alarm"></div><div class="row-sub row-cause"></div>';
+  alarm.innerHTML = '<div class="row-alarm"><span></span><span class="row-tag" hidden></span>' +
+    '</div><div class="row-sub row-cause"></div>';
   cell(tr, "col-raised");
   const value = cell(tr, "col-value");
   value.innerHTML = '<div class="row-value"></div><div class="row-sub"></div>';
@@ -217,16 +307,112 @@ function makeRow(r) {
   return tr;
 }
 
+// An incident's own row: a box that ticks every member, the first-out's text with the count
+// of the related alarms, a button (and the whole row) that opens and closes it.
+function makeIncidentRow(inc) {
+  const tr = document.createElement("tr");
+  tr.dataset.incident = inc.key;
+  const sel = cell(tr, "col-sel");
+  const box = document.createElement("input");
+  box.type = "checkbox";
+  box.dataset.incident = inc.key;
+  sel.appendChild(box);
+  cell(tr, "col-prio");
+  cell(tr, "col-state");
+  const asset = cell(tr, "col-asset");
+  asset.innerHTML = '<a class="row-asset"></a><div class="row-sub"></div>';
+  const alarm = cell(tr, "col-alarm");
+  alarm.innerHTML = '<div class="row-alarm"><button type="button" class="incident-toggle" ' +
+    'aria-expanded="false"></button><span></span><span class="row-tag incident-count">' +
+    '</span></div><div class="row-sub row-cause"></div>';
+  cell(tr, "col-raised");
+  const value = cell(tr, "col-value");
+  value.innerHTML = '<div class="row-value"></div><div class="row-sub"></div>';
+  const by = cell(tr, "col-by");
+  by.innerHTML = '<div class="row-by"></div><div class="row-sub"></div>';
+  return tr;
+}
+
+function patchIncident(tr, inc, shelvedView) {
+  const key = JSON.stringify(inc) + (shelvedView ? "s" : "");
+  if (tr._key === key) return;
+  tr._key = key;
+  const css = "incident-row prio-" + inc.prio + " state-" + inc.state +
+    (inc.active ? "" : " row-cleared");
+  if (tr.className !== css) tr.className = css;
+  const c = tr.children;
+  const box = c[0].firstChild;
+  box.setAttribute("aria-label", inc.select_label || inc.key);
+  setText(c[1], inc.prio_label);
+  setText(c[2], inc.state_label);
+  const link = c[3].firstChild;
+  setText(link, inc.asset);
+  if (inc.asset.indexOf("SYS-") !== 0) link.setAttribute("href", "/asset/" + inc.asset);
+  setText(c[3].lastChild, inc.name);
+  const head = c[4].firstChild;
+  setText(head.children[1], inc.alarm);
+  setText(head.children[2], inc.related);
+  setText(c[4].lastChild, [inc.cause, inc.action].filter(Boolean).join(" → "));
+  setText(c[5], inc.raised);
+  setText(c[6].firstChild, inc.value);
+  setText(c[6].lastChild, inc.limit);
+  setText(c[7].firstChild, inc.acked);
+  setText(c[7].lastChild, inc.flood);
+}
+
+function toggleIncident(C, key) {
+  const inc = C.incidents.get(key);
+  if (!inc) return;
+  const open = !C.expanded.has(key);
+  if (open) C.expanded.add(key);
+  else C.expanded.delete(key);
+  for (const id of inc.members) {
+    const tr = C.rows.get(id);
+    if (tr && tr.dataset.memberOf === key) tr.hidden = !open;
+  }
+  syncBoxes(C);
+}
+
+// Every box says what is selected; an incident's box is ticked when all its members are,
+// half-ticked when some are. The incident's toggle says whether it is open.
+function syncBoxes(C) {
+  for (const [id, tr] of C.rows) {
+    const box = tr.firstChild.firstChild;
+    const ticked = C.selected.has(id);
+    if (box.checked !== ticked) box.checked = ticked;
+  }
+  for (const [key, inc] of C.incidents) {
+    const box = inc.tr.firstChild.firstChild;
+    const n = inc.members.filter(function (id) { return C.selected.has(id); }).length;
+    const all = n > 0 && n === inc.members.length;
+    if (box.checked !== all) box.checked = all;
+    box.indeterminate = n > 0 && !all;
+    const open = C.expanded.has(key);
+    const toggle = inc.tr.querySelector(".incident-toggle");
+    if (toggle) {
+      const state = open ? "true" : "false";
+      if (toggle.getAttribute("aria-expanded") !== state) toggle.setAttribute("aria-expanded", state);
+      const label = (open ? C.labels.collapse : C.labels.expand) || "";
+      if (toggle.getAttribute("aria-label") !== label) toggle.setAttribute("aria-label", label);
+    }
+    inc.tr.classList.toggle("incident-open", open);
+  }
+}
+
 function setText(el, text) {
   if (el && el.textContent !== text) el.textContent = text;
 }
 
-function patchRow(tr, r, shelvedView) {
-  const key = JSON.stringify(r) + (shelvedView ? "s" : "");
+function patchRow(tr, r, shelvedView, member) {
+  // member: the key of the incident this row is shown under ("" when on its own)
+  const key = JSON.stringify(r) + (shelvedView ? "s" : "") + "|" + (member || "");
   if (tr._key === key) return;
   tr._key = key;
-  const css = "prio-" + r.prio + " state-" + r.state + (r.active ? "" : " row-cleared");
+  const css = "prio-" + r.prio + " state-" + r.state + (r.active ? "" : " row-cleared") +
+    (member ? " incident-member" : "");
   if (tr.className !== css) tr.className = css;
+  if (member) tr.dataset.memberOf = member;
+  else delete tr.dataset.memberOf;
   const c = tr.children;
   setText(c[1], r.prio_label);
   setText(c[2], r.state_label);
@@ -234,7 +420,10 @@ function patchRow(tr, r, shelvedView) {
   setText(link, r.asset);
   if (r.asset.indexOf("SYS-") !== 0) link.setAttribute("href", "/asset/" + r.asset);
   setText(c[3].lastChild, r.name);
-  setText(c[4].firstChild, r.alarm);
+  setText(c[4].firstChild.firstChild, r.alarm);
+  const tag = c[4].firstChild.lastChild;
+  setText(tag, r.first || "");
+  tag.hidden = !r.first;
   setText(c[4].lastChild, [r.cause, r.action].filter(Boolean).join(" → "));
   setText(c[5], r.raised);
   setText(c[6].firstChild, r.value);
@@ -303,4 +492,23 @@ function beep(T) {
     }
     return response;
   };
+})();
+
+// The header on a phone is one line (menu button, title, alarm counter): the menu button
+// opens the rest (navigation, who is signed in, language) below it, and following a link
+// closes it again. Plain DOM: the header lives outside the pages, no server round trip.
+(function () {
+  document.addEventListener("click", function (event) {
+    const target = event.target;
+    if (!target || !target.closest) return;
+    const header = document.getElementById("app-header");
+    if (!header) return;
+    const button = document.getElementById("menu-toggle");
+    let open;
+    if (target.closest("#menu-toggle")) open = !header.classList.contains("menu-open");
+    else if (target.closest("#nav a")) open = false;
+    else return;
+    header.classList.toggle("menu-open", open);
+    if (button) button.setAttribute("aria-expanded", open ? "true" : "false");
+  });
 })();

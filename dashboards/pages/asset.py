@@ -1,8 +1,11 @@
 """Asset (``/asset/<asset_no>``, or ``/asset`` with a menu): a trend of up to four points on
 one chart over 24 h / 7 d / 1 y (``History.series`` picks raw, 1-minute or 1-hour data per
 point), with the profile's alarm limits as dashed lines and the asset's alarm raises as
-markers (``dashboards/trends.py``), and the asset's timeline of work orders, alarms, meter
-readings and status changes."""
+markers and its work orders' creation and closing as markers (``dashboards/trends.py``), a
+**live** tail (the right edge kept at now, the chosen points' newest readings from the live
+feed appended each tick with Plotly ``extendTraces`` in the browser, assets/trend_live.js —
+the figure is not redrawn), and the asset's timeline of work orders, alarms, meter readings
+and status changes."""
 
 from __future__ import annotations
 
@@ -10,7 +13,7 @@ from typing import Any
 
 import dash
 import plotly.graph_objects as go
-from dash import Input, Output, State, dcc, html
+from dash import ClientsideFunction, Input, Output, State, dcc, html
 
 from dashboards import ids
 from dashboards.access import current_principal
@@ -24,6 +27,7 @@ from facility.errors import FacilityError
 dash.register_page(__name__, path_template="/asset/<asset_no>", name="Asset", order=3)  # type: ignore[no-untyped-call]
 
 DEFAULT_RANGE = "24h"
+TAIL_MS = 2000  # the live tail's tick
 
 
 def _figure(trend: Trend | None, title: str, lang: str, points: list[PointChoice]) -> go.Figure:
@@ -38,6 +42,8 @@ def _figure(trend: Trend | None, title: str, lang: str, points: list[PointChoice
         units=units,
         title=title,
         alarms_label=t("trend_alarms", lang),
+        orders_label=t("trend_orders", lang),
+        order_events={e: t(f"trend_wo_{e}", lang) for e in ("created", "closed")},
     )
 
 
@@ -97,15 +103,21 @@ def layout(lang: str | None = None, asset_no: str | None = None, **_query: str) 
                         value=DEFAULT_RANGE,
                         inline=True,
                     ),
+                    dcc.Checklist(id=ids.TREND_LIVE, options=[{"label": t("trend_live", lang),
+                                                               "value": "live"}],
+                                  value=[], inline=True),
                 ],
                 className="controls",
             ),
+            dcc.Interval(id=ids.TREND_TICK, interval=TAIL_MS, disabled=True),
+            dcc.Store(id=ids.TREND_TAIL),
+            html.Div(id=ids.TREND_RENDERED, hidden=True),
             html.Div(id=ids.HISTORY_BANNER),
             dcc.Graph(id=ids.HISTORY_GRAPH, figure=_figure(None, "", lang, []),
                       config={"displaylogo": False}),
             html.Div(id=ids.HISTORY_NOTE, className="note"),
             html.H2(t("timeline_title", lang)),
-            html.Div(_timeline(asset_no, lang), id=ids.TIMELINE),
+            html.Div(_timeline(asset_no, lang), id=ids.TIMELINE, className="table-scroll"),
         ]
     )  # fmt: skip
 
@@ -142,6 +154,39 @@ def register_callbacks(app: dash.Dash) -> None:
         key = KEY_POINTS.get(asset_no.split("-")[1], ("", None))[0]
         default = key if key in names else (names[0] if names else None)
         return options, [default] if default else [], _timeline(asset_no, lang)
+
+    app.clientside_callback(  # type: ignore[no-untyped-call]
+        "function (live) { return !(live || []).includes('live'); }",
+        Output(ids.TREND_TICK, "disabled"),
+        Input(ids.TREND_LIVE, "value"),
+    )
+
+    @app.callback(
+        Output(ids.TREND_TAIL, "data"),
+        Input(ids.TREND_TICK, "n_intervals"),
+        State(ids.ASSET_SELECT, "value"),
+        State(ids.POINT_SELECT, "value"),
+        prevent_initial_call=True,
+    )
+    def tail(_n: int | None, asset_no: str | None, chosen: list[str] | str | None) -> Any:
+        points = [chosen] if isinstance(chosen, str) else list(chosen or [])
+        if not asset_no or not points:
+            return dash.no_update
+        try:
+            readings = queries().live_tail(asset_no, points[:MAX_TREND_POINTS], current_principal())
+        except FacilityError:
+            return dash.no_update
+        now = queries().clock().astimezone(queries().tz)
+        return {"points": readings, "now": now.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]}
+
+    # appended in the browser (Plotly.extendTraces) and the right edge moved to now: the
+    # figure is not sent or redrawn each tick
+    app.clientside_callback(  # type: ignore[no-untyped-call]
+        ClientsideFunction(namespace="facilityTrend", function_name="appendTail"),
+        Output(ids.TREND_RENDERED, "title"),
+        Input(ids.TREND_TAIL, "data"),
+        State(ids.TREND_LIVE, "value"),
+    )
 
     @app.callback(
         Output(ids.HISTORY_GRAPH, "figure"),

@@ -60,7 +60,7 @@ def layout(lang: str | None = None, **_query: str) -> html.Div:
                 "-" if row.availability is None else f"{row.availability:.2%}",
             ]
         )
-    children.append(html.Div(table(headers, body), id=ids.KPI_TABLE))
+    children.append(html.Div(table(headers, body), id=ids.KPI_TABLE, className="table-scroll"))
     return html.Div(children)
 
 

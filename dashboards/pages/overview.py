@@ -10,6 +10,12 @@ order (CSS ``order``: alarms move first) in place — no per-tile outputs, and n
 components (PITFALLS, Dash; 500 tiles as components kept the browser 99 % busy). Each tile
 shows its key values merged from every poll class, their quality and age; stale and no-data
 are states of their own.
+
+An estate with a site plan (``dashboards/plans.py``: a drawing and a pins file in the plans
+folder) gets a Tiles / Site plan toggle: the plan is the drawing as an image with a pin per
+device over it, coloured by the tile's state (same ISA-101 classes) and updated in place from
+the same store each tick (assets/plan.js); a pin is a link to the asset page. The choice is
+kept per estate in the browser. An estate without a plan shows only its tiles.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from dashboards import ids
 from dashboards.access import current_principal
 from dashboards.components import banner, queries
 from dashboards.i18n import normalise, t
+from dashboards.plans import SitePlan
 from dashboards.tiles import ServiceProblem, live_banner
 from facility.errors import FacilityError
 from facility.types import Asset
@@ -95,6 +102,67 @@ def _systems(
     return groups
 
 
+def _view_button(site: str, view: str, lang: str) -> html.Button:
+    """One side of an estate's Tiles / Site plan toggle (handled in the browser, plan.js)."""
+    attributes: dict[str, Any] = {
+        "data-site": site,
+        "data-view": view,
+        "aria-pressed": "true" if view == "tiles" else "false",
+    }
+    return html.Button(
+        t(f"view_{view}", lang), id=ids.plan_toggle(site, view), className="view-btn", **attributes
+    )
+
+
+def _plan(
+    site: str, site_name: str, site_assets: list[Asset], lang: str, pins: dict[str, Any]
+) -> tuple[list[Any], Any]:
+    """An estate's Tiles / Site plan toggle and its plan panel (hidden until chosen); no
+    toggle and no panel when the estate has no plan. The pins (those of its monitored
+    devices) go to ``pins`` for the clientside renderer."""
+    plan: SitePlan | None = None
+    problem = ""
+    try:
+        plan = queries().site_plan(site)
+    except FacilityError as exc:
+        problem = str(exc)
+    if plan is None and not problem:
+        return [], None
+    toggle = [_view_button(site, view, lang) for view in ("tiles", "plan")]
+    if plan is None:
+        panel = html.Div(
+            banner(f"{t('plan_unavailable', lang)}: {problem}"),
+            id=ids.site_plan(site),
+            className="site-plan",
+            hidden=True,
+        )
+        return [html.Div(toggle, className="view-toggle")], panel
+    names = {a.asset_no: a.name_zh if lang == "zh" else a.name_en for a in site_assets}
+    pins[site] = [
+        [p.asset_no, p.left_pct, p.top_pct, names[p.asset_no]]
+        for p in plan.pins
+        if p.asset_no in names
+    ]
+    panel = html.Div(
+        html.Div(
+            [
+                html.Img(
+                    src=plan.image_url,
+                    alt=t("plan_alt", lang).format(site=site_name),
+                    className="plan-image",
+                ),
+                html.Div(id=ids.plan_pins(site), className="plan-pins"),
+            ],
+            className="plan-frame",
+            style={"aspectRatio": f"{plan.width:g} / {plan.height:g}"},
+        ),
+        id=ids.site_plan(site),
+        className="site-plan",
+        hidden=True,
+    )
+    return [html.Div(toggle, className="view-toggle")], panel
+
+
 def _status(snapshot: dict[str, Any], lang: str) -> html.Div:
     """The banner: broker link, age of the newest reading, services not working."""
     labels = {k: t(k, lang) for k in LIVE_LABELS}
@@ -130,17 +198,31 @@ def layout(lang: str | None = None, **_query: str) -> html.Div:
         sites, assets = [], []
     sections = []
     meta: list[list[str]] = []
+    pins: dict[str, Any] = {}
     for site in sites:
         site_assets = [a for a in assets if a.site == site.code]
         if not site_assets:
             continue
-        title = f"{site.name_zh if lang == 'zh' else site.name_en} ({site.code})"
+        site_name = site.name_zh if lang == "zh" else site.name_en
+        title = f"{site_name} ({site.code})"
+        toggle, plan = _plan(site.code, site_name, site_assets, lang, pins)
         sections.append(
             html.Section(
                 [
-                    html.H2([title, html.Small(f" {len(site_assets)} {t('devices', lang)}")]),
+                    html.Div(
+                        [
+                            html.H2(
+                                [title, html.Small(f" {len(site_assets)} {t('devices', lang)}")]
+                            ),
+                            *toggle,
+                        ],
+                        className="site-head",
+                    ),
                     _summary(site.code, snapshot.get("summary", {}).get(site.code, {}), lang),
-                    *_systems(site.code, site_assets, lang, meta),
+                    html.Div(
+                        _systems(site.code, site_assets, lang, meta), id=ids.site_tiles(site.code)
+                    ),
+                    *([plan] if plan is not None else []),
                 ],
                 className="site-section",
             )
@@ -148,9 +230,11 @@ def layout(lang: str | None = None, **_query: str) -> html.Div:
     children += [
         html.Div(sections, id=ids.TILE_GRID),
         dcc.Store(id=ids.TILE_META, data={"tiles": meta, "no_data": t("no_data", lang)}),
+        dcc.Store(id=ids.PLAN_META, data={"pins": pins}),
         dcc.Store(id=ids.LIVE_STORE, data=_with_banner(snapshot, lang)),
         dcc.Interval(id=ids.LIVE_TICK, interval=TICK_MS),
         html.Div(id=ids.LIVE_RENDERED, hidden=True),
+        html.Div(id=ids.PLAN_RENDERED, hidden=True),
     ]
     return html.Div(children)
 
@@ -180,4 +264,11 @@ def register_callbacks(app: dash.Dash) -> None:
         Output(ids.LIVE_RENDERED, "title"),
         Input(ids.LIVE_STORE, "data"),
         State(ids.TILE_META, "data"),
+    )
+    # the pins read the same store: a second renderer (assets/plan.js), same tick
+    app.clientside_callback(  # type: ignore[no-untyped-call]
+        ClientsideFunction(namespace="facilityPlan", function_name="renderPins"),
+        Output(ids.PLAN_RENDERED, "title"),
+        Input(ids.LIVE_STORE, "data"),
+        State(ids.PLAN_META, "data"),
     )

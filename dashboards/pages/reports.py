@@ -63,7 +63,7 @@ def layout(lang: str | None = None, **_query: str) -> html.Div:
                 className="report-link")]
         for r in found
     ]  # fmt: skip
-    children.append(html.Div(table(headers, rows), id=ids.REPORTS_TABLE))
+    children.append(html.Div(table(headers, rows), id=ids.REPORTS_TABLE, className="table-scroll"))
     return html.Div(children)
 
 

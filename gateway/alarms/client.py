@@ -15,6 +15,7 @@ import uuid
 from dataclasses import asdict
 from typing import Any
 
+from facility.deadline import within
 from facility.errors import CommError, ProtocolError
 from facility.limits import COMMAND_MAX_BYTES, COMMAND_MAX_DEPTH, JsonLimitError, load_json
 from facility.mqtt import BrokerSettings, MqttLink
@@ -70,7 +71,7 @@ async def send_command(
     task = asyncio.create_task(link.run())
     try:
         try:
-            await asyncio.wait_for(link.connected.wait(), timeout_s)
+            await within(link.connected.wait(), timeout_s)
         except TimeoutError:
             raise CommError(
                 f"cannot reach the MQTT broker at {broker.host}:{broker.port} "
@@ -83,7 +84,7 @@ async def send_command(
         # the subscription was sent first on this connection: the broker has it before this
         await link.publish(topic, json.dumps(body, ensure_ascii=False).encode())
         try:
-            payload = await asyncio.wait_for(answer, timeout_s)
+            payload = await within(answer, timeout_s)
         except TimeoutError:
             raise CommError(
                 f"no alarm engine answered on {topic} within {timeout_s:g} s; is the gateway "

@@ -53,6 +53,7 @@ from facility.channels import (
     send_email,
     wecom_payload,
 )
+from facility.deadline import within
 from facility.errors import ConfigError, FacilityError
 from facility.mqtt import MqttLink
 from facility.topics import notifier_status_topic
@@ -304,7 +305,7 @@ class Notifier:
                 raise ConfigError(f"channel {channel.name!r}: no MQTT link to publish on")
             body = generic_payload(record, spec, notice.purpose, message)
             future = self.link.publish(channel.topic, json.dumps(body, ensure_ascii=False).encode())
-            await asyncio.wait_for(future, timeout)
+            await within(future, timeout)
             return
         url = channel.url or self.environ[channel.url_env or ""]
         if channel.type is ChannelType.WECOM:
@@ -332,7 +333,7 @@ class Notifier:
             if wait > 0:
                 self._escalation_ready.clear()
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._escalation_ready.wait(), min(wait, 60.0))
+                    await within(self._escalation_ready.wait(), min(wait, 60.0))
                 continue
             _, _, alarm_id, rule_name, raised_at = heapq.heappop(self._escalations)
             self.escalate(alarm_id, rule_name, raised_at)

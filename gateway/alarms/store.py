@@ -230,8 +230,9 @@ class AlarmStore(DatabaseUser):
         events: Sequence[EventKind | str] = (),
         after_id: int | None = None,
         limit: int | None = None,
+        alarm_ids: Sequence[str] = (),
     ) -> list[AlarmRecord]:
-        """Journal entries, oldest first."""
+        """Journal entries, oldest first (``alarm_ids``: of these alarms only)."""
         query = journal_query(
             since=since,
             until=until,
@@ -241,6 +242,7 @@ class AlarmStore(DatabaseUser):
             events=[str(e) for e in events],
             after_id=after_id,
             limit=limit,
+            alarm_ids=alarm_ids,
         )
         with self._db.transaction() as tx:
             return [_record(row) for row in tx.execute(query).scalars()]

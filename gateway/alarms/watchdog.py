@@ -21,7 +21,7 @@ verdicts — both call this module, neither decides on its own.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 
@@ -109,6 +109,18 @@ def expected(key: ServiceKey, at: datetime) -> Seen:
 def observe(previous: Seen | None, heartbeat: Heartbeat, received_at: datetime) -> Seen:
     """Fold one received heartbeat into what is known of its service."""
     last = previous.last if previous is not None else None
+    if (
+        heartbeat.state is ServiceState.OFFLINE
+        and not heartbeat.asset_nos
+        and last is not None
+        and last.asset_nos
+    ):
+        # A last will is made when the link connects, before a collector knows its devices;
+        # the broker sends it when the process is killed. The devices it leaves without data
+        # are the ones it served last: their comm_loss stays held by its one system alarm.
+        heartbeat = replace(
+            heartbeat, asset_nos=last.asset_nos, sites=heartbeat.sites or last.sites
+        )
     still: dict[str, datetime | None] = {}
     for rule in RULES[heartbeat.kind]:
         working = heartbeat.state is not ServiceState.OFFLINE and rule.pending(heartbeat)

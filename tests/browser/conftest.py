@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 CHROMIUM = "/usr/bin/chromium"
 # --headless, and a fresh --user-data-dir in a temporary folder deleted on close, are added by
@@ -27,6 +27,10 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 PAGE_TIMEOUT_MS = 10_000  # fail fast instead of Playwright's default 30 s per action
+# expect() waits this long for what a page must come to show (5 s by default): a first Plotly
+# draw after a cold InfluxDB query took longer than 5 s on a loaded 2-core machine
+EXPECT_TIMEOUT_MS = 15_000
+expect.set_options(timeout=EXPECT_TIMEOUT_MS)
 
 
 @pytest.fixture(scope="session")

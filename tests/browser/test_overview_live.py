@@ -2,11 +2,13 @@
 and a SQLite database seeded through the project's APIs (dashboards.sample): tiles merge the
 values of every poll class, show their age and quality, stale and no-data are states of
 their own, an alarm colour never hides staleness, each estate has a summary, tiles are
-grouped by system with alarms first."""
+grouped by system with alarms first. An estate with a site plan can show it instead of its
+tiles: pins coloured like the tiles, updated in place, each a link to the asset page."""
 
 from __future__ import annotations
 
 import re
+import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -18,12 +20,13 @@ from playwright.sync_api import Page, expect
 from dashboards import ids
 from dashboards.app import DashboardServer
 from dashboards.queries import Queries
-from dashboards.sample import seed_bus, seed_sql, seed_users
+from dashboards.sample import seed_bus, seed_other_estate, seed_sql, seed_users
 from devtools.services import MosquittoServer
-from facility.config import DatabaseConfig, MqttConfig, Settings
+from facility.config import DatabaseConfig, MqttConfig, PathsConfig, Settings
 from facility.mqtt import BrokerSettings, publish_once
 from facility.payload import DeviceMessage, device_topic, encode
 from facility.types import PointValue, Quality, Reading
+from maintenance.ledger_files import DEMO_DIR
 
 
 @dataclass
@@ -35,13 +38,20 @@ class Served:
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    """A dashboard over its own broker (retained states of other tests stay out)."""
+    """A dashboard over its own broker (retained states of other tests stay out). Two
+    estates: HT with the shipped demo plan in the plans folder, JU without one."""
     db_path: Path = tmp_path_factory.mktemp("overview") / "facility.db"
+    plans = tmp_path_factory.mktemp("plans")
+    for name in ("HT.svg", "HT.pins.csv"):
+        shutil.copy(DEMO_DIR / "plans" / name, plans / name)
     with MosquittoServer(tmp_path_factory.mktemp("overview-bus")) as bus:
         settings = Settings(
-            database=DatabaseConfig(url=f"sqlite:///{db_path}"), mqtt=MqttConfig(url=bus.url)
+            database=DatabaseConfig(url=f"sqlite:///{db_path}"),
+            mqtt=MqttConfig(url=bus.url),
+            paths=PathsConfig(plans_dir=str(plans)),
         )
         seed_sql(settings.database_url)
+        seed_other_estate(settings.database_url, "JU")
         users = seed_users(settings.database_url)
         broker = BrokerSettings.from_url(bus.url)
         seed_bus(broker)
@@ -170,3 +180,63 @@ def test_overview_updates_in_place_without_rebuilding_tiles(page: Page, served: 
     expect(value).to_have_text("1.5 m · 71.3 %")
     expect(page.locator(_id(ids.tile("HT-TNK-001")))).to_have_attribute("data-mark", "kept")
     seed_bus(served.broker)
+
+
+def test_site_plan_pins_coloured_by_state_updated_in_place_and_link_to_the_asset(
+    page: Page, served: Served
+) -> None:
+    seed_bus(served.broker)
+    page.goto(served.url + "/")
+    # HT has a plan: a toggle; JU has none: no toggle, only its tiles
+    expect(page.locator(_id(ids.plan_toggle("HT", "plan")))).to_have_text("Site plan")
+    expect(page.locator(_id(ids.tile("JU-PMP-001")))).to_be_visible()
+    expect(page.locator(_id(ids.plan_toggle("JU", "plan")))).to_have_count(0)
+    expect(page.locator(_id(ids.site_plan("JU")))).to_have_count(0)
+    plan = page.locator(_id(ids.site_plan("HT")))
+    expect(plan).to_be_hidden()
+
+    page.locator(_id(ids.plan_toggle("HT", "plan"))).click()
+    expect(plan).to_be_visible()
+    expect(page.locator(_id(ids.site_tiles("HT")))).to_be_hidden()
+    expect(page.locator(_id(ids.plan_toggle("HT", "plan")))).to_have_attribute(
+        "aria-pressed", "true"
+    )
+    expect(plan.locator("img.plan-image")).to_have_attribute("alt", "Site plan of Huating")
+    # one pin per monitored HT device, where the pins file puts it
+    expect(page.locator(f"#{ids.plan_pins('HT')} .pin")).to_have_count(63)
+    # the tiles' states, ISA-101: grey when calm, colour only for an alarm
+    pin = page.locator(_id(ids.pin("HT-PMP-001")))
+    expect(pin).to_have_class("pin pin-ok")
+    expect(page.locator(_id(ids.pin("HT-PDP-001")))).to_have_class(
+        re.compile(r"\bpin-alarm-critical\b")
+    )
+    expect(page.locator(_id(ids.pin("HT-TNK-001")))).to_have_class(
+        re.compile(r"\bpin-alarm-high\b")
+    )
+    expect(page.locator(_id(ids.pin("HT-PMP-002")))).to_have_class(re.compile(r"\bpin-bad\b"))
+    expect(page.locator(_id(ids.pin("HT-PMP-003")))).to_have_class(re.compile(r"\bpin-nodata\b"))
+    expect(pin).to_have_attribute("title", re.compile(r"^HT-PMP-001 .*\n4.21 bar · .* · online"))
+    box = pin.bounding_box()
+    frame = plan.locator(".plan-frame").bounding_box()
+    assert box is not None
+    assert frame is not None
+    # HT-PMP-001 is at (180, 188) of the 1000 x 620 drawing
+    assert abs(box["x"] + box["width"] / 2 - (frame["x"] + frame["width"] * 0.18)) < 3, box
+    assert abs(box["y"] + box["height"] / 2 - (frame["y"] + frame["height"] * 188 / 620)) < 3
+
+    # updated in place on the next tick: the same element, a new class
+    page.evaluate(f"document.getElementById('{ids.pin('HT-PMP-001')}').dataset.mark = 'kept'")
+    now = datetime.now(UTC)
+    publish(served.broker, "HT-PMP-001", "PMP",
+            {"discharge_pressure": (4.3, "bar"), "run_state": (1, "")}, now, comm_ok=False,
+            seq=9)  # fmt: skip
+    expect(pin).to_have_class("pin pin-bad")
+    expect(pin).to_have_attribute("data-mark", "kept")
+
+    # the choice is kept for the estate; a pin opens the asset page
+    page.reload()
+    expect(plan).to_be_visible()
+    seed_bus(served.broker)
+    expect(pin).to_have_class("pin pin-ok")
+    pin.click()
+    page.wait_for_url(served.url + "/asset/HT-PMP-001")

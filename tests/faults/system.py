@@ -163,6 +163,8 @@ class System:
                 "FACILITY_GATEWAY__GAP_AUDIT_INTERVAL_S": "10",
                 "FACILITY_COLLECTOR__RELOAD_EVERY_S": "5",
                 "FACILITY_MAINTENANCE__GENERATE_EVERY_MIN": "1",
+                # make soak polls at several times the estates' rate (FAULTS_POLL_SCALE 0.25)
+                "FACILITY_COLLECTOR__POLL_SCALE": os.environ.get("FAULTS_POLL_SCALE", "1"),
             }
         )
         done = self.cli("ledger", "demo")

@@ -173,7 +173,14 @@ def test_a_reading_older_than_its_window_is_stale(
 
 @pytest.mark.parametrize(
     ("periods", "expected"),
-    [([1.0, 10.0, 60.0], 30.0), ([15.0, 60.0], 45.0), ([], 60.0), ([0.0], 60.0)],
+    [
+        ([1.0, 10.0, 60.0], 15.0),
+        ([15.0, 60.0], 45.0),
+        ([2.0], 15.0),
+        ([10.0], 30.0),
+        ([], 60.0),
+        ([0.0], 60.0),
+    ],
 )
 def test_stale_window_is_three_of_the_fastest_polls(periods: list[float], expected: float) -> None:
     assert stale_after(periods, 60.0) == expected

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from collectors.schedule import PollSchedule
 from device_profiles.models import PollClass
 
@@ -49,3 +51,24 @@ def test_poll_ending_exactly_on_the_deadline_keeps_it() -> None:
     s.advance(s.due(100.0), 101.0)
     assert s.next_due[F] == 101.0
     assert s.overruns == 0
+
+
+def test_poll_scale_multiplies_every_profile_period() -> None:
+    """``[collector] poll_scale`` (soaks at several times the estates' rate): 0.25 polls
+    every class four times as often; 1 keeps the profile's periods."""
+    from types import SimpleNamespace
+
+    from collectors.poller import DevicePoller
+    from device_profiles.loader import load_library
+    from facility.config import CollectorConfig
+
+    profile = next(p for p in load_library().values() if len({q.poll for q in p.points}) > 1)
+    device = SimpleNamespace(profile=profile, asset=None)
+    plain = DevicePoller(device, sink=None)  # type: ignore[arg-type]
+    fast = DevicePoller(device, sink=None, period_scale=0.25)  # type: ignore[arg-type]
+    assert len(plain.periods) > 1
+    assert fast.periods == {c: p * 0.25 for c, p in plain.periods.items()}
+    assert CollectorConfig().poll_scale == 1.0
+    for bad in (0, 1.5):
+        with pytest.raises(ValueError, match="poll_scale"):
+            CollectorConfig(poll_scale=bad)

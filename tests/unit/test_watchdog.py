@@ -134,6 +134,28 @@ def test_verdict_names_the_devices_a_collector_serves() -> None:
     assert verdict.asset_nos == ("HT-PMP-001", "HT-PMP-002", "HT-PDP-001")
 
 
+def test_a_killed_collector_leaves_the_devices_it_served_last() -> None:
+    # its last will was made when it connected, before it knew its devices (no asset_nos):
+    # the broker publishes that one when the process is killed. The devices whose comm_loss
+    # the system alarm holds are still the ones it served (one cause, one alarm)
+    will = make_heartbeat(
+        ServiceKind.COLLECTOR, "collector-1", state=ServiceState.OFFLINE, interval_s=5
+    )
+    watchdog = Watchdog(SETTINGS)
+    watchdog.observe(col(1, 1), T0)
+    watchdog.observe(will, T0 + timedelta(seconds=3))
+    (verdict,) = watchdog.verdicts(T0 + timedelta(seconds=60))
+    assert verdict.health is Health.OFFLINE
+    assert verdict.asset_nos == ("HT-PMP-001", "HT-PMP-002", "HT-PDP-001")
+    # a collector that says what it serves when it goes is believed
+    watchdog.observe(col(1, 1, state=ServiceState.OFFLINE, devices=0), T0 + timedelta(seconds=5))
+    assert watchdog.verdicts(T0 + timedelta(seconds=60))[0].asset_nos == (
+        "HT-PMP-001",
+        "HT-PMP-002",
+        "HT-PDP-001",
+    )
+
+
 # -- codec ------------------------------------------------------------------------------------
 
 
