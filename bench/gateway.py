@@ -193,10 +193,10 @@ async def end_to_end(
 ) -> tuple[float, float]:
     """(messages/s, readings/s) of a GatewayService draining the same queued messages."""
     from facility.mqtt import BrokerSettings
+    from facility.topics import shared_readings
     from gateway.ingest import GatewayService, InfluxTarget
-    from gateway.ingest_rules import subscription_topic
 
-    topic = subscription_topic("bench")
+    topic = shared_readings("bench")
     await asyncio.to_thread(_paho_session, host, port, "bench-gw", topic)
     await asyncio.to_thread(_preload, host, port, messages)
     service = GatewayService(
@@ -234,8 +234,8 @@ def scale_out(host: str, port: int, url: str, messages: list[tuple[str, bytes, A
     import paho.mqtt.client as paho
     from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
+    from facility.topics import shared_readings, status_topic
     from gateway.influx import InfluxClient, InfluxRejected
-    from gateway.ingest_rules import status_topic, subscription_topic
 
     ids = ["bench-gw-a", "bench-gw-b"]
     online: set[str] = set()
@@ -248,10 +248,10 @@ def scale_out(host: str, port: int, url: str, messages: list[tuple[str, bytes, A
     )
     watcher.connect(host, port)
     watcher.loop_start()
-    watcher.subscribe([(status_topic(i), 1) for i in ids])
+    watcher.subscribe([(status_topic("gateway", i), 1) for i in ids])
     cli = [sys.executable, "-c", "from facility.cli import main; main()"]
     for gateway_id in ids:
-        _paho_session(host, port, gateway_id, subscription_topic("bench-scale"))
+        _paho_session(host, port, gateway_id, shared_readings("bench-scale"))
     _preload(host, port, messages)
     client = InfluxClient(url, "bench_scale")
     client.create_database()
@@ -414,7 +414,7 @@ def one_year_query(url: str) -> None:
 
 def main() -> None:
     from devtools.services import InfluxServer, MosquittoServer
-    from gateway.ingest_rules import subscription_topic
+    from facility.topics import shared_readings
 
     print(f"{MESSAGES} device messages × {POINTS} points, {DEVICES} devices", flush=True)
     messages = _messages(MESSAGES)
@@ -424,7 +424,7 @@ def main() -> None:
         with InfluxServer(root / "influxd") as influx, MosquittoServer(root / "mqtt") as broker:
             host, port = broker.host, broker.port
             _LOGIN[:] = [broker.credentials]
-            raw_mqtt = raw_mqtt_rate(host, port, subscription_topic("bench-raw"), messages)
+            raw_mqtt = raw_mqtt_rate(host, port, shared_readings("bench-raw"), messages)
             raw_points, requests = raw_write_rate(influx.url, messages)
             e2e_messages, e2e_points = asyncio.run(
                 end_to_end(host, port, influx.url, messages, root / "gw.spool")

@@ -1,10 +1,15 @@
 """One poll loop per device, protocol-free.
 
 Wakes at the device's next deadline, asks its collector for the poll classes due, hands one
-message per poll to the publisher. A device that is down (breaker open) is not asked until
-its backoff has passed; meanwhile its due polls publish bad-quality readings without
-touching the wire, so the bus says it is down and the live devices on the same connection
-keep their period. Logs once when a device goes, once when it returns.
+message per poll to the publisher. The message carries the device's full last-known state:
+the points of the classes not due ride along as last read (``carried``, each with the time
+of the poll that read it), so the retained message alone tells a cold consumer everything
+(docs/decisions/008-retained-full-state.md) — without a second message per poll.
+
+A device that is down (breaker open) is not asked until its backoff has passed; meanwhile
+its due polls publish bad-quality readings without touching the wire, so the bus says it is
+down and the live devices on the same connection keep their period. Logs once when a device
+goes, once when it returns.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import logging
 import random
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from collectors.base import Collected, DeviceCollector
@@ -56,6 +62,9 @@ class DevicePoller:
         }
         self.schedule: PollSchedule | None = None
         self._last_ts: datetime | None = None
+        # every point as last read, stamped with its poll's collected time (insertion order:
+        # the order the points were first read)
+        self._state: dict[str, Reading] = {}
 
     async def run(self) -> None:
         """Poll until cancelled. Start jitter spreads a site's devices over the fast period,
@@ -113,18 +122,30 @@ class DevicePoller:
         else:
             collected = self._skipped(due)
         self.seq = self.sequence(asset.asset_no) if self.sequence is not None else self.seq + 1
+        collected_ts = self._next_ts()
         self.sink(
             DeviceMessage(
                 site=asset.site,
                 asset_no=asset.asset_no,
                 device_class=asset.device_class.value,
                 seq=self.seq,
-                collected_ts=self._next_ts(),
+                collected_ts=collected_ts,
                 readings=collected.readings,
                 health=self.health.as_reading(),
+                carried=self._carry(collected.readings, collected_ts),
             )
         )
         return collected
+
+    def _carry(self, readings: tuple[Reading, ...], collected_ts: datetime) -> tuple[Reading, ...]:
+        """The last known readings of the points this poll did not read; then remember this
+        poll's readings, stamped with its collected time (what ``"at"`` says on the wire)."""
+        state = self._state
+        fresh = {r.point for r in readings}
+        carried = tuple(r for name, r in state.items() if name not in fresh)
+        for reading in readings:
+            state[reading.point] = replace(reading, collected_ts=collected_ts)
+        return carried
 
     def _next_ts(self) -> datetime:
         """Now, but always after this device's previous poll: the historian keys a poll by

@@ -55,9 +55,9 @@ from facility.resend import (
     ResendReport,
     decode_request,
     encode_report,
-    report_topic,
 )
 from facility.spool import Record, Spool, SpoolStats
+from facility.topics import resend_report_topic
 
 log = logging.getLogger(__name__)
 
@@ -578,7 +578,7 @@ class SpooledPublisher:
         site = asset_no.split("-", 1)[0]
         report = ResendReport(asset_no, seq_from, seq_to, resent, tuple(missing))
         with contextlib.suppress(CommError, TimeoutError):
-            await within(self.link.publish(report_topic(site), encode_report(report)), 30)
+            await within(self.link.publish(resend_report_topic(site), encode_report(report)), 30)
 
     def _say_once(self, key: str, text: str) -> None:
         if key not in self._logged:

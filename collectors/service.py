@@ -37,9 +37,9 @@ from facility.heartbeat import (
 )
 from facility.metrics_http import MetricsServer
 from facility.mqtt import BrokerSettings, MqttLink
-from facility.payload import TOPIC_PREFIX, DeviceMessage
-from facility.resend import request_topic
+from facility.payload import DeviceMessage
 from facility.spool import Spool
+from facility.topics import resend_request_topic
 from facility.types import Asset
 
 log = logging.getLogger(__name__)
@@ -48,10 +48,6 @@ log = logging.getLogger(__name__)
 def _handover(loop: asyncio.AbstractEventLoop, publisher: SpooledPublisher, payload: bytes) -> None:
     """paho's thread → the event loop (resend requests are served there)."""
     loop.call_soon_threadsafe(publisher.on_resend_request, payload)
-
-
-def status_topic(collector_id: str) -> str:
-    return f"{TOPIC_PREFIX}/status/collector/{collector_id}"
 
 
 @dataclass
@@ -108,7 +104,7 @@ class CollectorService:
             client_id=self.collector_id,
             birth=birth,
             will=will,
-            subscriptions=[(request_topic(site), 1) for site in sites],
+            subscriptions=[(resend_request_topic(site), 1) for site in sites],
             on_message=lambda _topic, payload: _handover(loop, publisher, payload),
             # a message per poll: paho's I/O on this loop, not on a thread woken per message
             network_thread=False,

@@ -26,7 +26,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from facility.heartbeat import (
-    STATUS_PREFIX,
     Heartbeat,
     HeartbeatError,
     ServiceKind,
@@ -37,14 +36,15 @@ from facility.heartbeat import (
 )
 from facility.heartbeat import decode as decode_heartbeat
 from facility.mqtt import BrokerSettings, MqttLink
-from facility.payload import TOPIC_PREFIX, PayloadError, decode
+from facility.payload import PayloadError, decode, epoch_ms
+from facility.topics import READINGS_WILDCARD, STATUS_PREFIX, STATUS_WILDCARD
 from facility.types import ASSET_NO_RE
 from gateway.alarms.watchdog import Verdict, Watchdog, WatchdogSettings
 
 log = logging.getLogger(__name__)
 
-SUBSCRIPTION = f"{TOPIC_PREFIX}/+/+"
-STATUS_SUBSCRIPTION = f"{STATUS_PREFIX}/+/+"
+SUBSCRIPTION = READINGS_WILDCARD  # readings only (docs/decisions/007-topic-trees.md)
+STATUS_SUBSCRIPTION = STATUS_WILDCARD
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,11 +63,13 @@ class DeviceState:
 def merge_state(previous: DeviceState | None, incoming: DeviceState) -> DeviceState:
     """A device's state after one more message: its points merged into what is known.
 
-    Each poll class (fast, normal, slow) is its own message holding only its points, so a
-    message never replaces the device's values (issue 12: 106 of 163 tiles showed "—" while
-    the lighting and tank key points waited for the slow poll); each point keeps the newest
-    reading of it (``t``: when it was collected). Retained and live messages can cross on
-    reconnect: an older message adds only points not known newer. Health (``comm_ok``) and
+    A message holds the device's full last-known state (the other poll classes' points as
+    ``carried``, each with the time of the poll that read it: decision 008), so the retained
+    one alone fills a tile (issue 12: 106 of 163 tiles showed "—" while the lighting and tank
+    key points waited for the slow poll). Still, a message never replaces the device's
+    values: each point keeps the newest reading of it (``t``: when it was collected).
+    Retained and live messages can cross on reconnect: an older message adds only points not
+    known newer. Health (``comm_ok``) and
     the device's collection time come from its newest message."""
     if previous is None:
         return incoming
@@ -219,8 +221,13 @@ class LiveFeed:
         message = decode(topic, payload)
         collected_ms = int(message.collected_ts.timestamp() * 1000)
         points = {
-            r.point: {"v": r.value, "u": r.unit, "q": r.quality.value, "t": collected_ms}
-            for r in message.readings
+            r.point: {
+                "v": r.value,
+                "u": r.unit,
+                "q": r.quality.value,
+                "t": epoch_ms(r.collected_ts),
+            }
+            for r in (*message.carried, *message.readings)
         }
         with self._lock:
             self.messages_received += 1

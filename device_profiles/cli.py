@@ -7,8 +7,9 @@ from pathlib import Path
 import click
 
 from device_profiles.doc import GENERATED_MARK, render_docs
-from device_profiles.loader import LIBRARY_DIR, CheckResult, check_paths
+from device_profiles.loader import CheckResult, check_paths, library_paths
 from device_profiles.models import DeviceProfile
+from facility.config import Settings
 from facility.errors import ProfileError
 
 DEFAULT_DOC_DIR = Path("docs/devices")
@@ -27,8 +28,12 @@ def _shown(path: Path) -> str:
 
 
 def _check(paths: tuple[Path, ...]) -> CheckResult:
-    """Check the profiles named by ``paths``; default: the shipped library."""
-    return check_paths(list(paths) if paths else [Path(_shown(LIBRARY_DIR))])
+    """Check the profiles named by ``paths``; default: the shipped library and the site
+    folders (``[profiles] dirs``)."""
+    if paths:
+        return check_paths(list(paths))
+    settings: Settings = click.get_current_context().find_root().obj
+    return check_paths([Path(_shown(p)) for p in library_paths(settings.profiles.dirs)])
 
 
 def generated_files(directory: Path) -> list[Path]:
@@ -57,7 +62,8 @@ def group() -> None:
 @group.command()
 @_paths_argument
 def check(paths: tuple[Path, ...]) -> None:
-    """Validate profiles (files or directories; default: the shipped library).
+    """Validate profiles (files or directories; default: the shipped library and the site
+    folders of ``[profiles] dirs``).
 
     Prints every problem as ``file:line: field: message`` and exits 1 if there is any.
     """
@@ -106,7 +112,8 @@ def list_profiles(paths: tuple[Path, ...]) -> None:
     help="Write nothing; exit 1 if the files in --out differ from what would be written.",
 )
 def doc(paths: tuple[Path, ...], out_dir: Path, check_only: bool) -> None:
-    """Write a Markdown register-map reference per profile (default: the shipped library)."""
+    """Write a Markdown register-map reference per profile (default: the shipped library and
+    the site folders)."""
     docs = render_docs(_valid(paths))
     changed = [
         name

@@ -20,7 +20,7 @@ import logging
 import re
 import types
 import typing
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -833,6 +833,31 @@ def load_profiles(paths: Iterable[Path]) -> dict[str, DeviceProfile]:
     return result.profiles
 
 
-def load_library(directory: Path = LIBRARY_DIR) -> dict[str, DeviceProfile]:
-    """Every profile in a directory, keyed by profile id."""
-    return load_profiles([directory])
+def site_profile_dirs() -> list[Path]:
+    """The site profile folders of this process's configuration (``[profiles] dirs``)."""
+    from facility.config import active_settings
+
+    return list(active_settings().profiles.dirs)
+
+
+def library_paths(site_dirs: Sequence[Path] | None = None) -> list[Path]:
+    """The shipped library, then the site folders (default: ``[profiles] dirs``).
+
+    The shipped models come first, so a site file that reuses a shipped id is the one
+    reported (naming both files). An existing but empty site folder is fine (a new site);
+    a folder that does not exist is an error, like any path named that is not there.
+    """
+    dirs = site_profile_dirs() if site_dirs is None else list(site_dirs)
+    return [LIBRARY_DIR] + [
+        d for d in dirs if not d.is_dir() or any(p.suffix in PROFILE_SUFFIXES for p in d.iterdir())
+    ]
+
+
+def load_library(
+    directory: Path | None = None, *, site_dirs: Sequence[Path] | None = None
+) -> dict[str, DeviceProfile]:
+    """Every profile of the library, keyed by profile id: the shipped models and the site
+    folders' (``site_dirs``, default ``[profiles] dirs``); or only those of ``directory``."""
+    if directory is not None:
+        return load_profiles([directory])
+    return load_profiles(library_paths(site_dirs))

@@ -35,6 +35,7 @@ import click
 from facility.config import Settings
 from facility.errors import CommError
 from facility.redact import redact_url
+from facility.topics import READINGS_WILDCARD
 
 if TYPE_CHECKING:
     from devtools.services import MosquittoServer
@@ -202,7 +203,7 @@ def group(ctx: click.Context, speed: float | None) -> None:
         )
         if table.get("control_url"):
             click.echo(f"  sim control {table['control_url']}")
-        click.echo(f"  MQTT        {redact_url(settings.mqtt.url)}  (topics facility/v1/#)")
+        click.echo(f"  MQTT        {redact_url(settings.mqtt.url)}  (readings {READINGS_WILDCARD})")
         if broker is not None:
             click.echo(
                 f"  MQTT login  closed bus, one account per service; for the CLI: "

@@ -32,7 +32,8 @@ from devtools.services import MosquittoServer
 from facility.deadline import within
 from facility.errors import CommError, ConfigError
 from facility.mqtt import BrokerSettings, MqttLink
-from facility.payload import TOPIC_PREFIX, DeviceMessage, PayloadError, decode
+from facility.payload import DeviceMessage, PayloadError, decode
+from facility.topics import READINGS_WILDCARD
 from facility.types import ASSET_NO_RE
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -264,7 +265,7 @@ class BusWatcher:
         link = MqttLink(
             self.broker,
             self.client_id,
-            subscriptions=[(f"{TOPIC_PREFIX}/+/+", 1)],
+            subscriptions=[(READINGS_WILDCARD, 1)],
             on_message=self._on_message,
         )
         task = asyncio.create_task(link.run())

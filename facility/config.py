@@ -208,7 +208,7 @@ class MaintenanceConfig(_Section):
     timeliness_target: float = Field(default=0.9, gt=0, le=1)
     # Where work-order notices go (besides the log): a group robot / generic webhook (URL
     # from $FACILITY_MAINTENANCE__NOTIFY_WEBHOOK_URL: robot URLs carry their key) and MQTT
-    # facility/v1/workorders/<site>.
+    # facility/v1/events/workorders/<site>.
     notify_webhook_url: str | None = None
     notify_webhook_kind: Literal["wecom", "dingtalk", "generic"] = "generic"
     notify_mqtt: bool = True
@@ -250,6 +250,25 @@ class IdentityConfig(_Section):
     secure_cookies: bool = False
 
 
+class ProfilesConfig(_Section):
+    """Site profile folders: device models a site adds without editing the package.
+
+    Searched after the shipped library (device_profiles/library); a model id that is both
+    shipped and in a site folder is an error naming both files, never a silent override
+    (docs/profiles.md, "Your own device models").
+    """
+
+    dirs: list[Path] = Field(default_factory=list)
+
+    @field_validator("dirs", mode="before")
+    @classmethod
+    def _path_list(cls, value: object) -> object:
+        # environment overrides arrive as text, like $PATH: FACILITY_PROFILES__DIRS=/a:/b
+        if isinstance(value, str):
+            return [v.strip() for v in value.split(os.pathsep) if v.strip()]
+        return value
+
+
 class MetricsConfig(_Section):
     """The /metrics endpoints of the collector and the gateway."""
 
@@ -274,6 +293,7 @@ class Settings(_Section):
     maintenance: MaintenanceConfig = MaintenanceConfig()
     identity: IdentityConfig = IdentityConfig()
     metrics: MetricsConfig = MetricsConfig()
+    profiles: ProfilesConfig = ProfilesConfig()
 
     @property
     def database_url(self) -> str:
@@ -288,6 +308,22 @@ def _env_overrides(environ: dict[str, str]) -> dict[str, dict[str, str]]:
         section, _, name = key[len(ENV_PREFIX) :].lower().partition("__")
         overrides.setdefault(section, {})[name] = value
     return overrides
+
+
+_ACTIVE: list[Settings] = []
+
+
+def activate(settings: Settings) -> Settings:
+    """Make ``settings`` the process's configuration (the CLI does, once, at start-up)."""
+    _ACTIVE[:] = [settings]
+    return settings
+
+
+def active_settings() -> Settings:
+    """The configuration this process runs with: what the command line loaded (``facility
+    --config``), else what ``load_settings()`` finds ($FACILITY_CONFIG, ./facility.toml, the
+    environment). For code far from the command (the profile library's site folders)."""
+    return _ACTIVE[0] if _ACTIVE else load_settings()
 
 
 def load_settings(path: Path | None = None, environ: dict[str, str] | None = None) -> Settings:

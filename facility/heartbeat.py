@@ -44,13 +44,14 @@ from typing import Any, TypeVar
 from facility.deadline import within
 from facility.errors import FacilityError, ProtocolError
 from facility.mqtt import BrokerSettings, Message, MqttLink
-from facility.payload import TOPIC_PREFIX, epoch_ms, from_epoch_ms
+from facility.payload import epoch_ms, from_epoch_ms
+from facility.topics import STATUS_PREFIX as STATUS_PREFIX
+from facility.topics import status_topic as status_topic
 from facility.types import ASSET_NO_RE
 
 log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
-STATUS_PREFIX = f"{TOPIC_PREFIX}/status"
 MAX_HEARTBEAT_BYTES = 64 * 1024  # 300 asset numbers are ~4 KB
 MAX_ASSETS = 4000
 # short enough that ``SYS-<code>-<id>`` fits the journal's 32-character asset number
@@ -97,11 +98,6 @@ _OPTIONAL = ("spool_full", "sites", "asset_nos", "work_every_s", "detail")
 
 class HeartbeatError(ProtocolError):
     """A status message that is not a heartbeat (says which field and what was expected)."""
-
-
-def status_topic(kind: ServiceKind | str, service_id: str) -> str:
-    """The retained status topic of one service."""
-    return f"{STATUS_PREFIX}/{kind}/{service_id}"
 
 
 @dataclass(frozen=True, slots=True)

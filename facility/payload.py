@@ -12,6 +12,18 @@ Topic ``facility/v1/<site>/<asset_no>``, QoS 1, retained (the device's last stat
 ``ts`` inside a point is the source (device/server) time when the profile asks for it. A
 point whose value could not be read carries ``"v": null`` and a bad quality — never 0.
 
+The message holds the device's **full last-known state** (decision 008), so the retained one
+is all a cold consumer needs: the points read in this poll, and the points of the other poll
+classes as last read, each with ``"at"`` — the collected time (epoch ms) of the earlier poll
+that read it — and its own quality::
+
+     "points": {"current": {"v": 12.5, "u": "A", "q": "good"},
+                "run_hours": {"v": 8127.4, "u": "h", "q": "good", "at": 1795678901123}}
+
+Decoded, the points read in this poll are ``readings`` (what the historian stores and the
+alarm engine evaluates: a carried point was stored with its own poll) and the carried ones
+``carried``, each Reading's ``collected_ts`` the time of the poll that read it.
+
 Decoding is strict, because the gateway must turn bad input into a counted, dead-lettered
 message rather than a crash or a wrong value: non-finite numbers, wrong types, unknown
 qualities, oversized strings and topic/payload mismatches are each a ``PayloadError`` whose
@@ -22,17 +34,18 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from facility.errors import ProtocolError
 from facility.limits import BUS_PAYLOAD_MAX_BYTES, BUS_PAYLOAD_MAX_DEPTH, JsonLimitError, load_json
+from facility.topics import TOPIC_PREFIX as TOPIC_PREFIX
+from facility.topics import device_topic as device_topic
 from facility.types import ASSET_NO_RE, PointValue, Quality, Reading
 
 SCHEMA_VERSION = 1
-TOPIC_PREFIX = "facility/v1"
 MAX_STRING = 256
 MAX_POINTS = 2000
 MAX_PAYLOAD_BYTES = BUS_PAYLOAD_MAX_BYTES  # the limits live in facility/limits.py
@@ -47,10 +60,6 @@ class PayloadError(ProtocolError):
         self.kind = kind
 
 
-def device_topic(site: str, asset_no: str) -> str:
-    return f"{TOPIC_PREFIX}/{site}/{asset_no}"
-
-
 def epoch_ms(ts: datetime) -> int:
     return int(ts.timestamp() * 1000)
 
@@ -61,7 +70,9 @@ def from_epoch_ms(ms: int) -> datetime:
 
 @dataclass(frozen=True, slots=True)
 class DeviceMessage:
-    """All readings of one device from one poll, plus the device's health."""
+    """All readings of one device from one poll, plus the device's health, plus the last
+    known readings of the points this poll did not read (``carried``: each stamped with the
+    collected time of the poll that read it)."""
 
     site: str
     asset_no: str
@@ -70,6 +81,7 @@ class DeviceMessage:
     collected_ts: datetime
     readings: tuple[Reading, ...]
     health: Mapping[str, float | int | bool | str] = field(default_factory=dict)
+    carried: tuple[Reading, ...] = ()
 
 
 def encode(message: DeviceMessage) -> bytes:
@@ -94,7 +106,7 @@ def encode(message: DeviceMessage) -> bytes:
     ]
     append = parts.append
     first = True
-    for reading in message.readings:
+    for reading in message.readings:  # _point, inlined: the hot path of every poll
         head = _POINT_HEADS.get(reading.point)
         if head is None:
             head = _POINT_HEADS[reading.point] = _string(reading.point) + ':{"v":'
@@ -122,6 +134,14 @@ def encode(message: DeviceMessage) -> bytes:
             append(f',"ts":{epoch_ms(reading.source_ts)}}}')
         else:
             append("}")
+    if message.carried:
+        read = {reading.point for reading in message.readings}
+        for reading in message.carried:
+            if reading.point in read:
+                continue  # a point read in this poll wins
+            read.add(reading.point)
+            _point(append, reading, first, epoch_ms(reading.collected_ts))
+            first = False
     append('},"health":{')
     first = True
     for key, value in message.health.items():
@@ -135,6 +155,35 @@ def encode(message: DeviceMessage) -> bytes:
     return "".join(parts).encode()
 
 
+def _point(append: Callable[[str], None], reading: Reading, first: bool, at: int | None) -> None:
+    """One point's entry: ``"name":{"v":…,"u":…,"q":…[,"ts":…][,"at":…]}``."""
+    head = _POINT_HEADS.get(reading.point)
+    if head is None:
+        head = _POINT_HEADS[reading.point] = _string(reading.point) + ':{"v":'
+    append(head if first else "," + head)
+    value = reading.value
+    kind = type(value)
+    if kind is int:
+        append(int.__repr__(value))
+    elif value is None:
+        append("null")
+    elif kind is float:
+        append(_float(value))  # type: ignore[arg-type]
+    elif kind is bool:
+        append("true" if value else "false")
+    else:
+        append(_value(value))
+    tail = _POINT_TAILS.get((reading.unit, reading.quality))
+    if tail is None:
+        tail = _POINT_TAILS[(reading.unit, reading.quality)] = (
+            f',"u":{_string(reading.unit)},"q":{_string(reading.quality.value)}'
+        )
+    append(tail)
+    if reading.source_ts is not None:
+        append(f',"ts":{epoch_ms(reading.source_ts)}')
+    append("}" if at is None else f',"at":{at}}}')
+
+
 def encode_reference(message: DeviceMessage) -> bytes:
     """What ``encode`` writes, through ``json``: the specification its tests compare with."""
     points: dict[str, dict[str, Any]] = {}
@@ -143,6 +192,12 @@ def encode_reference(message: DeviceMessage) -> bytes:
         if reading.source_ts is not None:
             entry["ts"] = epoch_ms(reading.source_ts)
         points[reading.point] = entry
+    for reading in message.carried:
+        entry = {"v": reading.value, "u": reading.unit, "q": reading.quality.value}
+        if reading.source_ts is not None:
+            entry["ts"] = epoch_ms(reading.source_ts)
+        entry["at"] = epoch_ms(reading.collected_ts)
+        points.setdefault(reading.point, entry)  # a point read in this poll wins
     body = {
         "v": SCHEMA_VERSION,
         "site": message.site,
@@ -225,15 +280,29 @@ def decode(topic: str, payload: bytes) -> DeviceMessage:
         raise PayloadError("bad_shape", "`points` must be a non-empty object")
     if len(points) > MAX_POINTS:
         raise PayloadError("too_large", f"{len(points)} points; expected ≤ {MAX_POINTS}")
-    readings = tuple(
-        _reading(site, asset_no, name, entry, collected_ts) for name, entry in points.items()
-    )
+    readings: list[Reading] = []
+    carried: list[Reading] = []
+    for name, entry in points.items():
+        if type(entry) is dict and "at" in entry:
+            at = _ts(entry, "at")
+            if at >= collected_ts:
+                raise PayloadError(
+                    "bad_timestamp",
+                    f"points.{name[:64]}.at: expected a poll before this message's ts",
+                )
+            carried.append(_reading(site, asset_no, name, entry, at))
+        else:
+            readings.append(_reading(site, asset_no, name, entry, collected_ts))
+    if not readings:
+        raise PayloadError("bad_shape", "`points`: expected at least one point read in this poll")
     health = body.get("health", {})
     if not isinstance(health, dict) or not all(
         isinstance(v, int | float | bool | str) and _finite(v) for v in health.values()
     ):
         raise PayloadError("bad_shape", "`health` must be an object of finite scalars")
-    return DeviceMessage(site, asset_no, device_class, seq, collected_ts, readings, health)
+    return DeviceMessage(
+        site, asset_no, device_class, seq, collected_ts, tuple(readings), health, tuple(carried)
+    )
 
 
 def _finite(value: object) -> bool:

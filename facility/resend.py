@@ -10,8 +10,9 @@ cause, so the loss is recorded as data instead of staying invisible.
     facility/v1/events/resend/<site>   {"v": 1, "asset_no": "HT-PMP-001", "from": 120, "to": 180,
                                         "resent": 50, "missing": [[171, 180, "cause"]]}
 
-Both trees are three levels below ``facility/v1``, so the readings' wildcard
-``facility/v1/+/+`` never matches them. Decoding is strict and bounded (hostile input).
+The topics come from ``facility.topics`` (``resend_request_topic``, ``resend_report_topic``):
+three levels below ``facility/v1``, so the readings' wildcard ``facility/v1/+/+`` never
+matches them. Decoding is strict and bounded (hostile input).
 """
 
 from __future__ import annotations
@@ -21,24 +22,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from facility.errors import ProtocolError
-from facility.payload import TOPIC_PREFIX
 from facility.types import ASSET_NO_RE
 
 RESEND_VERSION = 1
 MAX_RANGE = 10_000  # polls per request: a bigger hole is asked for in several requests
 MAX_MESSAGE_BYTES = 64 * 1024
 MAX_MISSING = 256
-
-
-def request_topic(site: str) -> str:
-    return f"{TOPIC_PREFIX}/ctl/resend/{site}"
-
-
-def report_topic(site: str) -> str:
-    return f"{TOPIC_PREFIX}/events/resend/{site}"
-
-
-REPORT_WILDCARD = f"{TOPIC_PREFIX}/events/resend/+"
 
 
 @dataclass(frozen=True, slots=True)

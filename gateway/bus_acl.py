@@ -13,21 +13,25 @@ What each role may do (``<S>`` = one of its sites, ``<id>`` = its service id)::
                       its status facility/v1/status/collector/<id>
                 read  facility/v1/ctl/resend/<S> (the historian's resend requests)
     gateway     read  facility/v1/<S>/+, facility/v1/events/resend/<S>
-                write facility/v1/ctl/resend/<S>, facility/v1/deadletter/<id>, its status
-    alarms      read  facility/v1/<S>/+, facility/v1/alarm-commands/<S>, every status
-                write facility/v1/alarms/<S>/#, facility/v1/alarm-events/<S>,
-                      facility/v1/alarm-replies/#, its status, notifier status
-    scheduler   write facility/v1/workorders/<S>, facility/v1/reports/<S> (and the company's),
+                write facility/v1/ctl/resend/<S>, facility/v1/events/deadletter/<id>,
                       its status
+    alarms      read  facility/v1/<S>/+, facility/v1/ctl/alarm-commands/<S>, every status
+                write facility/v1/alarms/<S>/+/+, facility/v1/events/alarms/<S> (and the
+                      system alarms' SYS), facility/v1/ctl/alarm-replies/+/+, its status,
+                      notifier status
+    scheduler   write facility/v1/events/workorders/<S>, facility/v1/events/reports/<S>
+                      (and the company's), its status
     dashboard   read  facility/v1/<S>/+, every status, its own reply topics
-                write facility/v1/alarm-commands/<S>, its status
-    commander   write facility/v1/alarm-commands/<S>; read its own reply topics (the CLI)
+                write facility/v1/ctl/alarm-commands/<S>, its status
+    commander   write facility/v1/ctl/alarm-commands/<S>; read its own reply topics (the CLI)
+    reader      read  facility/v1/<S>/+ only (a Telegraf, a user's own pipeline: docs/telegraf.md)
     test        readwrite # (tests and tools only; never in a deployment's ACL)
 
 Only the services that authenticate people (the dashboard and the CLI's command account)
 may publish alarm commands; the gateway and the alarm engine may only *read* readings, so
-no account but a site's collector can put a fire alarm state on ``facility/v1/HT/...``.
-Replies go to ``facility/v1/alarm-replies/<account>/<request>``, readable by that account
+no account but a site's collector can put a fire alarm state on ``facility/v1/HT/...``; and
+no rule but a collector's readings overlaps the readings' wildcard ``facility/v1/+/+``.
+Replies go to ``facility/v1/ctl/alarm-replies/<account>/<request>``, readable by that account
 only; the engine may write replies only there, whatever ``reply_to`` a command names.
 """
 
@@ -40,17 +44,28 @@ from enum import StrEnum
 from typing import Literal
 
 from facility.errors import ConfigError
-from facility.heartbeat import SITE_RE, STATUS_PREFIX, ServiceKind, status_topic
-from facility.payload import device_topic
-from facility.resend import report_topic, request_topic
-from gateway.alarms.client import REPLY_TOPIC_PREFIX, reply_prefix
-from gateway.alarms.definitions import ALARM_TOPIC_PREFIX, event_topic
-from gateway.alarms.notify import STATUS_TOPIC as NOTIFIER_STATUS_PREFIX
-from gateway.alarms.runtime import command_topic
-from gateway.ingest_rules import dead_letter_topic
+from facility.heartbeat import SITE_RE, ServiceKind
+from facility.topics import (
+    ALARM_REPLY_PREFIX,
+    READINGS_WILDCARD,
+    STATUS_WILDCARD,
+    TOPIC_PREFIX,
+    alarm_command_topic,
+    alarm_event_topic,
+    alarm_reply_prefix,
+    dead_letter_topic,
+    filters_overlap,
+    notifier_status_topic,
+    report_notice_topic,
+    resend_report_topic,
+    resend_request_topic,
+    site_alarm_states,
+    site_readings,
+    status_topic,
+    workorder_topic,
+)
+from gateway.alarms.watchdog import SYSTEM_SITE
 from maintenance.reports.model import ALL as COMPANY
-from maintenance.reports.notify import report_topic as reports_topic
-from maintenance.wo_notify import workorder_topic
 
 Access = Literal["read", "write", "readwrite"]
 Rule = tuple[Access, str]
@@ -71,6 +86,7 @@ class BusRole(StrEnum):
     SCHEDULER = "scheduler"
     DASHBOARD = "dashboard"
     COMMANDER = "commander"  # the CLI's command sender (acts for a person)
+    READER = "reader"  # readings only, read only: a user's own pipeline (Telegraf)
     TEST = "test"  # full access: tests, tools, benchmarks
 
 
@@ -82,6 +98,7 @@ _SITED = {
     BusRole.SCHEDULER,
     BusRole.DASHBOARD,
     BusRole.COMMANDER,
+    BusRole.READER,
 }
 
 
@@ -128,6 +145,11 @@ def check_accounts(accounts: Sequence[BusAccount]) -> None:
                     f"{where}: extra_write: {topic!r} is not a plain topic "
                     "(no spaces, no wildcard or $ at the start)"
                 )
+            if filters_overlap(topic, READINGS_WILDCARD):
+                raise ConfigError(
+                    f"{where}: extra_write: {topic!r} is two levels below {TOPIC_PREFIX}, where "
+                    "only readings live (docs/decisions/007-topic-trees.md); choose another"
+                )
         if account.extra_write and account.role is not BusRole.ALARMS:
             raise ConfigError(f"{where}: extra_write: only an alarms account has channels")
 
@@ -135,44 +157,48 @@ def check_accounts(accounts: Sequence[BusAccount]) -> None:
 def account_rules(account: BusAccount) -> list[Rule]:
     """The (access, topic) rules of one account, in a stable order."""
     sites, sid = account.sites, account.sid
-    readings = [device_topic(site, "+") for site in sites]
-    all_status = f"{STATUS_PREFIX}/+/+"
+    readings = [site_readings(site) for site in sites]
+    all_status = STATUS_WILDCARD
     rules: list[Rule]
     match account.role:
         case BusRole.COLLECTOR:
             rules = [("write", topic) for topic in readings]
-            rules += [("write", report_topic(site)) for site in sites]
-            rules += [("read", request_topic(site)) for site in sites]
+            rules += [("write", resend_report_topic(site)) for site in sites]
+            rules += [("read", resend_request_topic(site)) for site in sites]
             rules.append(("write", status_topic(ServiceKind.COLLECTOR, sid)))
         case BusRole.GATEWAY:
             rules = [("read", topic) for topic in readings]
-            rules += [("read", report_topic(site)) for site in sites]
-            rules += [("write", request_topic(site)) for site in sites]
+            rules += [("read", resend_report_topic(site)) for site in sites]
+            rules += [("write", resend_request_topic(site)) for site in sites]
             rules.append(("write", dead_letter_topic(sid)))
             rules.append(("write", status_topic(ServiceKind.GATEWAY, sid)))
         case BusRole.ALARMS:
             rules = [("read", topic) for topic in readings]
-            rules += [("read", command_topic(site)) for site in sites]
+            rules += [("read", alarm_command_topic(site)) for site in sites]
             rules.append(("read", all_status))
-            rules += [("write", f"{ALARM_TOPIC_PREFIX}/{site}/#") for site in sites]
-            rules += [("write", event_topic(site)) for site in sites]
-            rules.append(("write", f"{REPLY_TOPIC_PREFIX}/#"))
+            # the system alarms (a silent service) are filed under the position SYS
+            alarm_sites = [*sites, SYSTEM_SITE]
+            rules += [("write", site_alarm_states(site)) for site in alarm_sites]
+            rules += [("write", alarm_event_topic(site)) for site in alarm_sites]
+            rules.append(("write", f"{ALARM_REPLY_PREFIX}/+/+"))
             rules.append(("write", status_topic(ServiceKind.ALARMS, sid)))
-            rules.append(("write", f"{NOTIFIER_STATUS_PREFIX}/+"))
+            rules.append(("write", notifier_status_topic("+")))
             rules += [("write", topic) for topic in account.extra_write]
         case BusRole.SCHEDULER:
             rules = [("write", workorder_topic(site)) for site in sites]
-            rules += [("write", reports_topic(site)) for site in [*sites, COMPANY]]
+            rules += [("write", report_notice_topic(site)) for site in [*sites, COMPANY]]
             rules.append(("write", status_topic(ServiceKind.SCHEDULER, sid)))
         case BusRole.DASHBOARD:
             rules = [("read", topic) for topic in readings]
             rules.append(("read", all_status))
-            rules += [("write", command_topic(site)) for site in sites]
-            rules.append(("read", f"{reply_prefix(account.name)}/#"))
+            rules += [("write", alarm_command_topic(site)) for site in sites]
+            rules.append(("read", f"{alarm_reply_prefix(account.name)}/+"))
             rules.append(("write", status_topic(ServiceKind.DASHBOARD, sid)))
         case BusRole.COMMANDER:
-            rules = [("write", command_topic(site)) for site in sites]
-            rules.append(("read", f"{reply_prefix(account.name)}/#"))
+            rules = [("write", alarm_command_topic(site)) for site in sites]
+            rules.append(("read", f"{alarm_reply_prefix(account.name)}/+"))
+        case BusRole.READER:
+            rules = [("read", topic) for topic in readings]
         case BusRole.TEST:
             rules = [("readwrite", "#")]
     return rules
@@ -207,11 +233,13 @@ def service_accounts(
     dashboard_id: str = "dashboard",
     commander: str = "facility-cli",
     channels: Sequence[str] = (),
+    readers: Sequence[str] = (),
 ) -> list[BusAccount]:
     """One account per service of a deployment, named after the service's id.
 
     ``collectors`` lists (collector id, its sites); by default one collector serves all
     ``sites``, as ``facility collect run`` does with an empty ``[collector] sites``.
+    ``readers`` names read-only accounts for the readings of every site (docs/telegraf.md).
     """
     every = tuple(sites)
     collector_accounts = [
@@ -224,4 +252,5 @@ def service_accounts(
         BusAccount(scheduler_id, BusRole.SCHEDULER, every),
         BusAccount(dashboard_id, BusRole.DASHBOARD, every),
         BusAccount(commander, BusRole.COMMANDER, every),
+        *[BusAccount(name, BusRole.READER, every) for name in readers],
     ]

@@ -36,8 +36,8 @@ from facility.resend import (
     ResendRequest,
     decode_report,
     encode_request,
-    request_topic,
 )
+from facility.topics import resend_request_topic
 from gateway.influx import InfluxClient, quote_ident
 from gateway.lineproto import HEALTH_MEASUREMENT, SEQ_FIELD, event_line
 
@@ -188,7 +188,7 @@ class GapFiller:
         for request in result.requests:
             site = request.asset_no.split("-", 1)[0]
             try:
-                await within(self.publish(request_topic(site), encode_request(request)), 10)
+                await within(self.publish(resend_request_topic(site), encode_request(request)), 10)
             except (CommError, TimeoutError):
                 break  # the broker is away; the next audit asks again
             stats.requested += 1

@@ -17,12 +17,12 @@ at-least-once delivery stores every reading exactly once. The alternative — re
 persistent session with automatic acks — loses the batch in memory (up to a second of every
 device) on a crash, because paho acknowledges as soon as the callback returns.
 
-Gateways scale out with an MQTT 5 shared subscription (``$share/<group>/facility/v1/+/+``):
-the broker gives each message to one member of the group.
+Gateways scale out with an MQTT 5 shared subscription (``$share/<group>/facility/v1/+/+``,
+which matches readings only): the broker gives each message to one member of the group.
 
 Bad input never stops the pipeline: a message that does not decode, names an asset outside
 the ledger, or a point name InfluxDB cannot store is counted by kind, logged once per kind
-with an example, published to ``facility/v1/deadletter/<gateway_id>`` with the reason, and
+with an example, published to ``facility/v1/events/deadletter/<gateway_id>`` with the reason, and
 acknowledged. Lines InfluxDB itself refuses (field type conflict, parse error) are split out
 of their batch (gateway.influx) and dead-lettered the same way; the rest of the batch goes in.
 
@@ -59,8 +59,8 @@ from facility.metrics_http import MetricsServer, MetricsSource
 from facility.mqtt import AckToken, BrokerSettings, MqttLink
 from facility.payload import DeviceMessage, PayloadError, decode
 from facility.redact import redact_url
-from facility.resend import REPORT_WILDCARD
 from facility.spool import Spool, SpoolError, SpoolStats
+from facility.topics import RESEND_REPORT_WILDCARD, dead_letter_topic, shared_readings
 from facility.types import ASSET_NO_RE, SITE_CODE_RE
 from gateway.gapfill import GapFiller
 from gateway.influx import (
@@ -76,8 +76,6 @@ from gateway.ingest_rules import (
     REPORT_PREFIX,
     SESSION_EXPIRY_S,
     check_message,
-    dead_letter_topic,
-    subscription_topic,
 )
 from gateway.ingest_stats import GatewayStats
 from gateway.lineproto import LineEncoder, event_line, to_ms
@@ -288,8 +286,8 @@ class GatewayService:
             birth=birth,
             will=will,
             subscriptions=[
-                (subscription_topic(self.share_group), 1),
-                (f"$share/{self.share_group}/{REPORT_WILDCARD}", 1),
+                (shared_readings(self.share_group), 1),
+                (f"$share/{self.share_group}/{RESEND_REPORT_WILDCARD}", 1),
             ],
             session_expiry_s=self.session_expiry_s,
             manual_ack=True,
@@ -403,7 +401,7 @@ class GatewayService:
         try:
             parts = topic.split("/")
             if len(parts) != 4 or not SITE_CODE_RE.match(parts[2]):
-                # deadletter/, status/, alarms/..., and the collectors' resend reports
+                # the collectors' resend reports (their own subscription)
                 item = _RawItem(token, topic=topic, payload=payload)
             else:
                 message = decode(topic, payload)

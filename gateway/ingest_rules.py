@@ -1,13 +1,13 @@
-"""What the gateway accepts from the bus and where it speaks: its topics and its rules on top
-of the bus schema (facility.payload). Pure: no I/O."""
+"""What the gateway accepts from the bus: its rules on top of the bus schema
+(facility.payload); its topics are in facility.topics. Pure: no I/O."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Collection, Iterable
 
-from facility.payload import TOPIC_PREFIX, DeviceMessage, PayloadError
-from facility.resend import REPORT_WILDCARD
+from facility.payload import DeviceMessage, PayloadError
+from facility.topics import RESEND_REPORT_PREFIX
 from facility.types import Asset
 from gateway.lineproto import measurement_for
 
@@ -17,20 +17,7 @@ DEAD_LETTER_PAYLOAD_MAX = 64 * 1024
 SESSION_EXPIRY_S = 600
 
 
-REPORT_PREFIX = REPORT_WILDCARD.removesuffix("+")
-
-
-def subscription_topic(share_group: str) -> str:
-    """The shared subscription of the gateways: one message to one member of the group."""
-    return f"$share/{share_group}/{TOPIC_PREFIX}/+/+"
-
-
-def dead_letter_topic(gateway_id: str) -> str:
-    return f"{TOPIC_PREFIX}/deadletter/{gateway_id}"
-
-
-def status_topic(gateway_id: str) -> str:
-    return f"{TOPIC_PREFIX}/status/gateway/{gateway_id}"
+REPORT_PREFIX = RESEND_REPORT_PREFIX + "/"
 
 
 def ledger_tags(assets: Iterable[Asset]) -> dict[str, dict[str, str]]:

@@ -57,7 +57,8 @@ def demo_sites_path() -> Path:
 
 
 def profile_refs(library: Mapping[str, DeviceProfile] | None = None) -> dict[str, ProfileRef]:
-    """What the ledger checks about each profile (default: the shipped library)."""
+    """What the ledger checks about each profile (default: the library, shipped models and
+    the site folders of `[profiles] dirs`)."""
     if library is None:
         return dict(_shipped_profile_refs())
     return {
@@ -68,7 +69,7 @@ def profile_refs(library: Mapping[str, DeviceProfile] | None = None) -> dict[str
 
 @functools.cache
 def _shipped_profile_refs() -> Mapping[str, ProfileRef]:
-    # Parsing every YAML profile costs a few hundred ms; the shipped library is read once.
+    # Parsing every YAML profile costs a few hundred ms; the library is read once a process.
     from device_profiles import load_library  # only imports need it; keeps the CLI quick
 
     return profile_refs(load_library())

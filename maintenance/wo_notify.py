@@ -4,7 +4,7 @@ A notice (created, assigned, reopened, verified, ...) goes to every configured c
 
 - a group-robot or generic webhook (WeCom, DingTalk or plain JSON), with the payload shapes
   and the sender of ``facility.channels`` (shared with the alarm notifier);
-- MQTT: ``facility/v1/workorders/<site>`` (QoS 1), where a phone app or the dashboard
+- MQTT: ``facility/v1/events/workorders/<site>`` (QoS 1), where a phone app or the dashboard
   subscribes; the message carries the assignee so each technician's client filters its own;
 - the person: a notice that names a technician (a new order given to them, a reassignment,
   a reopen) goes to the contact on their user record — ``{"webhook": url, "webhook_kind":
@@ -33,16 +33,12 @@ from facility.channels import (
 )
 from facility.errors import FacilityError
 from facility.mqtt import BrokerSettings, publish_once
-from facility.payload import TOPIC_PREFIX
+from facility.topics import workorder_topic
 from maintenance.wo_notice import LogNotifier, Notice, Notifier
 
 log = logging.getLogger(__name__)
 
 WebhookKind = Literal["wecom", "dingtalk", "generic"]
-
-
-def workorder_topic(site: str) -> str:
-    return f"{TOPIC_PREFIX}/workorders/{site}"
 
 
 def notice_json(notice: Notice) -> dict[str, Any]:

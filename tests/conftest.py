@@ -203,6 +203,17 @@ def _check_tasks(
 
 
 @pytest.fixture(autouse=True)
+def _no_leaked_configuration() -> Iterator[None]:
+    """A test that runs the CLI activates its settings for the process (site profile
+    folders...): put back what was active, so the next test does not inherit them."""
+    import facility.config
+
+    active = list(facility.config._ACTIVE)
+    yield
+    facility.config._ACTIVE[:] = active
+
+
+@pytest.fixture(autouse=True)
 def _no_leaked_threads_or_tasks(request: pytest.FixtureRequest) -> Iterator[None]:
     """Fail the test if it leaves asyncio tasks or non-daemon threads running."""
     loop = _loop_of(request)

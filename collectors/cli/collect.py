@@ -231,7 +231,7 @@ def run(
     assets = _assets(settings, ledgers, sites or tuple(config.sites), endpoints)
     service = CollectorService(
         assets=assets,
-        profiles=load_library(),
+        profiles=load_library(site_dirs=settings.profiles.dirs),
         broker=BrokerSettings.from_url(
             settings.mqtt.url, password=settings.mqtt.password, ca_file=settings.mqtt.ca_file
         ),
@@ -244,7 +244,8 @@ def run(
         options=collector_options(settings),
         reload=lambda: (
             _assets(settings, ledgers, sites or tuple(config.sites), endpoints),
-            load_library(),
+            # the site folders are re-read too: a model added or edited there is picked up
+            load_library(site_dirs=settings.profiles.dirs),
         ),
         reload_every_s=config.reload_every_s,
         resend_window_s=config.resend_window_min * 60,

@@ -19,7 +19,7 @@ from typing import Any
 
 import click
 
-from facility.config import load_settings
+from facility.config import activate, load_settings
 from facility.errors import FacilityError, StorageError
 
 # name -> ("module" or "module:attribute" (default: group), help). One line per command
@@ -107,7 +107,7 @@ def cli(ctx: click.Context, config_path: Path | None, verbose: bool) -> None:
         # once when it comes back; the libraries' own account is for -v
         for noisy in ("asyncua", "pymodbus"):
             logging.getLogger(noisy).setLevel(logging.CRITICAL)
-    ctx.obj = load_settings(config_path)
+    ctx.obj = activate(load_settings(config_path))
     _state["var_dir"] = ctx.obj.paths.var_dir
 
 

@@ -1,7 +1,7 @@
 """Send an operator command to the running alarm engine over MQTT and wait for its answer.
 
 The engine that owns an alarm's state (the gateway, or ``facility alarms run``) listens on
-``facility/v1/alarm-commands/<site>``; this client publishes the command with a private reply
+``facility/v1/ctl/alarm-commands/<site>``; this client publishes the command with a private reply
 topic and waits for the reply, so ``facility alarms ack`` prints exactly what the engine did
 — or its reason for refusing — and fails clearly when no engine is running.
 """
@@ -19,22 +19,10 @@ from facility.deadline import within
 from facility.errors import CommError, ProtocolError
 from facility.limits import COMMAND_MAX_BYTES, COMMAND_MAX_DEPTH, JsonLimitError, load_json
 from facility.mqtt import BrokerSettings, MqttLink
+from facility.topics import alarm_command_topic, alarm_reply_prefix
 from facility.types import ASSET_NO_RE
 from gateway.alarms.core import Command
-from gateway.alarms.runtime import command_topic
 from gateway.alarms.state import AlarmCommandError
-
-REPLY_TOPIC_PREFIX = "facility/v1/alarm-replies"
-
-
-def reply_prefix(username: str | None) -> str:
-    """Where the engine answers this broker account: ``.../alarm-replies/<account>``.
-
-    The closed bus (gateway/bus_acl.py) lets only that account read under it, so no other
-    client sees the replies; a name that cannot be a topic level is not an account of ours.
-    """
-    level = username if username and not set(username) & set("/+#") else "anonymous"
-    return f"{REPLY_TOPIC_PREFIX}/{level}"
 
 
 def site_of(alarm_id: str) -> str:
@@ -61,7 +49,7 @@ async def send_command(
     (docs/decisions/005-identity.md)."""
     site = site_of(command.alarm_id)
     request_id = uuid.uuid4().hex
-    reply_topic = f"{reply_prefix(broker.username)}/{request_id}"
+    reply_topic = f"{alarm_reply_prefix(broker.username)}/{request_id}"
     loop = asyncio.get_running_loop()
     answer: asyncio.Future[bytes] = loop.create_future()
 
@@ -92,7 +80,7 @@ async def send_command(
         body = {**asdict(command), "id": request_id, "reply_to": reply_topic}
         if token is not None:
             body["auth"] = token
-        topic = command_topic(site)
+        topic = alarm_command_topic(site)
         # the subscription was sent first on this connection: the broker has it before this
         await link.publish(topic, json.dumps(body, ensure_ascii=False).encode())
         try:

@@ -36,6 +36,7 @@ from device_profiles.models import (
     Text,
 )
 from facility.errors import Issue
+from facility.topics import alarm_state_topic
 from facility.types import Asset
 from gateway.alarms.alarmfile import (
     AlarmFile,
@@ -49,8 +50,6 @@ from gateway.alarms.alarmfile import (
 )
 from gateway.alarms.state import AlarmRules
 
-ALARM_TOPIC_PREFIX = "facility/v1/alarms"
-EVENT_TOPIC_PREFIX = "facility/v1/alarm-events"
 QUALITY_ALARM = "bad_quality"
 DEFAULT_MAX_SHELVE_H = 8.0
 
@@ -96,19 +95,11 @@ class AlarmSpec:
 
     @property
     def topic(self) -> str:
-        return alarm_topic(self.site, self.asset_no, self.name)
+        return alarm_state_topic(self.site, self.asset_no, self.name)
 
 
 def alarm_id(asset_no: str, name: str) -> str:
     return f"{asset_no}/{name}"
-
-
-def alarm_topic(site: str, asset_no: str, name: str) -> str:
-    return f"{ALARM_TOPIC_PREFIX}/{site}/{asset_no}/{name}"
-
-
-def event_topic(site: str) -> str:
-    return f"{EVENT_TOPIC_PREFIX}/{site}"
 
 
 @dataclass(frozen=True)

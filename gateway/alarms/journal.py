@@ -1,7 +1,7 @@
 """Journal entries: every transition and operator action, as written, published and exported.
 
 One :class:`AlarmRecord` per entry of the append-only ``alarm_journal`` table, per message on
-``facility/v1/alarm-events/<site>``, and per row of ``facility alarms export``. Entries that
+``facility/v1/events/alarms/<site>``, and per row of ``facility alarms export``. Entries that
 are not about one alarm (a flood at a site) use the id ``<site>/flood`` and no asset.
 """
 

@@ -56,6 +56,7 @@ from facility.channels import (
 from facility.deadline import within
 from facility.errors import ConfigError, FacilityError
 from facility.mqtt import MqttLink
+from facility.topics import notifier_status_topic
 from facility.types import Priority
 from gateway.alarms.alarmfile import Channel, ChannelType, Notifications, NotifyEvent
 from gateway.alarms.definitions import AlarmSpec
@@ -72,7 +73,6 @@ from gateway.alarms.state import AlarmState, AlarmStatus, EventKind
 
 log = logging.getLogger(__name__)
 
-STATUS_TOPIC = "facility/v1/status/alarm-notifier"
 QUEUE_MAX = 1000
 # priorities still sent one by one during a flood or inside an incident
 ALWAYS_SENT = frozenset({Priority.CRITICAL.value})
@@ -409,6 +409,6 @@ class Notifier:
             return
         body = {"channel": channel, "ok": ok, "error": error, "at": self.clock().isoformat()}
         future = self.link.publish(
-            f"{STATUS_TOPIC}/{channel}", json.dumps(body).encode(), retain=True
+            notifier_status_topic(channel), json.dumps(body).encode(), retain=True
         )
         future.add_done_callback(lambda f: f.exception() if not f.cancelled() else None)

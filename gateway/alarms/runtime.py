@@ -15,7 +15,7 @@ does I/O runs in ``run()``'s tasks, in order:
    failing database is retried with backoff; nothing is dropped, evaluation goes on);
 2. then published: each changed alarm's state retained on
    ``facility/v1/alarms/<site>/<asset_no>/<alarm>`` and every entry on
-   ``facility/v1/alarm-events/<site>`` (held while the broker is away, then sent);
+   ``facility/v1/events/alarms/<site>`` (held while the broker is away, then sent);
 3. then handed to the notifier and to listeners (e.g. the historian's alarm-event writer).
 
 So an event seen on MQTT is already in the journal. After a restart the engine starts from
@@ -24,7 +24,7 @@ raised again; it republishes every saved state, retained, so the bus is right at
 
 Operator commands (ack, shelve, ...) arrive with :meth:`execute` — in-process, for a
 :class:`Principal` the caller established — or as JSON on
-``facility/v1/alarm-commands/<site>`` with a reply topic (:meth:`handle_command_payload`,
+``facility/v1/ctl/alarm-commands/<site>`` with a reply topic (:meth:`handle_command_payload`,
 used by ``facility alarms ack`` and the dashboard through ``gateway.alarms.client``). A
 command on the bus acts for a person only when it carries their session or CLI token
 (``auth``): the engine resolves it against the user database, checks the permission the
@@ -59,9 +59,10 @@ from facility.limits import (
 )
 from facility.mqtt import MqttLink
 from facility.payload import DeviceMessage
+from facility.topics import alarm_event_topic
 from facility.types import AssetStatus
 from gateway.alarms.core import COMMAND_OPS, OP_PERMISSION, AlarmCore, Command, CommandOp
-from gateway.alarms.definitions import AlarmSet, AlarmSpec, event_topic
+from gateway.alarms.definitions import AlarmSet, AlarmSpec
 from gateway.alarms.journal import AlarmRecord
 from gateway.alarms.notify import Notifier
 from gateway.alarms.state import AlarmCommandError, AlarmStatus, status_to_json
@@ -72,7 +73,6 @@ from maintenance.identity.store import UserStore
 
 log = logging.getLogger(__name__)
 
-COMMAND_TOPIC_PREFIX = "facility/v1/alarm-commands"
 MAX_HELD_EVENTS = 100_000  # events kept for the broker while it is away (the journal has all)
 STORE_RETRY_MAX_S = 30.0
 
@@ -82,10 +82,6 @@ Listener = Callable[[Sequence[AlarmRecord]], None]
 # dashboard's browser sessions, `facility login` tokens, API tokens of scripts.
 SESSION_SOURCE = {"browser": Source.DASHBOARD, "cli": Source.CLI, "api": Source.API}
 ANONYMOUS = "(not signed in)"  # the audit trail's actor of a command without a valid token
-
-
-def command_topic(site: str) -> str:
-    return f"{COMMAND_TOPIC_PREFIX}/{site}"
 
 
 def _utcnow() -> datetime:
@@ -515,7 +511,7 @@ class AlarmEngine:
                 self._held_events.popleft()
                 self.stats.dropped_events += 1
             payload = json.dumps(record.to_json(), ensure_ascii=False, separators=(",", ":"))
-            self._held_events.append((event_topic(record.site), payload.encode()))
+            self._held_events.append((alarm_event_topic(record.site), payload.encode()))
         self._publish_wake.set()
 
     async def _publisher(self) -> None:

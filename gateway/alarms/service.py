@@ -2,7 +2,7 @@
 
 Subscribes to the device topics ``facility/v1/<site>/+`` of its sites (a plain subscription:
 every alarm engine must see every message of the sites it owns — shard engines by site, not
-by shared subscription) and to ``facility/v1/alarm-commands/<site>``; decodes each message
+by shared subscription) and to ``facility/v1/ctl/alarm-commands/<site>``; decodes each message
 in paho's network thread and hands it to the engine on the event loop. Its own status is on
 ``facility/v1/status/alarms/<id>``: its heartbeat (``facility.heartbeat``), retained, will
 ``offline``. It also subscribes to every service's status topic and hands the heartbeats to
@@ -27,7 +27,6 @@ from pathlib import Path
 from facility.config import Settings
 from facility.errors import FacilityError
 from facility.heartbeat import (
-    STATUS_PREFIX,
     Heartbeat,
     HeartbeatError,
     ServiceKind,
@@ -38,12 +37,19 @@ from facility.heartbeat import (
 )
 from facility.heartbeat import decode as decode_heartbeat
 from facility.mqtt import BrokerSettings, MqttLink
-from facility.payload import TOPIC_PREFIX, PayloadError, decode
+from facility.payload import PayloadError, decode
+from facility.topics import (
+    ALARM_COMMAND_PREFIX,
+    STATUS_PREFIX,
+    STATUS_WILDCARD,
+    alarm_command_topic,
+    site_readings,
+)
 from facility.types import Asset, AssetStatus
 from gateway.alarms.alarmfile import load_alarm_file
 from gateway.alarms.definitions import AlarmSet, compile_alarms
 from gateway.alarms.notify import Notifier, SmtpSettings
-from gateway.alarms.runtime import COMMAND_TOPIC_PREFIX, AlarmEngine, command_topic
+from gateway.alarms.runtime import AlarmEngine
 from gateway.alarms.store import AlarmStore
 from gateway.alarms.trends import InfluxEventSink
 from gateway.alarms.watchdog import WatchdogSettings
@@ -63,10 +69,6 @@ async def _follow_link(link: MqttLink, engine: AlarmEngine) -> None:
         while link.connected.is_set():  # noqa: ASYNC110 (the link has no "lost" event)
             await asyncio.sleep(0.5)
         engine.set_listening(False)
-
-
-def status_topic(service_id: str) -> str:
-    return f"{TOPIC_PREFIX}/status/alarms/{service_id}"
 
 
 def build_alarm_set(settings: Settings, assets: Sequence[Asset]) -> AlarmSet:
@@ -127,9 +129,9 @@ class AlarmService:
         ready: asyncio.Event | None,
     ) -> None:
         sites = self.alarm_set.sites
-        subscriptions = [(f"{TOPIC_PREFIX}/{site}/+", 1) for site in sites]
-        subscriptions += [(command_topic(site), 1) for site in sites]
-        subscriptions.append((f"{STATUS_PREFIX}/+/+", 1))  # every service's heartbeat
+        subscriptions = [(site_readings(site), 1) for site in sites]
+        subscriptions += [(alarm_command_topic(site), 1) for site in sites]
+        subscriptions.append((STATUS_WILDCARD, 1))  # every service's heartbeat
         engine_ref: list[AlarmEngine] = []
         birth, will = birth_and_will(self._heartbeat(engine_ref))
         link = MqttLink(
@@ -178,7 +180,7 @@ class AlarmService:
             # would stay up, "online", deaf. Each kind of rejection is counted in
             # decode_errors and logged the first time.
             try:
-                if topic.startswith(COMMAND_TOPIC_PREFIX + "/"):
+                if topic.startswith(ALARM_COMMAND_PREFIX + "/"):
                     loop.call_soon_threadsafe(run_command, topic, payload)
                     return
                 if topic.startswith(STATUS_PREFIX + "/"):

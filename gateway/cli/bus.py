@@ -32,6 +32,12 @@ def _collector(text: str) -> tuple[str, list[str]]:
 )
 @click.option("--channel", "channels", multiple=True, help="An alarm MQTT channel's topic.")
 @click.option(
+    "--reader",
+    "readers",
+    multiple=True,
+    help="A read-only account for the readings (e.g. telegraf; docs/telegraf.md). Repeat.",
+)
+@click.option(
     "--out", type=click.Path(dir_okay=False, path_type=Path), required=True, help="ACL file."
 )
 @click.pass_context
@@ -40,6 +46,7 @@ def acl(
     sites: tuple[str, ...],
     collectors: tuple[str, ...],
     channels: tuple[str, ...],
+    readers: tuple[str, ...],
     out: Path,
 ) -> None:
     """Write mosquitto's acl_file for one account per service, and say how to finish."""
@@ -51,7 +58,11 @@ def acl(
         (settings.collector.id, settings.collector.sites or wanted)
     ]
     accounts = service_accounts(
-        wanted, collectors=per_collector, gateway_id=settings.gateway.id, channels=channels
+        wanted,
+        collectors=per_collector,
+        gateway_id=settings.gateway.id,
+        channels=channels,
+        readers=readers,
     )
     text = mosquitto_acl(accounts)
     fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

@@ -57,8 +57,9 @@ def group() -> None:
 def run(ctx: click.Context, ledgers: tuple[Path, ...], any_asset: bool) -> None:
     """Subscribe to every device's readings and write them to InfluxDB until stopped."""
     from facility.mqtt import BrokerSettings
+    from facility.topics import shared_readings
     from gateway.ingest import GatewayService
-    from gateway.ingest_rules import ledger_tags, subscription_topic
+    from gateway.ingest_rules import ledger_tags
     from gateway.metrics import GatewayMetrics
     from gateway.retention import RetentionPlan
     from maintenance.assets import load_assets
@@ -96,7 +97,7 @@ def run(ctx: click.Context, ledgers: tuple[Path, ...], any_asset: bool) -> None:
         service.run,
         lambda: click.echo(
             f"gateway {config.id}: {redact_url(settings.mqtt.url)} "
-            f"{subscription_topic(config.share_group)}"
+            f"{shared_readings(config.share_group)}"
             f" ({known}) → InfluxDB {redact_url(settings.influxdb.url)} database "
             f"{settings.influxdb.database}; spool {service.spool_path}; "
             f"metrics {service.metrics_url}"

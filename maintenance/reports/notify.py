@@ -2,7 +2,7 @@
 
 The channels are ``[maintenance]``'s (``notify_webhook_url`` / ``notify_webhook_kind``: a WeCom
 or DingTalk group robot, or a generic JSON webhook; ``notify_mqtt``: MQTT
-``facility/v1/reports/<site>``), sent with ``facility.channels`` and ``facility.mqtt``. The
+``facility/v1/events/reports/<site>``), sent with ``facility.channels`` and ``facility.mqtt``. The
 notice names the report and where it is: the stored path, and the dashboard link when a
 base URL is known. A channel that fails is logged once until it works again; the report is
 stored either way.
@@ -20,14 +20,10 @@ from facility.channels import Message, dingtalk_payload, post_json, wecom_payloa
 from facility.config import Settings
 from facility.errors import FacilityError
 from facility.mqtt import BrokerSettings, publish_once
-from facility.payload import TOPIC_PREFIX
+from facility.topics import report_notice_topic
 from maintenance.reports.text import label
 
 log = logging.getLogger(__name__)
-
-
-def report_topic(site: str) -> str:
-    return f"{TOPIC_PREFIX}/reports/{site}"
 
 
 @dataclass(frozen=True)
@@ -110,7 +106,7 @@ class ReportChannels:
             self._send(
                 "mqtt",
                 lambda: publish_once(
-                    broker, report_topic(notice.site), payload, client_id="reports"
+                    broker, report_notice_topic(notice.site), payload, client_id="reports"
                 ),
             )
 

@@ -1,6 +1,6 @@
 """A command on the bus acts for a person only when it carries their token (issue 11).
 
-Before: one message on ``facility/v1/alarm-commands/HT`` with ``"user": "supervisor"`` and no
+Before: one message on ``facility/v1/ctl/alarm-commands/HT`` with ``"user": "supervisor"`` and no
 proof at all shelved a fire... here a pool's dry-run alarm — and the journal said a supervisor
 did it. Now the standalone engine, on a real mosquitto and a real SQLite database, resolves
 the command's token to a person, checks the permission the operation needs on the alarm's
@@ -35,7 +35,7 @@ from tests.integration.test_hostile_bus import pool_message, publish
 from tests.support import sign_in, wait_until
 
 DRY = f"{POOL}/dry_run"
-TOPIC = "mqtt:facility/v1/alarm-commands/HT"
+TOPIC = "mqtt:facility/v1/ctl/alarm-commands/HT"
 
 
 @dataclass

@@ -76,7 +76,7 @@ class Bus:
         if topic.startswith("facility/v1/alarms/"):
             state = json.loads(payload)
             self.states[state["alarm_id"]] = (now, state)
-        elif topic.startswith("facility/v1/alarm-events/"):
+        elif topic.startswith("facility/v1/events/alarms/"):
             self.events.append(json.loads(payload))
         elif topic == f"facility/v1/HT/{POOL}":
             message = decode(topic, payload)
@@ -154,7 +154,7 @@ notifications:
         "test-alarm-watcher",
         subscriptions=[
             ("facility/v1/alarms/HT/#", 1),
-            ("facility/v1/alarm-events/HT", 1),
+            ("facility/v1/events/alarms/HT", 1),
             (f"facility/v1/HT/{POOL}", 1),
         ],
         on_message=bus.on_message,

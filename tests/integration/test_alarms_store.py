@@ -279,6 +279,6 @@ async def test_cli_ack_with_no_engine_running_is_a_clear_error(
     assert await asyncio.to_thread(ack) == 2
     err = capsys.readouterr().err
     assert err == (
-        "error: no alarm engine answered on facility/v1/alarm-commands/HT within 1 s; is the "
+        "error: no alarm engine answered on facility/v1/ctl/alarm-commands/HT within 1 s; is the "
         "gateway or `facility alarms run` running for site HT?\n"
     )

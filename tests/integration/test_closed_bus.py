@@ -30,22 +30,30 @@ from cryptography.x509.oid import NameOID
 from devtools.services import MosquittoServer, TlsFiles
 from facility.errors import CommError
 from facility.mqtt import BrokerSettings, MqttLink, publish_once
-from facility.payload import device_topic
-from facility.resend import report_topic, request_topic
-from gateway.alarms.client import reply_prefix
-from gateway.alarms.definitions import alarm_topic, event_topic
-from gateway.alarms.runtime import command_topic
+from facility.topics import (
+    READINGS_WILDCARD,
+    alarm_command_topic,
+    alarm_event_topic,
+    alarm_reply_prefix,
+    alarm_state_topic,
+    dead_letter_topic,
+    device_topic,
+    report_notice_topic,
+    resend_report_topic,
+    resend_request_topic,
+    shared_readings,
+    status_topic,
+    workorder_topic,
+)
 from gateway.bus_acl import BusAccount, BusRole, service_accounts
-from gateway.ingest_rules import dead_letter_topic, subscription_topic
-from gateway.ingest_rules import status_topic as gateway_status_topic
-from maintenance.wo_notify import workorder_topic
 from tests.support import wait_until
 
 SITES = ("HT", "JU", "HY")
 ACCOUNTS = [
     BusAccount("collector-HT", BusRole.COLLECTOR, ("HT",)),
     BusAccount("collector-JU", BusRole.COLLECTOR, ("JU",)),
-    *service_accounts(SITES)[1:],  # gateway-1, alarms-1, scheduler-1, dashboard, facility-cli
+    # gateway-1, alarms-1, scheduler-1, dashboard, facility-cli, telegraf (a reader)
+    *service_accounts(SITES, readers=["telegraf"])[1:],
 ]
 FIRE_TOPIC = device_topic("HT", "HT-FAP-003")
 FIRE = json.dumps({"v": 1, "asset_no": "HT-FAP-003", "points": {"panel_state": {"v": 1}}})
@@ -205,7 +213,7 @@ async def test_anonymous_client_cannot_connect(bus: MosquittoServer) -> None:
 async def test_forged_fire_message_from_another_sites_collector_never_reaches_the_gateway(
     bus: MosquittoServer,
 ) -> None:
-    gateway_sub = subscription_topic("closed-bus-test")
+    gateway_sub = shared_readings("closed-bus-test")
     async with (
         link(login(bus, "gateway-1"), "gateway-1", [gateway_sub, "facility/v1/#"]) as (_, seen),
         link(login(bus, "alarms-1"), "alarms-1", [FIRE_TOPIC]) as (_, engine_seen),
@@ -232,7 +240,7 @@ async def test_forged_fire_message_from_another_sites_collector_never_reaches_th
 
 
 async def test_forged_shelve_command_never_reaches_the_engine(bus: MosquittoServer) -> None:
-    topic = command_topic("HT")
+    topic = alarm_command_topic("HT")
     forged = json.dumps(
         {"op": "shelve", "alarm_id": "HT-FAP-003/fire", "user": "supervisor", "minutes": 480}
     ).encode()
@@ -253,10 +261,10 @@ async def test_forged_shelve_command_never_reaches_the_engine(bus: MosquittoServ
 
 
 async def test_replies_are_private_to_the_account_that_asked(bus: MosquittoServer) -> None:
-    mine = f"{reply_prefix('facility-cli')}/r1"
+    mine = f"{alarm_reply_prefix('facility-cli')}/r1"
     async with (
         link(login(bus, "facility-cli"), "facility-cli", [mine]) as (_, cli_seen),
-        link(login(bus, "dashboard"), "dashboard", ["facility/v1/alarm-replies/#"]) as (
+        link(login(bus, "dashboard"), "dashboard", ["facility/v1/ctl/alarm-replies/#"]) as (
             _,
             dashboard_seen,
         ),
@@ -268,7 +276,7 @@ async def test_replies_are_private_to_the_account_that_asked(bus: MosquittoServe
         # the engine cannot be steered to publish anywhere else by a command's reply_to
         with pytest.raises(CommError, match="Not authorized"):
             await engine.publish(FIRE_TOPIC, b'{"ok": true}')
-        await engine.publish(f"{reply_prefix('dashboard')}/r2", b"for the dashboard")
+        await engine.publish(f"{alarm_reply_prefix('dashboard')}/r2", b"for the dashboard")
         await wait_until(lambda: bool(dashboard_seen.messages), 10)
         assert dashboard_seen.payloads(mine) == []
 
@@ -280,18 +288,23 @@ JOBS = [
     ("collector-HT", device_topic("HT", "HT-PMP-001"), "gateway-1"),
     ("collector-HT", device_topic("HT", "HT-PMP-001"), "alarms-1"),
     ("collector-HT", device_topic("HT", "HT-PMP-001"), "dashboard"),
-    ("collector-HT", report_topic("HT"), "gateway-1"),
+    ("collector-HT", resend_report_topic("HT"), "gateway-1"),
     ("collector-HT", "facility/v1/status/collector/collector-HT", "alarms-1"),
-    ("gateway-1", request_topic("HT"), "collector-HT"),
-    ("gateway-1", gateway_status_topic("gateway-1"), "dashboard"),
+    ("gateway-1", resend_request_topic("HT"), "collector-HT"),
+    ("gateway-1", status_topic("gateway", "gateway-1"), "dashboard"),
     ("gateway-1", dead_letter_topic("gateway-1"), None),
-    ("alarms-1", alarm_topic("HT", "HT-FAP-003", "fire"), None),
-    ("alarms-1", event_topic("HT"), None),
+    ("alarms-1", alarm_state_topic("HT", "HT-FAP-003", "fire"), None),
+    ("alarms-1", alarm_event_topic("HT"), None),
+    # a silent service's system alarm (refused by the broker before: the engine retried it
+    # every 0.5 s for ever)
+    ("alarms-1", alarm_state_topic("SYS", "SYS-COL-collector-HT", "service"), None),
+    ("alarms-1", alarm_event_topic("SYS"), None),
     ("alarms-1", "facility/v1/status/alarms/alarms-1", "dashboard"),
     ("scheduler-1", workorder_topic("HT"), None),
+    ("scheduler-1", report_notice_topic("ALL"), None),
     ("scheduler-1", "facility/v1/status/scheduler/scheduler-1", "alarms-1"),
     ("dashboard", "facility/v1/status/dashboard/dashboard", "alarms-1"),
-    ("facility-cli", command_topic("JU"), "alarms-1"),
+    ("facility-cli", alarm_command_topic("JU"), "alarms-1"),
 ]
 
 
@@ -304,6 +317,53 @@ async def test_each_service_account_can_do_its_job(
         link(login(bus, publisher), f"{publisher}-p") as (sender, _),
     ):
         await subscribed(sender, inbox, topic)  # publishes, and is read
+
+
+async def test_the_readings_wildcard_hears_readings_only(bus: MosquittoServer) -> None:
+    """Every service publishes on every topic of its job; a consumer of ``facility/v1/+/+``
+    with full read rights (a Telegraf, a user's pipeline) receives the readings and nothing
+    else — before, it got alarm commands, alarm events, work orders and dead letters too."""
+    async with (
+        link(login(bus, "facility-test"), "wildcard", [READINGS_WILDCARD]) as (_, heard),
+        link(login(bus, "facility-test"), "everything", ["facility/v1/#"]) as (_, everything),
+        link(login(bus, "collector-HT"), "collector-HT-p") as (collector, _),
+    ):
+        await subscribed(collector, heard, device_topic("HT", "HT-PMP-001"))
+        await subscribed(collector, everything, device_topic("HT", "HT-PMP-001"))
+        for publisher in sorted({p for p, _, _ in JOBS}):
+            async with link(login(bus, publisher), f"{publisher}-all") as (sender, _):
+                for topic in [t for p, t, _ in JOBS if p == publisher]:
+                    await sender.publish(topic, b"job")
+        last = b'{"last": true}'
+        await collector.publish(device_topic("HT", "HT-PMP-001"), last)
+        # each publish was acknowledged before the next, and mosquitto delivers to one
+        # subscriber in the order it accepted: "last" comes after every job
+        await wait_until(lambda: last in everything.payloads(device_topic("HT", "HT-PMP-001")), 10)
+        await wait_until(lambda: last in heard.payloads(device_topic("HT", "HT-PMP-001")), 10)
+        assert {t for t, p in everything.messages if p == b"job"} == {t for _, t, _ in JOBS}
+    assert {t for t, _ in heard.messages} == {device_topic("HT", "HT-PMP-001")}
+
+
+async def test_a_reader_account_reads_readings_and_publishes_nothing(bus: MosquittoServer) -> None:
+    """The account docs/telegraf.md gives a user's Telegraf: ``facility/v1/+/+`` works, and
+    it can neither put a reading on the bus nor hear a command."""
+    reading = device_topic("JU", "JU-TNK-001")
+    async with (
+        link(login(bus, "telegraf"), "telegraf", [READINGS_WILDCARD, "facility/v1/#"]) as (
+            telegraf,
+            heard,
+        ),
+        link(login(bus, "collector-JU"), "collector-JU-p") as (collector, _),
+        link(login(bus, "facility-cli"), "facility-cli-p") as (cli, _),
+    ):
+        await subscribed(collector, heard, reading)
+        with pytest.raises(CommError, match="Not authorized"):
+            await telegraf.publish(FIRE_TOPIC, FIRE.encode())
+        await cli.publish(alarm_command_topic("JU"), b"command")
+        last = b'{"last": true}'
+        await collector.publish(reading, last)
+        await wait_until(lambda: last in heard.payloads(reading), 10)
+    assert {t for t, _ in heard.messages} == {reading}
 
 
 # -- TLS ----------------------------------------------------------------------------------------

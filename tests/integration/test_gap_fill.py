@@ -21,8 +21,8 @@ from collectors.sentlog import SentLog
 from devtools.services import InfluxServer, MosquittoServer
 from facility.mqtt import BrokerSettings, MqttLink
 from facility.payload import DeviceMessage
-from facility.resend import request_topic
 from facility.spool import Spool
+from facility.topics import resend_request_topic
 from facility.types import Quality, Reading
 from gateway.influx import InfluxClient
 from gateway.ingest import GatewayService, InfluxTarget
@@ -44,7 +44,7 @@ class Collector:
         self.link = MqttLink(
             broker,
             "test-gap-collector",
-            subscriptions=[(request_topic(s), 1) for s in sites],
+            subscriptions=[(resend_request_topic(s), 1) for s in sites],
             on_message=lambda _t, p: loop.call_soon_threadsafe(self.on_request, p),
             backoff_min_s=0.2,
             backoff_max_s=1,

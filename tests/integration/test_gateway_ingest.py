@@ -24,10 +24,11 @@ from device_profiles import load_library
 from devtools.services import InfluxServer, MosquittoServer
 from facility.mqtt import BrokerSettings, MqttLink
 from facility.payload import DeviceMessage, decode, device_topic, encode
+from facility.topics import dead_letter_topic
 from facility.types import Asset, Quality, Reading
 from gateway.influx import InfluxClient
 from gateway.ingest import GatewayService, InfluxTarget
-from gateway.ingest_rules import dead_letter_topic, ledger_tags
+from gateway.ingest_rules import ledger_tags
 from gateway.lineproto import to_ms
 from maintenance.ledger_files import demo_ledger_paths, read_ledger_file
 from simulators.estate import Estate

@@ -19,10 +19,10 @@ import pytest
 from devtools.services import InfluxServer, MosquittoServer
 from facility.mqtt import BrokerSettings, MqttLink
 from facility.payload import DeviceMessage, device_topic, encode
+from facility.topics import dead_letter_topic
 from facility.types import Quality, Reading
 from gateway.influx import InfluxClient, InfluxUnavailable
 from gateway.ingest import GatewayService, InfluxTarget
-from gateway.ingest_rules import dead_letter_topic
 from tests.faults_support import FaultyHttpProxy
 from tests.support import wait_until
 

@@ -18,11 +18,11 @@ from device_profiles import load_library
 from devtools.services import MosquittoServer
 from facility.mqtt import BrokerSettings, publish_once
 from facility.payload import DeviceMessage, device_topic, encode
+from facility.topics import alarm_command_topic
 from facility.types import Quality, Reading
 from gateway.alarms.client import send_command
 from gateway.alarms.core import Command
 from gateway.alarms.definitions import compile_alarms
-from gateway.alarms.runtime import command_topic
 from gateway.alarms.service import AlarmService
 from gateway.alarms.state import AlarmCommandError
 from gateway.alarms.store import AlarmStore
@@ -62,7 +62,7 @@ async def test_alarm_engine_survives_brackets_on_device_and_command_topics(
     try:
         topic = device_topic("HT", POOL)
         await publish(broker, topic, BRACKETS)
-        await publish(broker, command_topic("HT"), BRACKETS)
+        await publish(broker, alarm_command_topic("HT"), BRACKETS)
         await publish(broker, topic, pool_message(1, dry_run=True))
         engine = service.engine
         assert engine is not None

@@ -68,7 +68,7 @@ class Bus:
         if topic.startswith("facility/v1/alarms/") and payload:
             state = json.loads(payload)
             self.states[state["alarm_id"]] = state
-        elif topic.startswith("facility/v1/alarm-events/"):
+        elif topic.startswith("facility/v1/events/alarms/"):
             self.events.append(json.loads(payload))
 
     def state(self, alarm_id: str) -> str | None:
@@ -131,7 +131,7 @@ async def test_frozen_collector_is_one_system_alarm_and_no_comm_loss(
     watcher = MqttLink(
         broker,
         "test-watchdog-watcher",
-        subscriptions=[("facility/v1/alarms/#", 1), ("facility/v1/alarm-events/#", 1)],
+        subscriptions=[("facility/v1/alarms/#", 1), ("facility/v1/events/alarms/#", 1)],
         on_message=bus.on_message,
     )
     ready = asyncio.Event()

@@ -16,9 +16,10 @@ import pytest
 
 from devtools.services import MosquittoServer
 from facility.mqtt import BrokerSettings
+from facility.topics import workorder_topic
 from maintenance.ledger_files import demo_ledger_paths, demo_sites
 from maintenance.store import LedgerStore
-from maintenance.wo_notify import FanOut, MqttNotifier, WebhookNotifier, workorder_topic
+from maintenance.wo_notify import FanOut, MqttNotifier, WebhookNotifier
 from maintenance.wo_store import WorkOrderStore
 
 

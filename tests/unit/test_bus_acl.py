@@ -7,6 +7,8 @@ and the refusals of malformed accounts.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from facility.errors import ConfigError
@@ -25,7 +27,7 @@ ACCOUNTS = {
     for a in [
         BusAccount("collector-JU", BusRole.COLLECTOR, ("JU",)),
         BusAccount("collector-HT", BusRole.COLLECTOR, ("HT",)),
-        *service_accounts(SITES)[1:],  # gateway-1, alarms-1, scheduler-1, dashboard, facility-cli
+        *service_accounts(SITES, readers=["telegraf"])[1:],  # gateway-1 ... facility-cli, telegraf
         BusAccount(TEST_ACCOUNT, BusRole.TEST),
     ]
 }
@@ -50,7 +52,7 @@ def allowed(account: str, access: str, topic: str) -> bool:
 
 
 FIRE = "facility/v1/HT/HT-FAP-003"
-COMMAND_HT = "facility/v1/alarm-commands/HT"
+COMMAND_HT = "facility/v1/ctl/alarm-commands/HT"
 
 # (account, access, topic, allowed)
 TABLE = [
@@ -82,18 +84,29 @@ TABLE = [
     ("gateway-1", "read", COMMAND_HT, False),  # its readings wildcard must not see them
     ("collector-HT", "read", COMMAND_HT, False),
     # replies: private to the account that asked; only the engine writes them
-    ("facility-cli", "read", "facility/v1/alarm-replies/facility-cli/ab12", True),
-    ("facility-cli", "read", "facility/v1/alarm-replies/dashboard/ab12", False),
-    ("dashboard", "read", "facility/v1/alarm-replies/dashboard/ab12", True),
-    ("dashboard", "read", "facility/v1/alarm-replies/facility-cli/ab12", False),
-    ("alarms-1", "write", "facility/v1/alarm-replies/dashboard/ab12", True),
-    ("collector-HT", "write", "facility/v1/alarm-replies/dashboard/ab12", False),
+    ("facility-cli", "read", "facility/v1/ctl/alarm-replies/facility-cli/ab12", True),
+    ("facility-cli", "read", "facility/v1/ctl/alarm-replies/dashboard/ab12", False),
+    ("dashboard", "read", "facility/v1/ctl/alarm-replies/dashboard/ab12", True),
+    ("dashboard", "read", "facility/v1/ctl/alarm-replies/facility-cli/ab12", False),
+    ("alarms-1", "write", "facility/v1/ctl/alarm-replies/dashboard/ab12", True),
+    ("collector-HT", "write", "facility/v1/ctl/alarm-replies/dashboard/ab12", False),
     ("alarms-1", "write", "facility/v1/HT/x", False),  # a reply_to aimed at readings
     # alarm states and events: the engine's
     ("alarms-1", "write", "facility/v1/alarms/HT/HT-FAP-003/fire", True),
-    ("alarms-1", "write", "facility/v1/alarm-events/JU", True),
+    ("alarms-1", "write", "facility/v1/events/alarms/JU", True),
     ("collector-HT", "write", "facility/v1/alarms/HT/HT-FAP-003/fire", False),
-    ("dashboard", "write", "facility/v1/alarm-events/HT", False),
+    ("dashboard", "write", "facility/v1/events/alarms/HT", False),
+    # ... also the system alarms (a silent service), filed under the position SYS
+    ("alarms-1", "write", "facility/v1/alarms/SYS/SYS-COL-collector-1/service", True),
+    ("alarms-1", "write", "facility/v1/events/alarms/SYS", True),
+    # ... and nothing two levels down, where the readings' wildcard would hear it
+    ("alarms-1", "write", "facility/v1/alarms/HT", False),
+    ("alarms-1", "write", "facility/v1/ctl/alarm-replies", False),
+    # the old two-level control topics are nobody's (docs/decisions/007-topic-trees.md)
+    ("dashboard", "write", "facility/v1/alarm-commands/HT", False),
+    ("alarms-1", "write", "facility/v1/alarm-events/HT", False),
+    ("scheduler-1", "write", "facility/v1/workorders/HT", False),
+    ("gateway-1", "write", "facility/v1/deadletter/gateway-1", False),
     # resend: the historian asks, the site's collector answers
     ("gateway-1", "write", "facility/v1/ctl/resend/HT", True),
     ("collector-HT", "read", "facility/v1/ctl/resend/HT", True),
@@ -115,13 +128,21 @@ TABLE = [
     ("dashboard", "read", "facility/v1/status/gateway/gateway-1", True),
     ("gateway-1", "read", "facility/v1/status/collector/collector-HT", False),
     # dead letters, work orders
-    ("gateway-1", "write", "facility/v1/deadletter/gateway-1", True),
-    ("gateway-1", "write", "facility/v1/deadletter/gateway-2", False),
-    ("scheduler-1", "write", "facility/v1/workorders/HY", True),
-    ("collector-HT", "write", "facility/v1/workorders/HT", False),
+    ("gateway-1", "write", "facility/v1/events/deadletter/gateway-1", True),
+    ("gateway-1", "write", "facility/v1/events/deadletter/gateway-2", False),
+    ("scheduler-1", "write", "facility/v1/events/workorders/HY", True),
+    ("collector-HT", "write", "facility/v1/events/workorders/HT", False),
+    # a reader (Telegraf): the readings of its sites, nothing else, and never writes
+    ("telegraf", "read", FIRE, True),
+    ("telegraf", "read", "facility/v1/JU/JU-PMP-001", True),
+    ("telegraf", "write", FIRE, False),
+    ("telegraf", "read", COMMAND_HT, False),
+    ("telegraf", "read", "facility/v1/events/alarms/HT", False),
+    ("telegraf", "read", "facility/v1/status/collector/collector-HT", False),
+    ("telegraf", "read", "facility/v1/ctl/alarm-replies/dashboard/ab12", False),
     # the test account: everything
     (TEST_ACCOUNT, "write", FIRE, True),
-    (TEST_ACCOUNT, "read", "facility/v1/alarm-replies/dashboard/x", True),
+    (TEST_ACCOUNT, "read", "facility/v1/ctl/alarm-replies/dashboard/x", True),
 ]
 
 
@@ -164,6 +185,10 @@ def test_notification_channels_are_the_alarm_engines_to_publish() -> None:
             r"extra_write: '#' is not a plain topic",
         ),
         (
+            BusAccount("a", BusRole.ALARMS, ("HT",), extra_write=("facility/v1/notify/HT",)),
+            r"extra_write: 'facility/v1/notify/HT' is two levels below facility/v1",
+        ),
+        (
             BusAccount("g", BusRole.GATEWAY, ("HT",), extra_write=("x/y",)),
             r"only an alarms account",
         ),
@@ -186,3 +211,20 @@ def test_service_accounts_default_to_one_collector_for_every_site() -> None:
         ("gateway-1", BusRole.GATEWAY, ("HT", "JU")),
     ]
     assert service_accounts(["HT"])[0].name == "collector-1"
+
+
+def test_the_acl_command_adds_reader_accounts(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from facility.config import Settings
+    from gateway.cli.bus import group
+
+    out = tmp_path / "acl"
+    result = CliRunner().invoke(
+        group,
+        ["acl", "--site", "HT", "--reader", "telegraf", "--out", str(out)],
+        obj=Settings(),
+    )
+    assert result.exit_code == 0, result.output
+    assert "user telegraf\ntopic read facility/v1/HT/+\n" in out.read_text()
+    assert "mosquitto_passwd /etc/mosquitto/passwd telegraf" in result.output

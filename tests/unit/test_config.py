@@ -62,3 +62,14 @@ def test_example_file_is_valid_and_says_the_defaults() -> None:
 
     example = Path(__file__).parents[2] / "facility.example.toml"
     assert load_settings(example, environ={}) == Settings()
+
+
+def test_site_profile_folders_from_the_file_or_the_environment(tmp_path: Path) -> None:
+    path = tmp_path / "facility.toml"
+    path.write_text('[profiles]\ndirs = ["/etc/facility/profiles"]\n')
+    assert load_settings(path, environ={}).profiles.dirs == [Path("/etc/facility/profiles")]
+    environ = {"FACILITY_PROFILES__DIRS": "/etc/facility/profiles:/srv/models"}
+    assert load_settings(path, environ=environ).profiles.dirs == [
+        Path("/etc/facility/profiles"),
+        Path("/srv/models"),
+    ]

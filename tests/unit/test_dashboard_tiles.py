@@ -215,3 +215,29 @@ def test_banner_says_how_fresh_the_data_is_and_which_service_stopped(
 def test_format_age() -> None:
     assert [format_age(s) for s in (4, 89, 150, 5400, 7200)] == ["4 s", "89 s", "2 min", "2 h",
                                                                  "2 h"]  # fmt: skip
+
+
+def test_one_retained_message_fills_the_device_with_each_points_own_time() -> None:
+    """Decision 008: the message carries the other classes' points as last read, so a
+    dashboard starting cold has the lighting's failed lamps at once — with their age."""
+    from datetime import UTC, datetime
+
+    from dashboards.live import LiveFeed
+    from facility.mqtt import BrokerSettings
+    from facility.payload import DeviceMessage, device_topic, encode
+    from facility.types import Quality, Reading
+
+    now = datetime(2026, 11, 26, 8, 0, 1, tzinfo=UTC)
+    slow = datetime(2026, 11, 26, 7, 59, 30, tzinfo=UTC)
+    message = DeviceMessage(
+        "HT", "HT-LGT-001", "LGT", 9, now,
+        (Reading("HT", "HT-LGT-001", "contactor_on", True, "", Quality.GOOD, None, now),),
+        {"comm_ok": True},
+        (Reading("HT", "HT-LGT-001", "lamps_failed", 2, "", Quality.GOOD, None, slow),),
+    )  # fmt: skip
+    feed = LiveFeed(BrokerSettings("127.0.0.1", 1))  # never started: fed by hand
+    feed._receive(device_topic("HT", "HT-LGT-001"), encode(message))
+    points = feed.snapshot()["HT-LGT-001"].points
+    assert points["lamps_failed"]["v"] == 2
+    assert points["lamps_failed"]["t"] == int(slow.timestamp() * 1000)
+    assert points["contactor_on"]["t"] == int(now.timestamp() * 1000)

@@ -131,9 +131,27 @@ def _messages(draw: st.DrawFn) -> DeviceMessage:
         )
         for name in names
     )
+    # points carried from earlier polls (the retained full state), some with the names of
+    # points read in this poll: those read now must win
+    carried_names = draw(st.lists(st.sampled_from(names) | _TEXT, max_size=6)) if names else []
+    carried = tuple(
+        Reading(
+            "HT",
+            "HT-PMP-001",
+            name,
+            draw(_VALUES),
+            draw(_TEXT),
+            draw(st.sampled_from(Quality)),
+            draw(st.none() | _TS),
+            draw(_TS),
+        )
+        for name in carried_names
+    )
     health = draw(st.dictionaries(_TEXT, _VALUES.filter(lambda v: v is not None), max_size=4))
     seq = draw(st.integers(min_value=0, max_value=2**63))
-    return DeviceMessage(draw(_TEXT), draw(_TEXT), draw(_TEXT), seq, draw(_TS), readings, health)
+    return DeviceMessage(
+        draw(_TEXT), draw(_TEXT), draw(_TEXT), seq, draw(_TS), readings, health, carried
+    )
 
 
 @FUZZ

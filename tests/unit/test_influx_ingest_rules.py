@@ -10,13 +10,7 @@ import pytest
 from facility.payload import DeviceMessage, PayloadError
 from facility.types import Quality, Reading
 from gateway.ingest import _lines, parse_spool_key
-from gateway.ingest_rules import (
-    check_message,
-    dead_letter_topic,
-    ledger_tags,
-    status_topic,
-    subscription_topic,
-)
+from gateway.ingest_rules import check_message, ledger_tags
 from gateway.lineproto import LineEncoder
 
 TS = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)
@@ -53,12 +47,6 @@ def test_what_the_gateway_refuses(
     with pytest.raises(PayloadError) as caught:
         check_message(message(**kwargs), known)
     assert caught.value.kind == kind
-
-
-def test_topics() -> None:
-    assert subscription_topic("facility-gateway") == "$share/facility-gateway/facility/v1/+/+"
-    assert dead_letter_topic("gw-1") == "facility/v1/deadletter/gw-1"
-    assert status_topic("gw-1") == "facility/v1/status/gateway/gw-1"
 
 
 @pytest.mark.parametrize(

@@ -146,3 +146,17 @@ def test_values_and_tags_helpers() -> None:
 def test_ingest_event_counts_are_integers() -> None:
     line = event_line({"gateway": "gw-1", "event": "replayed"}, {"points": 5, "ok": True}, 1000)
     assert line == b"ingest_events,event=replayed,gateway=gw-1 ok=true,points=5i 1000\n"
+
+
+def test_carried_points_are_not_stored_again() -> None:
+    """The full last-known state rides in every message (decision 008); a carried point was
+    written with its own poll, so the historian writes only the points of this poll, at
+    this poll's time — never a slow point again, never at the wrong time."""
+    earlier = TS - timedelta(seconds=40)
+    carried = (Reading("HT", "HT-PMP-001", "run_hours", 8127.4, "h", Quality.GOOD, None, earlier),)
+    fast = message(("current", 12.5, Quality.GOOD))
+    full = DeviceMessage(fast.site, fast.asset_no, "PMP", fast.seq, TS, fast.readings, {}, carried)
+    wire = decode(device_topic("HT", "HT-PMP-001"), encode(full))
+    assert [r.point for r in wire.carried] == ["run_hours"]
+    device_line = LineEncoder().encode(wire).decode().splitlines()[0]
+    assert device_line == f"pmp,asset_no=HT-PMP-001,site=HT current=12.5 {TS_MS}"

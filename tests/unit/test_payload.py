@@ -114,3 +114,48 @@ def test_encode_refuses_non_finite() -> None:
     )
     with pytest.raises(ValueError, match="not JSON compliant"):
         encode(bad)
+
+
+# -- the full last-known state (decision 008) ----------------------------------------------
+
+EARLIER = datetime(2026, 11, 26, 7, 59, 30, 456000, tzinfo=UTC)
+
+
+def with_state() -> DeviceMessage:
+    """A fast poll that carries the slow points as last read, 30 s before."""
+    carried = (
+        Reading("HT", "HT-PMP-001", "run_hours", 8127.4, "h", Quality.GOOD, None, EARLIER),
+        Reading("HT", "HT-PMP-001", "starts", None, "", Quality.BAD_DEVICE, None, EARLIER),
+        Reading("HT", "HT-PMP-001", "fault_code", 0, "", Quality.GOOD, EARLIER, EARLIER),
+    )
+    fast = message()
+    return DeviceMessage(
+        "HT", "HT-PMP-001", "PMP", 8, TS, fast.readings, {"comm_ok": True}, carried
+    )
+
+
+def test_carried_points_keep_the_time_of_the_poll_that_read_them() -> None:
+    original = with_state()
+    raw = json.loads(encode(original))
+    assert raw["points"]["run_hours"]["at"] == 1795679970456
+    assert "at" not in raw["points"]["current"]  # read in this poll
+    decoded = decode(TOPIC, encode(original))
+    assert decoded == original
+    assert {r.point for r in decoded.readings} == {r.point for r in message().readings}
+    assert all(r.collected_ts == EARLIER for r in decoded.carried)
+
+
+def test_a_carried_point_is_never_newer_than_its_message() -> None:
+    data = json.loads(encode(with_state()))
+    data["points"]["run_hours"]["at"] = data["ts"]
+    with pytest.raises(PayloadError, match=r"points\.run_hours\.at: expected a poll before") as e:
+        decode(TOPIC, json.dumps(data).encode())
+    assert e.value.kind == "bad_timestamp"
+
+
+def test_a_message_of_carried_points_only_is_refused() -> None:
+    data = json.loads(encode(with_state()))
+    data["points"] = {k: v for k, v in data["points"].items() if "at" in v}
+    with pytest.raises(PayloadError, match="at least one point read in this poll") as e:
+        decode(TOPIC, json.dumps(data).encode())
+    assert e.value.kind == "bad_shape"

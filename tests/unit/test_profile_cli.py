@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from device_profiles import load_library
+from device_profiles import LIBRARY_DIR, load_library
 from device_profiles.doc import render_docs
 from facility.cli import cli, main
 
@@ -130,3 +130,93 @@ def test_installed_command_exits_1_with_the_location(broken: Path, config: Path)
     assert result.returncode == 1
     assert result.stdout.startswith(f"{broken}:12: points[0] (pressure).modbus.type: ")
     assert result.stderr == ""
+
+
+# -- site profile folders ([profiles] dirs) ----------------------------------------------------
+
+SHIPPED_PUMP = load_library()["vfd-booster-pump"]
+
+
+def site_model(folder: Path, profile_id: str = "acme-booster-pump") -> Path:
+    """A site's own device model: the shipped pump under another id, as a user would start."""
+    text = (LIBRARY_DIR / "vfd-booster-pump.yaml").read_text(encoding="utf-8")
+    path = folder / f"{profile_id}.yaml"
+    path.write_text(text.replace("id: vfd-booster-pump", f"id: {profile_id}"), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Path:
+    folder = tmp_path / "site-profiles"
+    folder.mkdir()
+    return folder
+
+
+@pytest.fixture
+def site_config(tmp_path: Path, site: Path) -> Path:
+    path = tmp_path / "site.toml"
+    path.write_text(f'[profiles]\ndirs = ["{site}"]\n')
+    return path
+
+
+def test_a_site_folder_adds_models_to_check_list_and_doc(
+    site_config: Path, site: Path, tmp_path: Path
+) -> None:
+    assert run(site_config, "check") == (0, "5 profiles OK\n")  # an empty site folder is fine
+    site_model(site)
+    assert run(site_config, "check") == (0, "6 profiles OK\n")
+    code, output = run(site_config, "list")
+    assert code == 0
+    assert ["acme-booster-pump", "PMP", "modbus", "16", "5", "2"] in [
+        line.split() for line in output.splitlines()
+    ]
+    out = tmp_path / "devices"
+    assert run(site_config, "doc", "--out", str(out)) == (0, f"7 of 7 files written to {out}\n")
+    assert (out / "acme-booster-pump.md").is_file()
+
+
+def test_a_site_model_with_a_shipped_id_is_an_error_naming_both_files(
+    site_config: Path, site: Path
+) -> None:
+    copy = site_model(site, "vfd-booster-pump")
+    code, output = run(site_config, "check")
+    assert code == 1
+    assert output.splitlines()[0] == (
+        f"{copy}: id: profile id 'vfd-booster-pump' is also used by "
+        "device_profiles/library/vfd-booster-pump.yaml; expected each id once"
+    )
+
+
+def test_bad_yaml_in_a_site_folder_gets_the_librarys_located_message(
+    site_config: Path, site: Path
+) -> None:
+    (site / "broken.yaml").write_text(BROKEN)
+    code, output = run(site_config, "check")
+    assert code == 1
+    assert output.splitlines()[0].startswith(
+        f"{site / 'broken.yaml'}:12: points[0] (pressure).modbus.type: unknown data type 'float'"
+    )
+
+
+def test_a_site_folder_that_does_not_exist_is_named(tmp_path: Path) -> None:
+    config = tmp_path / "missing.toml"
+    config.write_text(f'[profiles]\ndirs = ["{tmp_path / "nowhere"}"]\n')
+    assert run(config, "check") == (
+        1,
+        f"{tmp_path / 'nowhere'}: no such file or directory\n"
+        "1 error in 1 file(s); 5 of 5 profiles OK\n",
+    )
+
+
+def test_the_library_and_the_collectors_reload_read_the_site_folders(
+    site: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """load_library() is what every part (and the collector's hot reload, every
+    reload_every_s) loads: a model added to a site folder is there on the next call."""
+    assert "acme-booster-pump" not in load_library(site_dirs=[site])
+    site_model(site)
+    assert load_library(site_dirs=[site])["acme-booster-pump"].points == SHIPPED_PUMP.points
+    # without site_dirs: the configuration's (here from the environment)
+    monkeypatch.setenv("FACILITY_PROFILES__DIRS", str(site))
+    monkeypatch.setattr("facility.config._ACTIVE", [])
+    assert "acme-booster-pump" in load_library()
