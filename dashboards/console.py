@@ -15,9 +15,11 @@ its first-out on each member's raise entry in the journal (gateway/alarms/floods
 of two or more standing members (the first-out's text, the highest priority, the count); the
 page shows it as one expandable row.
 
-Which operator action needs which permission is stated once, here (``OP_PERMISSIONS``):
-the page shows a button only to those who hold it, ``Queries.alarm_commands`` refuses
-everyone else before anything is sent, and the engine checks again with the person's token.
+Which operator action needs which permission is stated once, by the engine
+(``gateway.alarms.core.OP_PERMISSION``; ``OP_PERMISSIONS`` here is its rows for the
+console's actions): the page shows a button only to those who hold it,
+``Queries.alarm_commands`` refuses everyone else before anything is sent, and the engine
+checks again with the person's token.
 What each action's button sends is a row of ``ACTIONS``; the page registers its callbacks
 from the rows (dashboards/pages/alarms.py).
 """
@@ -38,21 +40,12 @@ from device_profiles.alarm_limits import AlarmDefinition
 from device_profiles.models import DeviceProfile
 from facility.spreadsheet import spreadsheet_cell
 from facility.types import PRIORITY_ORDER, Asset, priority_rank
+from gateway.alarms.core import OP_PERMISSION
 from gateway.alarms.definitions import QUALITY_ALARM, quality_definition
 from gateway.alarms.journal import AlarmRecord
 from gateway.alarms.state import HIDDEN, AlarmState, EventKind
 from gateway.alarms.store import CurrentAlarm
 from maintenance.identity.roles import Permission
-
-#: operator action → the permission it needs (the engine's ``CommandOp`` names)
-OP_PERMISSIONS: dict[str, Permission] = {
-    "ack": Permission.ALARM_ACK,
-    "shelve": Permission.ALARM_SHELVE,
-    "unshelve": Permission.ALARM_SHELVE,
-    "reset": Permission.ALARM_RESET,
-    "out_of_service": Permission.ALARM_SERVICE,
-    "return_to_service": Permission.ALARM_SERVICE,
-}
 
 
 @dataclass(frozen=True)
@@ -95,6 +88,9 @@ ACTIONS = (
 )  # fmt: skip
 #: the outcome areas, in the order of their first action
 RESULTS = tuple(dict.fromkeys(action.result for action in ACTIONS))
+#: operator action → the permission it needs: the engine's own table (it checks again),
+#: for the console's actions
+OP_PERMISSIONS: dict[str, Permission] = {action.op: OP_PERMISSION[action.op] for action in ACTIONS}
 
 
 MAX_BATCH = 200  # alarms one action may name (a flood is acknowledged in a few clicks)
