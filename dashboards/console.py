@@ -15,41 +15,84 @@ its first-out on each member's raise entry in the journal (gateway/alarms/floods
 of two or more standing members (the first-out's text, the highest priority, the count); the
 page shows it as one expandable row.
 
-Which operator action needs which permission is stated once, here (``OP_PERMISSIONS``):
-the page shows a button only to those who hold it, ``Queries.alarm_commands`` refuses
-everyone else before anything is sent, and the engine checks again with the person's token.
+Which operator action needs which permission is stated once, by the engine
+(``gateway.alarms.core.OP_PERMISSION``; ``OP_PERMISSIONS`` here is its rows for the
+console's actions): the page shows a button only to those who hold it,
+``Queries.alarm_commands`` refuses everyone else before anything is sent, and the engine
+checks again with the person's token.
+What each action's button sends is a row of ``ACTIONS``; the page registers its callbacks
+from the rows (dashboards/pages/alarms.py).
 """
 
 from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
+from dashboards import ids
 from dashboards.i18n import t
 from dashboards.tiles import format_value
 from device_profiles.alarm_limits import AlarmDefinition
 from device_profiles.models import DeviceProfile
 from facility.spreadsheet import spreadsheet_cell
 from facility.types import PRIORITY_ORDER, Asset, priority_rank
+from gateway.alarms.core import OP_PERMISSION
 from gateway.alarms.definitions import QUALITY_ALARM, quality_definition
 from gateway.alarms.journal import AlarmRecord
 from gateway.alarms.state import HIDDEN, AlarmState, EventKind
 from gateway.alarms.store import CurrentAlarm
 from maintenance.identity.roles import Permission
 
-#: operator action → the permission it needs (the engine's ``CommandOp`` names)
-OP_PERMISSIONS: dict[str, Permission] = {
-    "ack": Permission.ALARM_ACK,
-    "shelve": Permission.ALARM_SHELVE,
-    "unshelve": Permission.ALARM_SHELVE,
-    "reset": Permission.ALARM_RESET,
-    "out_of_service": Permission.ALARM_SERVICE,
-    "return_to_service": Permission.ALARM_SERVICE,
+
+@dataclass(frozen=True)
+class ConsoleAction:
+    """One operator action: the engine's ``op``, the ``button`` that asks for it, the
+    ``result`` area its outcome is shown in (actions on one area share one callback), the
+    i18n key of its ``label``, and the form fields it ``sends`` (keys of ``FORM``)."""
+
+    op: str
+    button: str
+    result: str
+    label: str
+    sends: tuple[str, ...] = ()
+
+
+def _text(value: object) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _seconds(value: object) -> float:
+    return float(value) if isinstance(value, int | float) else 3600.0
+
+
+# A form field the actions send: option name -> (component id, what the field's value becomes)
+FORM: dict[str, tuple[str, Callable[[object], object]]] = {
+    "comment": (ids.ACK_COMMENT, _text),
+    "reason": (ids.SHELVE_REASON, _text),
+    "for_s": (ids.SHELVE_FOR, _seconds),
 }
+ACTIONS = (
+    ConsoleAction("ack", ids.ACK_BUTTON, ids.ACK_RESULT, "ack_button", ("comment",)),
+    ConsoleAction("shelve", ids.SHELVE_BUTTON, ids.SHELVE_RESULT, "shelve_button",
+                  ("for_s", "reason")),
+    ConsoleAction("unshelve", ids.UNSHELVE_BUTTON, ids.SHELVE_RESULT, "unshelve_button"),
+    ConsoleAction("reset", ids.RESET_BUTTON, ids.RESET_RESULT, "reset_button", ("comment",)),
+    ConsoleAction("out_of_service", ids.OOS_BUTTON, ids.SERVICE_RESULT, "oos_button",
+                  ("comment", "reason")),
+    ConsoleAction("return_to_service", ids.RTS_BUTTON, ids.SERVICE_RESULT, "rts_button",
+                  ("comment",)),
+)  # fmt: skip
+#: the outcome areas, in the order of their first action
+RESULTS = tuple(dict.fromkeys(action.result for action in ACTIONS))
+#: operator action → the permission it needs: the engine's own table (it checks again),
+#: for the console's actions
+OP_PERMISSIONS: dict[str, Permission] = {action.op: OP_PERMISSION[action.op] for action in ACTIONS}
+
+
 MAX_BATCH = 200  # alarms one action may name (a flood is acknowledged in a few clicks)
 COMMENT_MAX = 500
 SHELVE_CHOICES_MIN = (15, 60, 240, 480)  # the engine refuses more than the alarm's maximum

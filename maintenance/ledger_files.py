@@ -36,8 +36,8 @@ from maintenance.ledger import (
     ProfileRef,
     Site,
     asset_values,
-    validate_sheet,
 )
+from maintenance.ledger_check import validate_sheet
 
 if TYPE_CHECKING:
     from device_profiles.models import DeviceProfile

@@ -46,8 +46,8 @@ from maintenance.ledger import (
     check_status_change,
     next_numbers,
     plan_import,
-    validate_sheet,
 )
+from maintenance.ledger_check import validate_sheet
 from maintenance.schema import AssetNumberRow, AssetRow, AuditRow, SiteRow, StatusChangeRow
 from maintenance.wo_rows import cancel_row
 from maintenance.wo_schema import open_orders_of_asset_query

@@ -11,10 +11,13 @@ Lifecycle (each transition is recorded with user and time)::
     assigned ──decline (with a reason)──▶ open (unassigned: the supervisor assigns it again)
 
 ``LIFECYCLE`` maps ``(from_state, action)`` to the state it leads to and the word its event
-is recorded under; ``RULES`` says, per action, what the request must carry and which of the
-order's times it stamps. ``plan_step`` reads both: the one place the store asks "may this
-order do that, and what changes". A pair not in the table is a ``WorkOrderError`` naming the
-order, its state and what to do instead; the caller changes nothing.
+is recorded under; ``RULES`` says, per action, what the request must carry, which of the
+order's times it stamps, who may take it (the permission on the order's estate, and whose
+step it may not follow: separation of duties), and who hears of it afterwards (the notice).
+``plan_step`` reads both: the one place the store asks "may this order do that, and what
+changes"; ``WorkOrderStore._act`` is the one method that takes a row of the table. A pair
+not in the table is a ``WorkOrderError`` naming the order, its state and what to do instead;
+the caller changes nothing.
 """
 
 from __future__ import annotations
@@ -105,32 +108,57 @@ LIFECYCLE: dict[tuple[WoState, Transition], tuple[WoState, str]] = {
 }
 
 
+P = Permission
+# Who may: (permission for anyone's order, permission for one's own order or None). "Own":
+# assigned to the person; an unassigned order may be started by whoever may work their own
+# (starting it assigns it to them, see WorkOrderStore.start).
+SUPERVISE: tuple[Permission, Permission | None] = (P.WO_ASSIGN, None)
+WORK: tuple[Permission, Permission | None] = (P.WO_WORK_ANY, P.WO_WORK_OWN)
+VERIFY: tuple[Permission, Permission | None] = (P.WO_VERIFY, None)
+
+
 @dataclass(frozen=True)
 class Rule:
-    """What one action needs and which of the order's times it sets.
+    """What one action needs, which of the order's times it sets, who may take it and who
+    hears of it.
 
     ``needs``: the argument that must not be blank, and the words that ask for it;
     ``first``: times set only when not yet set (the first response stays the first);
-    ``stamps``: times set to the moment of the action; ``clears``: times it unsets.
+    ``stamps``: times set to the moment of the action; ``clears``: times it unsets;
+    ``may``: the permissions it needs (anyone's order, one's own order);
+    ``not_by``: separation of duties — whoever recorded this event on the order may not
+    take the step, and ``duty`` says who does instead (``[maintenance] separate_verify``);
+    ``notice``: the notice sent after the commit (None: none), ``notice_note``: whether the
+    note (the reason) goes with it; ``logged``: the step is logged at INFO.
     """
 
+    may: tuple[Permission, Permission | None]
     needs: str | None = None
     first: tuple[str, ...] = ()
     stamps: tuple[str, ...] = ()
     clears: tuple[str, ...] = ()
+    not_by: str | None = None
+    duty: str = ""
+    notice: str | None = None
+    notice_note: bool = False
+    logged: bool = False
 
 
 RULES: dict[Transition, Rule] = {
-    T.ASSIGN: Rule(needs="the technician's name", first=("responded_at",)),
-    T.DECLINE: Rule(needs="a reason (--reason)"),
-    T.START: Rule(first=("responded_at", "started_at")),
-    T.HOLD: Rule(needs="a reason (--reason)"),
-    T.COMPLETE: Rule(stamps=("completed_at",)),
-    T.VERIFY: Rule(stamps=("verified_at",)),
-    T.REOPEN: Rule(needs="a reason", clears=("completed_at", "verified_at")),
-    T.CLOSE: Rule(stamps=("closed_at",)),
-    T.CANCEL: Rule(needs="a reason (--reason)", stamps=("cancelled_at",)),
-}
+    T.ASSIGN: Rule(SUPERVISE, needs="the technician's name", first=("responded_at",),
+                   notice="assigned"),
+    T.DECLINE: Rule(WORK, needs="a reason (--reason)", notice="declined", notice_note=True),
+    T.START: Rule(WORK, first=("responded_at", "started_at")),
+    T.HOLD: Rule(WORK, needs="a reason (--reason)"),
+    T.COMPLETE: Rule(WORK, stamps=("completed_at",), logged=True),
+    T.VERIFY: Rule(VERIFY, stamps=("verified_at",), not_by="completed",
+                   duty="another person verifies it", notice="verified"),
+    T.REOPEN: Rule(VERIFY, needs="a reason", clears=("completed_at", "verified_at"),
+                   notice="reopened", notice_note=True),
+    T.CLOSE: Rule(VERIFY, stamps=("closed_at",)),
+    T.CANCEL: Rule(SUPERVISE, needs="a reason (--reason)", stamps=("cancelled_at",)),
+}  # fmt: skip
+
 
 # What to say when an action is asked from a state that does not allow it.
 _HINTS: dict[tuple[Transition, WoState], str] = {
@@ -195,24 +223,13 @@ def next_state(number: str, state: WoState, transition: Transition) -> WoState:
 
 # --- who may: the permission an action needs on the order's estate -----------------------------
 
-P = Permission
-# action -> (permission for anyone's order, permission for one's own order or None). "Own":
-# assigned to the person; an unassigned order may be started by whoever may work their own
-# (starting it assigns it to them, see WorkOrderStore.start).
+# action -> who may (see Rule.may): the lifecycle's rows, and what else is done to an order.
 ACTION_PERMISSION: dict[str, tuple[Permission, Permission | None]] = {
-    "assign": (P.WO_ASSIGN, None),
-    "cancel": (P.WO_ASSIGN, None),
-    "raise": (P.WO_ASSIGN, None),
-    "start": (P.WO_WORK_ANY, P.WO_WORK_OWN),
-    "decline": (P.WO_WORK_ANY, P.WO_WORK_OWN),
-    "hold": (P.WO_WORK_ANY, P.WO_WORK_OWN),
-    "complete": (P.WO_WORK_ANY, P.WO_WORK_OWN),
-    "record": (P.WO_WORK_ANY, P.WO_WORK_OWN),
-    "labour": (P.WO_WORK_ANY, P.WO_WORK_OWN),
-    "part": (P.WO_WORK_ANY, P.WO_WORK_OWN),
-    "verify": (P.WO_VERIFY, None),
-    "reopen": (P.WO_VERIFY, None),
-    "close": (P.WO_VERIFY, None),
+    **{action.value: rule.may for action, rule in RULES.items()},
+    "raise": SUPERVISE,
+    "record": WORK,
+    "labour": WORK,
+    "part": WORK,
 }
 
 
@@ -270,10 +287,21 @@ def check_when(
     return now - at > BACKDATED_AFTER
 
 
-def check_duties(number: str, person: str, action: str, completed_by: str | None) -> None:
-    """Separation of duties: who completed an order may not verify it."""
-    if action == "verify" and completed_by is not None and completed_by == person:
-        raise PermissionDenied(
-            f"{person} completed {number}: another person verifies it (separation of "
-            "duties; [maintenance] separate_verify)"
-        )
+def rule_of(action: str) -> Rule | None:
+    """The lifecycle rule of ``action`` (a Transition's value), None for other actions."""
+    try:
+        return RULES[Transition(action)]
+    except ValueError:
+        return None
+
+
+def check_duties(number: str, person: str, action: str, recorded_by: str | None) -> None:
+    """Separation of duties: who recorded the step ``action`` may not follow (its rule's
+    ``not_by``: who completed an order) may not take it (verify it)."""
+    rule = rule_of(action)
+    if rule is None or rule.not_by is None or recorded_by is None or recorded_by != person:
+        return
+    raise PermissionDenied(
+        f"{person} {rule.not_by} {number}: {rule.duty} (separation of duties; "
+        "[maintenance] separate_verify)"
+    )

@@ -271,23 +271,19 @@ def transition_row(
     return step
 
 
-def verify_row(
-    tx: Tx, row: WorkOrderRow, actor: str, at: datetime, note: str, evidence: dict[str, Any] | None
-) -> None:
-    """Verify a completed order (by hand, or proof of fix with its evidence)."""
+def verify_effect(evidence: dict[str, Any] | None) -> Effect:
+    """What verifying changes beyond the table (by hand, or proof of fix with its evidence)."""
 
     def effect(tx: Tx, row: WorkOrderRow) -> None:
         row.open_key = None  # a new alarm of this condition is a new failure
         if evidence is not None:
             row.verification = evidence
 
-    transition_row(tx, row, Transition.VERIFY, actor, at, note, evidence, effect)
+    return effect
 
 
-def reopen_row(
-    tx: Tx, row: WorkOrderRow, actor: str, at: datetime, reason: str, evidence: dict[str, Any]
-) -> None:
-    """Send a completed or verified order back to work; a corrective one takes repeats again."""
+def reopen_effect(evidence: dict[str, Any]) -> Effect:
+    """What reopening changes beyond the table: a corrective order takes repeats again."""
 
     def effect(tx: Tx, row: WorkOrderRow) -> None:
         row.reopen_count += 1
@@ -296,11 +292,11 @@ def reopen_row(
         if evidence:
             row.verification = evidence
 
-    transition_row(tx, row, Transition.REOPEN, actor, at, reason, evidence, effect)
+    return effect
 
 
-def cancel_row(tx: Tx, row: WorkOrderRow, actor: str, at: datetime, reason: str) -> None:
-    """Cancel an order (also used by the generator's supersede policy)."""
+def cancel_effect(at: datetime) -> Effect:
+    """What cancelling changes beyond the table: the plan's cycle has no order any more."""
 
     def effect(tx: Tx, row: WorkOrderRow) -> None:
         row.open_key = None
@@ -311,7 +307,26 @@ def cancel_row(tx: Tx, row: WorkOrderRow, actor: str, at: datetime, reason: str)
                 plan.next_check_at = None
                 plan.updated_at = at
 
-    transition_row(tx, row, Transition.CANCEL, actor, at, reason, None, effect)
+    return effect
+
+
+def verify_row(
+    tx: Tx, row: WorkOrderRow, actor: str, at: datetime, note: str, evidence: dict[str, Any] | None
+) -> None:
+    """Verify a completed order (by hand, or proof of fix with its evidence)."""
+    transition_row(tx, row, Transition.VERIFY, actor, at, note, evidence, verify_effect(evidence))
+
+
+def reopen_row(
+    tx: Tx, row: WorkOrderRow, actor: str, at: datetime, reason: str, evidence: dict[str, Any]
+) -> None:
+    """Send a completed or verified order back to work; a corrective one takes repeats again."""
+    transition_row(tx, row, Transition.REOPEN, actor, at, reason, evidence, reopen_effect(evidence))
+
+
+def cancel_row(tx: Tx, row: WorkOrderRow, actor: str, at: datetime, reason: str) -> None:
+    """Cancel an order (also used by the generator's supersede policy)."""
+    transition_row(tx, row, Transition.CANCEL, actor, at, reason, None, cancel_effect(at))
 
 
 def rebase_plan(

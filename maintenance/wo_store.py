@@ -4,13 +4,14 @@
 transaction that locks the order, checks the request with the pure rules of
 ``maintenance.workorders`` and either applies all of it (with an event naming user and time)
 or raises ``WorkOrderError`` and changes nothing. Notifications go out after the commit.
-Every lifecycle action is one step of the table in ``maintenance.wo_lifecycle``, taken by
-one ``_transition``. Every change goes through ``_change``: an ``actor`` that is a
-:class:`Principal` (a signed-in person) must hold the permission the action needs on the
-order's estate (a technician: only orders assigned to them), and every change writes an
-audit row naming the actor, source and remote in the same transaction; a refusal is
-audited too. A plain string actor is a service (source ``system``). Completing a preventive
-order re-bases its plan's cycle (floating dates, meter thresholds count from the completion).
+Every lifecycle action is one row of the table in ``maintenance.wo_lifecycle`` (what it
+needs, who may, what it stamps, who hears of it), taken by one method, ``_act``. Every
+change goes through ``_change``: an ``actor`` that is a :class:`Principal` (a signed-in
+person) must hold the permission the action needs on the order's estate (a technician: only
+orders assigned to them), and every change writes an audit row naming the actor, source and
+remote in the same transaction; a refusal is audited too. A plain string actor is a service
+(source ``system``). Completing a preventive order re-bases its plan's cycle (floating
+dates, meter thresholds count from the completion).
 
 Where the rest lives: reads in ``maintenance.wo_queries``, raising corrective orders (alarm
 repeats attach) in ``maintenance.wo_corrective``, the rows (numbering, writing, mapping
@@ -35,6 +36,7 @@ from maintenance.telemetry import MeterSource, SeriesSource
 from maintenance.wo_corrective import SYSTEM_USER, CorrectiveOrders
 from maintenance.wo_corrective import RaiseResult as RaiseResult
 from maintenance.wo_lifecycle import (
+    RULES,
     AlreadyApplied,
     OrderConflict,
     Transition,
@@ -42,6 +44,7 @@ from maintenance.wo_lifecycle import (
     check_permission,
     check_when,
     require,
+    rule_of,
 )
 from maintenance.wo_notice import CollectingNotifier as CollectingNotifier
 from maintenance.wo_notice import LogNotifier as LogNotifier
@@ -49,14 +52,17 @@ from maintenance.wo_notice import Notice as Notice
 from maintenance.wo_notice import Notifier as Notifier
 from maintenance.wo_queries import AssetLabel as AssetLabel
 from maintenance.wo_rows import (
+    Effect,
     Said,
     add_event,
-    cancel_row,
+    cancel_effect,
     checklist_of,
     line_of,
     rebase_plan,
+    reopen_effect,
     reopen_row,
     transition_row,
+    verify_effect,
     verify_row,
 )
 from maintenance.wo_rows import utc as utc
@@ -139,7 +145,7 @@ class WorkOrderStore(CorrectiveOrders):
         self.clock = clock
         self._db = Database.open(url, migrate=migrate)
 
-    # --- lifecycle: every action is one step of maintenance.wo_lifecycle's table ------------
+    # --- lifecycle: every action is one row of maintenance.wo_lifecycle's table ------------
 
     def assign(
         self,
@@ -151,19 +157,13 @@ class WorkOrderStore(CorrectiveOrders):
         submission: Submission | None = None,
     ) -> WorkOrder:
         """Give the order to a technician (again, to reassign it)."""
-        require(number, Transition.ASSIGN, assignee)
 
         def effect(tx: Tx, row: WorkOrderRow) -> Said:
             previous = row.assignee
             row.assignee = assignee.strip()
             return Said(f"to {row.assignee}" + (f" (was {previous})" if previous else ""))
 
-        at = self._at(at)
-        order = self._transition(
-            number, Transition.ASSIGN, actor, at, effect=effect, submission=submission
-        )
-        self._notify("assigned", order, actor_name(actor), at)
-        return order
+        return self._act(Transition.ASSIGN, number, actor, at, "", assignee, effect, submission)
 
     def decline(
         self,
@@ -176,18 +176,11 @@ class WorkOrderStore(CorrectiveOrders):
     ) -> WorkOrder:
         """The assigned technician gives the order back (off sick, wrong skill, no access):
         it is open again, unassigned, with the reason; the supervisors hear of it."""
-        require(number, Transition.DECLINE, reason)
-        at = self._at(at)
-        declined_by = actor_name(actor)
 
         def effect(tx: Tx, row: WorkOrderRow) -> None:
             row.assignee = None
 
-        order = self._transition(
-            number, Transition.DECLINE, actor, at, reason, effect=effect, submission=submission
-        )
-        self._notify("declined", order, declined_by, at, reason)
-        return order
+        return self._act(Transition.DECLINE, number, actor, at, reason, reason, effect, submission)
 
     def start(
         self,
@@ -202,9 +195,7 @@ class WorkOrderStore(CorrectiveOrders):
         def effect(tx: Tx, row: WorkOrderRow) -> None:
             row.assignee = row.assignee or actor_name(actor)
 
-        return self._transition(
-            number, Transition.START, actor, self._at(at), effect=effect, submission=submission
-        )
+        return self._act(Transition.START, number, actor, at, effect=effect, submission=submission)
 
     def hold(
         self,
@@ -216,10 +207,7 @@ class WorkOrderStore(CorrectiveOrders):
         submission: Submission | None = None,
     ) -> WorkOrder:
         """Put work on hold (waiting for parts, access, a contractor): the reason is kept."""
-        require(number, Transition.HOLD, reason)
-        return self._transition(
-            number, Transition.HOLD, actor, self._at(at), reason, submission=submission
-        )
+        return self._act(Transition.HOLD, number, actor, at, reason, submission=submission)
 
     def complete(
         self,
@@ -235,7 +223,7 @@ class WorkOrderStore(CorrectiveOrders):
     ) -> WorkOrder:
         """Complete the work: every required checklist item answered and, on a corrective
         order, problem/cause/remedy codes; WorkOrderError lists everything missing."""
-        at = self._at(at)
+        moment = self._at(at)
 
         def effect(tx: Tx, row: WorkOrderRow) -> Said:
             lines = checklist_of(tx, row.id)
@@ -259,14 +247,12 @@ class WorkOrderStore(CorrectiveOrders):
                     "reason": f"watching {row.signal['point']} for {self.proof_hold}",
                 }
             if row.plan_id is not None:
-                rebase_plan(tx, row, lines, at, actor_name(actor), self.meters)
+                rebase_plan(tx, row, lines, moment, actor_name(actor), self.meters)
             return Said(note, {k.value: v for k, v in codes.items() if v})
 
-        order = self._transition(
-            number, Transition.COMPLETE, actor, at, effect=effect, submission=submission
+        return self._act(
+            Transition.COMPLETE, number, actor, moment, effect=effect, submission=submission
         )
-        log.info("work_order=%s completed by=%s", number, actor_name(actor))
-        return order
 
     def verify(
         self,
@@ -278,18 +264,8 @@ class WorkOrderStore(CorrectiveOrders):
         submission: Submission | None = None,
     ) -> WorkOrder:
         """A supervisor confirms the work (proof of fix does this from telemetry)."""
-        at = self._at(at)
-        name = actor_name(actor)
-        order = self._change(
-            number,
-            lambda tx, row: verify_row(tx, row, name, at, note, None),
-            at,
-            actor=actor,
-            action="verify",
-            submission=submission,
-        )
-        self._notify("verified", order, name, at)
-        return order
+        effect = verify_effect(None)
+        return self._act(Transition.VERIFY, number, actor, at, note, None, effect, submission)
 
     def reopen(
         self,
@@ -301,19 +277,8 @@ class WorkOrderStore(CorrectiveOrders):
         submission: Submission | None = None,
     ) -> WorkOrder:
         """Send a completed (or verified) order back to work, with the reason."""
-        require(number, Transition.REOPEN, reason)
-        at = self._at(at)
-        name = actor_name(actor)
-        order = self._change(
-            number,
-            lambda tx, row: reopen_row(tx, row, name, at, reason, {}),
-            at,
-            actor=actor,
-            action="reopen",
-            submission=submission,
-        )
-        self._notify("reopened", order, name, at, reason)
-        return order
+        effect = reopen_effect({})
+        return self._act(Transition.REOPEN, number, actor, at, reason, reason, effect, submission)
 
     def close_order(
         self,
@@ -325,9 +290,7 @@ class WorkOrderStore(CorrectiveOrders):
         submission: Submission | None = None,
     ) -> WorkOrder:
         """Close a verified order (final)."""
-        return self._transition(
-            number, Transition.CLOSE, actor, self._at(at), note, submission=submission
-        )
+        return self._act(Transition.CLOSE, number, actor, at, note, submission=submission)
 
     def cancel(
         self,
@@ -338,39 +301,42 @@ class WorkOrderStore(CorrectiveOrders):
         at: datetime | None = None,
     ) -> WorkOrder:
         """Cancel an order that has not been completed (final); the reason is kept."""
-        require(number, Transition.CANCEL, reason)
-        at = self._at(at)
-        name = actor_name(actor)
-        return self._change(
-            number,
-            lambda tx, row: cancel_row(tx, row, name, at, reason),
-            at,
-            actor=actor,
-            action="cancel",
-        )
+        moment = self._at(at)
+        return self._act(Transition.CANCEL, number, actor, moment, reason, reason,
+                         cancel_effect(moment))  # fmt: skip
 
-    def _transition(
+    def _act(
         self,
-        number: str,
         action: Transition,
+        number: str,
         actor: str | Principal,
-        at: datetime,
+        at: datetime | None,
         note: str = "",
-        *,
-        effect: Callable[[Tx, WorkOrderRow], Said | None] | None = None,
+        given: str | None = None,
+        effect: Effect | None = None,
         submission: Submission | None = None,
     ) -> WorkOrder:
-        """Lock the order, take one step of the lifecycle table (with ``effect``, what the
-        action changes beyond it), record the event, commit, and hand back the order."""
+        """Take one row of the lifecycle table: check what its rule ``needs`` (``given``:
+        the argument that answers it), lock the order, check who may (``_change``), take
+        the step with ``effect`` (what the action changes beyond the table), record its
+        event and audit row, commit; then log and send the rule's notice."""
+        rule = RULES[action]
+        require(number, action, note if given is None else given)
+        moment = self._at(at)
         name = actor_name(actor)
-        return self._change(
+        order = self._change(
             number,
-            lambda tx, row: transition_row(tx, row, action, name, at, note, effect=effect),
-            at,
+            lambda tx, row: transition_row(tx, row, action, name, moment, note, effect=effect),
+            moment,
             actor=actor,
             action=action.value,
             submission=submission,
         )
+        if rule.logged:
+            log.info("work_order=%s %s by=%s", number, order.state.value, name)
+        if rule.notice is not None:
+            self._notify(rule.notice, order, name, moment, note if rule.notice_note else "")
+        return order
 
     # --- recording the work ----------------------------------------------------------------
 
@@ -758,9 +724,10 @@ class WorkOrderStore(CorrectiveOrders):
                 check_when(row.number, at, now=at, not_before=previous, max_back=None)
             return False
         check_permission(actor, action, row.number, row.site, row.assignee)
-        if self.separate_verify:
-            done = next((e.actor for e in events if e.action == "completed"), None)
-            check_duties(row.number, actor.name, action, done)
+        rule = rule_of(action)
+        if self.separate_verify and rule is not None and rule.not_by is not None:
+            by = next((e.actor for e in events if e.action == rule.not_by), None)
+            check_duties(row.number, actor.name, action, by)
         return check_when(
             row.number, at, now=self.clock(), not_before=previous, max_back=self.backdate_max
         )

@@ -4,12 +4,18 @@ an order of their own, a supervisor, and the demo users of dashboards.sample."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+from dashboards.app import DashboardServer
+from dashboards.queries import Queries
 from dashboards.sample import seed_users
 from device_profiles.models import ChecklistKind, Priority
+from facility.config import DatabaseConfig, MaintenanceConfig, MqttConfig, PathsConfig, Settings
 from maintenance.identity.roles import Principal, Role, Source
 from maintenance.identity.store import UserStore
 from maintenance.ledger_files import demo_ledger_paths, demo_sites
@@ -116,3 +122,39 @@ def png(width: int = 64, height: int = 48) -> bytes:
         + chunk(b"IDAT", zlib.compress(raw))
         + chunk(b"IEND", b"")
     )
+
+
+@dataclass
+class Served:
+    """The dashboard served over a seeded database: its address, the database and the seed."""
+
+    url: str
+    db_url: str
+    var_dir: Path
+    seed: PhoneSeed
+
+
+@contextmanager
+def serve_phone(
+    var_dir: Path,
+    mqtt_url: str,
+    *,
+    maintenance: MaintenanceConfig | None = None,
+    contact: dict[str, Any] | None = None,
+    threads: int = 4,
+) -> Iterator[Served]:
+    """The real app (waitress) over a SQLite database in ``var_dir`` seeded by ``seed_phone``
+    (``contact``: the second technician's channels)."""
+    settings = Settings(
+        database=DatabaseConfig(url=f"sqlite:///{var_dir / 'facility.db'}"),
+        mqtt=MqttConfig(url=mqtt_url),
+        paths=PathsConfig(var_dir=var_dir),
+        maintenance=maintenance or MaintenanceConfig(),
+    )
+    seed = seed_phone(settings.database_url, contact=contact)
+    queries = Queries(settings, ack_timeout_s=1.0)
+    server = DashboardServer(settings, "127.0.0.1", 0, queries=queries, threads=threads).start()
+    try:
+        yield Served(server.url, settings.database_url, var_dir, seed)
+    finally:
+        server.stop()

@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+import json
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import TYPE_CHECKING, Any
+
+import pytest
 
 from facility.types import (
     DEVICE_CLASS_SYSTEM,
@@ -14,6 +21,9 @@ from facility.types import (
     DeviceClass,
     Endpoint,
 )
+
+if TYPE_CHECKING:
+    from maintenance.wo_store import WorkOrderStore
 
 
 async def wait_until(predicate: Callable[[], bool], within: float) -> None:
@@ -111,3 +121,84 @@ def sign_in(
             store.add(name, roles, sites, by=admin, password=TEST_PASSWORD)
         person = store.authenticate(name, TEST_PASSWORD, source=Source.CLI)
         return store.open_session(person, kind=kind, ttl=ttl).token
+
+
+def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    """Exit code, standard output and standard error of one `facility` command."""
+    from facility.cli import main
+
+    try:
+        main(args)
+        code = 0
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def seed_ledger(url: str, *estates: str) -> str:
+    """The demo sites and the demo ledger of ``estates`` (e.g. "HT") in the database at
+    ``url``; returns ``url``."""
+    from maintenance.ledger_files import demo_ledger_paths, demo_sites
+    from maintenance.store import LedgerStore
+
+    with LedgerStore(url) as ledger:
+        ledger.save_sites(demo_sites(), user="test")
+        for path in demo_ledger_paths():
+            if path.stem in estates:
+                ledger.import_file(path, user="test")
+    return url
+
+
+WECOM_OK = b'{"errcode": 0, "errmsg": "ok"}'
+
+
+@contextmanager
+def webhook_server(
+    path: str = "/robot/send?key=secret", reply: bytes = WECOM_OK
+) -> Iterator[tuple[str, list[dict[str, Any]]]]:
+    """A real local HTTP server standing for a chat robot's webhook: its address (with
+    ``path``) and the JSON bodies posted to it, each answered with ``reply``."""
+    received: list[dict[str, Any]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            length = int(self.headers["Content-Length"])
+            received.append(json.loads(self.rfile.read(length)))
+            self.send_response(200)
+            if reply:
+                self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(reply)))
+            self.end_headers()
+            self.wfile.write(reply)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}{path}", received
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+
+def work_through(store: WorkOrderStore, number: str, at: datetime) -> None:
+    """Start order ``number``, answer every checklist item as passed and complete it at
+    ``at`` (started 30 min and answered 10 min before)."""
+    order = store.get(number)
+    store.start(number, at=at - timedelta(minutes=30))
+    for item in order.checklist:
+        if item.kind.value == "pass_fail":
+            answer = "pass"
+        elif item.kind.value in ("number", "meter"):
+            answer = str(item.low if item.low is not None else item.high or 1)
+        elif item.kind.value == "photo":
+            answer = "photo.jpg"
+        else:
+            answer = "ok"
+        store.record(number, item.position, answer, at=at - timedelta(minutes=10))
+    store.complete(number, at=at)

@@ -5,14 +5,17 @@ Three views: the standing alarms, the shelved and out-of-service ones, and the j
 action from the profile, priority and state in the reader's language, when it was first
 raised, value and limit, who acknowledged with their comment (``dashboards.console``).
 
-Updated in place: a 2 s tick asks the server for the rows, which answers only when they
+Updated in place: a 1 s tick asks the server for the rows, which answers only when they
 changed (a digest in a small store); one clientside function (assets/facility.js) filters,
 sorts and patches the table's rows by alarm id — no table is rebuilt per tick (the old
 console rebuilt 164 rows every 5 s: 32 % of a core in the browser). Ticking rows selects
 them; the actions (acknowledge with comment — required for a critical alarm —, shelve for
 a time with a reason, unshelve, reset latched, out of / return to service) act for the
-signed-in person with their session token, each through a callback that needs its own
-permission (dashboards/access.py); a button is shown only to those who hold it.
+signed-in person with their session token. Each action is a row of
+``dashboards.console.ACTIONS`` (its button, where its outcome shows, what of the form it
+sends); one factory here registers a callback per outcome area from the rows. Each action
+needs its own permission (``dashboards.console.OP_PERMISSIONS``, checked on the server); a
+button is shown only to those who hold it.
 """
 
 from __future__ import annotations
@@ -26,7 +29,15 @@ from dashboards import ids
 from dashboards.access import current_principal, current_token
 from dashboards.auth import gate
 from dashboards.components import banner, queries
-from dashboards.console import JOURNAL_COLUMNS, OP_PERMISSIONS, SHELVE_CHOICES_MIN, journal_csv
+from dashboards.console import (
+    ACTIONS,
+    FORM,
+    JOURNAL_COLUMNS,
+    OP_PERMISSIONS,
+    RESULTS,
+    SHELVE_CHOICES_MIN,
+    journal_csv,
+)
 from dashboards.i18n import normalise, t
 from facility.errors import FacilityError, PermissionDenied
 from facility.types import PRIORITY_ORDER
@@ -178,10 +189,7 @@ def layout(lang: str | None = None, **_query: str) -> html.Div:
         [
             filters,
             _actions(lang),
-            html.Div(id=ids.ACK_RESULT),
-            html.Div(id=ids.SHELVE_RESULT),
-            html.Div(id=ids.RESET_RESULT),
-            html.Div(id=ids.SERVICE_RESULT),
+            *[html.Div(id=result) for result in RESULTS],
             html.Div(problem, id=ids.ALARM_BANNER),
             html.Div(
                 html.Table(
@@ -263,24 +271,42 @@ def _act(op: str, selected: list[str] | None, lang: str | None, label_key: str,
     return _outcome(lang, label, results)
 
 
+def _register_action(app: dash.Dash, result: str) -> None:
+    """One callback for the actions whose outcome shows in ``result``: the button clicked
+    picks the row; the row says what of the form goes with it."""
+    group = [action for action in ACTIONS if action.result == result]
+    fields = list(dict.fromkeys(field for action in group for field in action.sends))
+
+    @app.callback(
+        Output(result, "children"),
+        *[Input(action.button, "n_clicks") for action in group],
+        State(ids.CONSOLE_SELECTED, "data"),
+        *[State(FORM[field][0], "value") for field in fields],
+        State(ids.LANG, "data"),
+        prevent_initial_call=True,
+    )
+    def act(*values: Any) -> html.Div:
+        # the person is the signed-in one, never a typed name; the engine gets their token
+        selected, *form, lang = values[len(group) :]
+        given = dict(zip(fields, form, strict=True))
+        action = next((a for a in group if a.button == ctx.triggered_id), group[0])
+        options = {field: FORM[field][1](given[field]) for field in action.sends}
+        return _act(action.op, selected, lang, action.label, **options)
+
+
 def register_callbacks(app: dash.Dash) -> None:
     @app.callback(
         Output(ids.CONSOLE_STORE, "data"),
         Output(ids.CONSOLE_VERSION, "data"),
         Output(ids.ALARM_BANNER, "children"),
         Input(ids.ALARM_TICK, "n_intervals"),
-        Input(ids.ACK_RESULT, "children"),
-        Input(ids.SHELVE_RESULT, "children"),
-        Input(ids.RESET_RESULT, "children"),
-        Input(ids.SERVICE_RESULT, "children"),
+        *[Input(result, "children") for result in RESULTS],  # an action's outcome: refresh
         State(ids.CONSOLE_VERSION, "data"),
         State(ids.LANG, "data"),
         prevent_initial_call=True,
     )
-    def refresh(
-        _n: int | None, _a: object, _s: object, _r: object, _o: object,
-        version: str | None, lang: str | None,
-    ) -> tuple[Any, Any, Any]:  # fmt: skip
+    def refresh(*values: Any) -> tuple[Any, Any, Any]:
+        version, lang = values[-2:]
         snapshot, problem = _snapshot(normalise(lang))
         digest = _digest(snapshot)
         if digest == version:
@@ -302,70 +328,8 @@ def register_callbacks(app: dash.Dash) -> None:
         Input(ids.SELECT_ALL, "value"),
     )
 
-    @app.callback(
-        Output(ids.ACK_RESULT, "children"),
-        Input(ids.ACK_BUTTON, "n_clicks"),
-        State(ids.CONSOLE_SELECTED, "data"),
-        State(ids.ACK_COMMENT, "value"),
-        State(ids.LANG, "data"),
-        prevent_initial_call=True,
-    )
-    def acknowledge(
-        _clicks: int | None, selected: list[str] | None, comment: str | None, lang: str | None
-    ) -> html.Div:
-        # the person is the signed-in one, never a typed name; the engine gets their token
-        return _act("ack", selected, lang, "ack_button", comment=comment or "")
-
-    @app.callback(
-        Output(ids.SHELVE_RESULT, "children"),
-        Input(ids.SHELVE_BUTTON, "n_clicks"),
-        Input(ids.UNSHELVE_BUTTON, "n_clicks"),
-        State(ids.CONSOLE_SELECTED, "data"),
-        State(ids.SHELVE_FOR, "value"),
-        State(ids.SHELVE_REASON, "value"),
-        State(ids.LANG, "data"),
-        prevent_initial_call=True,
-    )
-    def shelve(
-        _shelve: int | None, _unshelve: int | None, selected: list[str] | None,
-        for_s: float | None, reason: str | None, lang: str | None,
-    ) -> html.Div:  # fmt: skip
-        if ctx.triggered_id == ids.UNSHELVE_BUTTON:
-            return _act("unshelve", selected, lang, "unshelve_button")
-        seconds = float(for_s) if isinstance(for_s, int | float) else 3600.0
-        return _act("shelve", selected, lang, "shelve_button", for_s=seconds, reason=reason or "")
-
-    @app.callback(
-        Output(ids.RESET_RESULT, "children"),
-        Input(ids.RESET_BUTTON, "n_clicks"),
-        State(ids.CONSOLE_SELECTED, "data"),
-        State(ids.ACK_COMMENT, "value"),
-        State(ids.LANG, "data"),
-        prevent_initial_call=True,
-    )
-    def reset(
-        _clicks: int | None, selected: list[str] | None, comment: str | None, lang: str | None
-    ) -> html.Div:
-        return _act("reset", selected, lang, "reset_button", comment=comment or "")
-
-    @app.callback(
-        Output(ids.SERVICE_RESULT, "children"),
-        Input(ids.OOS_BUTTON, "n_clicks"),
-        Input(ids.RTS_BUTTON, "n_clicks"),
-        State(ids.CONSOLE_SELECTED, "data"),
-        State(ids.SHELVE_REASON, "value"),
-        State(ids.ACK_COMMENT, "value"),
-        State(ids.LANG, "data"),
-        prevent_initial_call=True,
-    )
-    def service(
-        _oos: int | None, _rts: int | None, selected: list[str] | None,
-        reason: str | None, comment: str | None, lang: str | None,
-    ) -> html.Div:  # fmt: skip
-        if ctx.triggered_id == ids.RTS_BUTTON:
-            return _act("return_to_service", selected, lang, "rts_button", comment=comment or "")
-        return _act("out_of_service", selected, lang, "oos_button",
-                    comment=comment or "", reason=reason or "")  # fmt: skip
+    for result in RESULTS:
+        _register_action(app, result)
 
     @app.callback(
         Output(ids.CONSOLE_PANEL, "style"),

@@ -22,10 +22,11 @@ from facility.config import Settings
 from facility.errors import Issue, LedgerError
 from facility.types import ASSET_NO_RE, AssetStatus, DeviceClass
 from maintenance import ledger_files
+from maintenance.cli.table import format_table
 from maintenance.cli.users import acting, user_store
 from maintenance.db import safe_url
 from maintenance.identity.roles import Permission, Principal, system_principal
-from maintenance.ledger import ImportReport, format_table
+from maintenance.ledger import ImportReport
 from maintenance.store import SYSTEM_USER, LedgerStore
 
 CLASS_CHOICE = click.Choice([c.value for c in DeviceClass], case_sensitive=False)

@@ -25,9 +25,9 @@ import click
 from facility.config import Settings
 from facility.errors import ConfigError
 from facility.types import ASSET_NO_RE
+from maintenance.cli.table import format_table
 from maintenance.cli.users import acting
 from maintenance.identity.roles import Permission
-from maintenance.ledger import format_table
 from maintenance.pm_plans import PlanError
 from maintenance.pm_rules import PlanRule, Upcoming, format_number, upcoming
 from maintenance.scheduler import PmScheduler, build

@@ -35,8 +35,8 @@ import click
 from facility.config import Settings
 from facility.errors import ConfigError
 from facility.types import ASSET_NO_RE
+from maintenance.cli.table import format_table
 from maintenance.db import Database
-from maintenance.ledger import format_table
 from maintenance.reports import store
 from maintenance.reports.build import FORMATS, build_report, check_format, render
 from maintenance.reports.daily import (

@@ -33,9 +33,9 @@ from facility.errors import ConfigError
 from facility.types import ASSET_NO_RE
 from maintenance import wo_notify
 from maintenance.cli.pm import PlantGroup, plant, settings_of
+from maintenance.cli.table import format_table
 from maintenance.cli.users import acting, signed_in
 from maintenance.identity.roles import Permission
-from maintenance.ledger import format_table
 from maintenance.wo_store import WorkOrderStore
 from maintenance.workorders import SlaTargets, WoKind, WorkOrder, WoState
 

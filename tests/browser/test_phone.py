@@ -6,19 +6,15 @@ signature — then verified by the supervisor; a corrective order refused withou
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
-from dashboards.app import DashboardServer
-from dashboards.queries import Queries
 from devtools.services import MosquittoServer
-from facility.config import DatabaseConfig, MqttConfig, PathsConfig, Settings
 from maintenance.wo_store import LogNotifier, WorkOrderStore
 from tests.browser.conftest import PAGE_TIMEOUT_MS, sign_in
-from tests.phone_support import PhoneSeed, png, seed_phone
+from tests.phone_support import Served, png, serve_phone
 
 PHONE = {
     "viewport": {"width": 390, "height": 844},
@@ -30,31 +26,12 @@ PHONE = {
 }
 
 
-@dataclass
-class Served:
-    url: str
-    db_url: str
-    var_dir: Path
-    seed: PhoneSeed
-
-
 @pytest.fixture(scope="module")
 def served(
     tmp_path_factory: pytest.TempPathFactory, mosquitto: MosquittoServer
 ) -> Iterator[Served]:
-    var_dir = tmp_path_factory.mktemp("phone")
-    settings = Settings(
-        database=DatabaseConfig(url=f"sqlite:///{var_dir / 'facility.db'}"),
-        mqtt=MqttConfig(url=mosquitto.url),
-        paths=PathsConfig(var_dir=var_dir),
-    )
-    seed = seed_phone(settings.database_url)
-    queries = Queries(settings, ack_timeout_s=1.0)
-    server = DashboardServer(settings, "127.0.0.1", 0, queries=queries, threads=4).start()
-    try:
-        yield Served(server.url, settings.database_url, var_dir, seed)
-    finally:
-        server.stop()
+    with serve_phone(tmp_path_factory.mktemp("phone"), mosquitto.url) as found:
+        yield found
 
 
 @pytest.fixture

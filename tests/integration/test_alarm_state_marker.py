@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-import dashboards.queries as queries_module
+import dashboards.alarm_queries as alarm_queries_module
 from dashboards.queries import Queries
 from facility.config import DatabaseConfig, MqttConfig, Settings
 from gateway.alarms.journal import AlarmRecord
@@ -54,7 +54,7 @@ def test_the_marker_moves_when_a_state_is_rewritten_without_a_new_row(
 def test_the_query_layer_rereads_states_only_when_the_marker_moved(
     sql_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(queries_module, "ALARM_TTL_S", 0.0)  # every call looks past the TTL
+    monkeypatch.setattr(alarm_queries_module, "ALARM_TTL_S", 0.0)  # every call looks past the TTL
     settings = Settings(
         database=DatabaseConfig(url=sql_url), mqtt=MqttConfig(url="mqtt://127.0.0.1:1")
     )

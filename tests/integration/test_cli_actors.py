@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from facility.cli import main
 from maintenance.identity.store import UserStore
 from maintenance.ledger_files import demo_ledger_paths, demo_sites
 from maintenance.store import LedgerStore
 from maintenance.wo_store import WorkOrderStore
 from tests.support import SignIn
+from tests.support import run_cli as cli
 
 
 @pytest.fixture
@@ -30,17 +30,6 @@ def url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.setenv("FACILITY_INFLUXDB__URL", "http://127.0.0.1:9")  # nothing listens
     monkeypatch.setenv("FACILITY_MAINTENANCE__NOTIFY_MQTT", "false")  # no broker here
     return url
-
-
-def cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    """Exit code, standard output and standard error of one `facility` command."""
-    try:
-        main(args)
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.mark.usefixtures("no_sign_in")

@@ -21,7 +21,6 @@ import pypdf
 import pytest
 
 from device_profiles import load_library
-from facility.cli import main
 from facility.errors import ConfigError
 from gateway.alarms.journal import AlarmRecord
 from gateway.alarms.state import EventKind
@@ -40,6 +39,7 @@ from maintenance.reports.statutory import statutory_item
 from maintenance.store import LedgerStore
 from maintenance.timeline import EntryKind, asset_timeline
 from tests.support import SignIn
+from tests.support import run_cli as cli
 
 SH = ZoneInfo("Asia/Shanghai")
 DAY = "2026-11-26"
@@ -236,16 +236,6 @@ def test_daily_sheet_bad_input(seeded: tuple[str, Path]) -> None:
     assert not empty.pm
     assert empty.standing.state == "absent"
     assert "No source configured." in pdf_text(render_daily_pdf(empty, "en"))
-
-
-def cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    try:
-        main(args)
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_check_in_joins_the_asset_history(

@@ -15,12 +15,11 @@ from device_profiles import load_library
 from device_profiles.models import DeviceProfile
 from maintenance.db import Database
 from maintenance.generator import Generator
-from maintenance.ledger_files import demo_ledger_paths, demo_sites
 from maintenance.pm_plans import parse_overrides
-from maintenance.store import LedgerStore
 from maintenance.telemetry import StaticMeters
 from maintenance.wo_schema import PmOccurrenceRow, PmPlanRow
 from maintenance.wo_store import WorkOrderStore
+from tests.support import seed_ledger
 
 SH = ZoneInfo("Asia/Shanghai")
 T0 = datetime(2026, 11, 26, 0, 0, tzinfo=SH).astimezone(UTC)
@@ -35,13 +34,7 @@ def profiles() -> dict[str, DeviceProfile]:
 
 @pytest.fixture
 def url(sql_url: str) -> str:
-    url = sql_url
-    with LedgerStore(url) as ledger:
-        ledger.save_sites(demo_sites(), user="test")
-        for path in demo_ledger_paths():
-            if path.stem == "HT":
-                ledger.import_file(path, user="test")
-    return url
+    return seed_ledger(sql_url, "HT")
 
 
 @pytest.fixture

@@ -30,22 +30,17 @@ from gateway.lineproto import to_ms
 from gateway.retention import RetentionPlan, setup
 from gateway.telemetry import InfluxMeters, InfluxSeries
 from maintenance.generator import Generator
-from maintenance.ledger_files import demo_ledger_paths, demo_sites
-from maintenance.store import LedgerStore
 from maintenance.wo_store import WorkOrderStore
 from maintenance.workorders import FixVerdict, WoState
 from simulators.physics import FaultKind, create_model
+from tests.support import seed_ledger
 
 LIBRARY = load_library()
 
 
 @pytest.fixture
 def url(tmp_path: Path) -> str:
-    url = f"sqlite:///{tmp_path / 'facility.db'}"
-    with LedgerStore(url) as ledger:
-        ledger.save_sites(demo_sites(), user="test")
-        ledger.import_file(next(p for p in demo_ledger_paths() if p.stem == "HT"), user="test")
-    return url
+    return seed_ledger(f"sqlite:///{tmp_path / 'facility.db'}", "HT")
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import io
 import sqlite3
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -18,7 +18,6 @@ import pypdf
 import pytest
 
 from device_profiles import load_library
-from facility.cli import main
 from gateway.alarms.journal import AlarmRecord
 from gateway.alarms.state import EventKind
 from gateway.alarms.store import AlarmStore
@@ -29,6 +28,8 @@ from maintenance.reports.labels import PER_PAGE, asset_labels, render_labels_pdf
 from maintenance.store import LedgerStore
 from maintenance.wo_store import WorkOrderStore
 from maintenance.workorders import WoKind
+from tests.support import run_cli as cli
+from tests.support import work_through
 
 SH = ZoneInfo("Asia/Shanghai")
 NOTE = "seal <i>worn</i> & leaking"  # people's text, not Paragraph markup
@@ -38,22 +39,6 @@ PUMP = "HY-PMP-003"  # the generator gives it an annual service in November
 def pdf_text(data: bytes) -> str:
     reader = pypdf.PdfReader(io.BytesIO(data))
     return "\n".join(page.extract_text() or "" for page in reader.pages)
-
-
-def _answer_all(store: WorkOrderStore, number: str, at: datetime) -> None:
-    order = store.get(number)
-    store.start(number, at=at - timedelta(minutes=30))
-    for item in order.checklist:
-        if item.kind.value == "pass_fail":
-            answer = "pass"
-        elif item.kind.value in ("number", "meter"):
-            answer = str(item.low if item.low is not None else item.high or 1)
-        elif item.kind.value == "photo":
-            answer = "photo.jpg"
-        else:
-            answer = "ok"
-        store.record(number, item.position, answer, at=at - timedelta(minutes=10))
-    store.complete(number, at=at)
 
 
 @pytest.fixture
@@ -71,7 +56,7 @@ def seeded(tmp_path: Path) -> dict[str, str]:
         preventive = store.orders(asset_no=PUMP, kind=WoKind.PREVENTIVE)
         assert preventive, "the generator made no PM order for the pump"
         pm = preventive[-1].number
-        _answer_all(store, pm, datetime(2026, 11, 12, 10, tzinfo=SH))
+        work_through(store, pm, datetime(2026, 11, 12, 10, tzinfo=SH))
         seen["pm"] = pm
         seen["pm_item"] = store.get(pm).checklist[0].text_zh
         fault = store.raise_corrective(
@@ -129,16 +114,6 @@ def test_card_holds_ledger_history_orders(seeded: dict[str, str]) -> None:
     assert "设备卡片" in zh
     assert asset.name_zh in zh
     assert seeded["fault"] in zh
-
-
-def cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    try:
-        main(args)
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_card_command(

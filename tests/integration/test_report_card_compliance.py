@@ -18,7 +18,6 @@ import pypdf
 import pytest
 
 from device_profiles import load_library
-from facility.cli import main
 from facility.errors import ConfigError
 from maintenance.db import Database
 from maintenance.generator import Generator
@@ -35,6 +34,7 @@ from maintenance.reports.compliance import (
 from maintenance.reports.statutory import STATUTORY as ITEMS
 from maintenance.store import LedgerStore
 from maintenance.wo_store import WorkOrderStore
+from tests.support import run_cli as cli
 
 SH = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2026, 11, 26, 6, tzinfo=SH)
@@ -178,16 +178,6 @@ def test_hy_compliance_calendar(season: tuple[str, Path, dict[str, str]]) -> Non
             assert line[2 + month] == counts[status], (plan, asset_no, month, status)
     sheet = book.worksheets[1]
     assert {row[4] for row in sheet.iter_rows(min_row=2, values_only=True)} >= set(missed)
-
-
-def cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    try:
-        main(args)
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_compliance_command_and_bad_input(

@@ -41,6 +41,7 @@ from maintenance.reports.sources import ReportSources
 from maintenance.store import LedgerStore
 from maintenance.wo_store import WorkOrderStore
 from maintenance.workorders import WoKind
+from tests.support import work_through
 
 SH = ZoneInfo("Asia/Shanghai")
 OCT = datetime(2026, 10, 1, tzinfo=SH)
@@ -56,22 +57,6 @@ class Seeded:
     sources: ReportSources
     energy_kwh: float
     water_m3: float
-
-
-def _pass(store: WorkOrderStore, number: str, at: datetime) -> None:
-    order = store.get(number)
-    store.start(number, at=at - timedelta(minutes=30))
-    for item in order.checklist:
-        if item.kind.value == "pass_fail":
-            answer = "pass"
-        elif item.kind.value in ("number", "meter"):
-            answer = str(item.low if item.low is not None else item.high or 1)
-        elif item.kind.value == "photo":
-            answer = "photo.jpg"
-        else:
-            answer = "ok"
-        store.record(number, item.position, answer, at=at - timedelta(minutes=10))
-    store.complete(number, at=at)
 
 
 def _seed_orders(url: str) -> None:
@@ -90,7 +75,9 @@ def _seed_orders(url: str) -> None:
             assert order.due_at is not None
             # eight on time, four well after their window
             late = i >= 8
-            _pass(store, order.number, order.due_at + timedelta(days=40 if late else 0, hours=9))
+            work_through(
+                store, order.number, order.due_at + timedelta(days=40 if late else 0, hours=9)
+            )
 
         def corrective(asset: str, at: datetime, prio: str, down: bool = False) -> str:
             return store.raise_corrective(

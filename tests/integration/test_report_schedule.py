@@ -3,11 +3,8 @@
 
 from __future__ import annotations
 
-import json
-import threading
 from collections.abc import Iterator
 from datetime import datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -21,35 +18,15 @@ from maintenance.reports.notify import ReportChannels
 from maintenance.reports.sources import ReportSources
 from maintenance.scheduler import ReportJobs
 from maintenance.store import LedgerStore
+from tests.support import webhook_server
 
 SH = ZoneInfo("Asia/Shanghai")
 
 
 @pytest.fixture
 def webhook() -> Iterator[tuple[str, list[dict[str, Any]]]]:
-    received: list[dict[str, Any]] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            length = int(self.headers["Content-Length"])
-            received.append(json.loads(self.rfile.read(length)))
-            body = b'{"errcode": 0, "errmsg": "ok"}'
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}/robot/send?key=secret", received
-    server.shutdown()
-    server.server_close()
-    thread.join(5)
+    with webhook_server() as found:  # a WeCom robot's answer
+        yield found
 
 
 def test_scheduled_reports_are_made_once_and_announced(

@@ -8,48 +8,24 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from dashboards.app import DashboardServer
 from dashboards.auth import CSRF_COOKIE
-from dashboards.queries import Queries
 from devtools.services import MosquittoServer
-from facility.config import DatabaseConfig, MqttConfig, PathsConfig, Settings
 from maintenance.identity.store import UserStore
 from maintenance.wo_store import LogNotifier, WorkOrderStore
 from tests.integration.test_dashboard_access import Client, Reply
-from tests.phone_support import PhoneSeed, jpeg, seed_phone
-
-
-@dataclass
-class Served:
-    url: str
-    db_url: str
-    var_dir: Path
-    seed: PhoneSeed
+from tests.phone_support import Served, jpeg, serve_phone
 
 
 @pytest.fixture(scope="module")
 def served(
     tmp_path_factory: pytest.TempPathFactory, mosquitto: MosquittoServer
 ) -> Iterator[Served]:
-    var_dir = tmp_path_factory.mktemp("phone-api")
-    settings = Settings(
-        database=DatabaseConfig(url=f"sqlite:///{var_dir / 'facility.db'}"),
-        mqtt=MqttConfig(url=mosquitto.url),
-        paths=PathsConfig(var_dir=var_dir),
-    )
-    seed = seed_phone(settings.database_url)
-    queries = Queries(settings, ack_timeout_s=1.0)
-    server = DashboardServer(settings, "127.0.0.1", 0, queries=queries, threads=4).start()
-    try:
-        yield Served(server.url, settings.database_url, var_dir, seed)
-    finally:
-        server.stop()
+    with serve_phone(tmp_path_factory.mktemp("phone-api"), mosquitto.url) as found:
+        yield found
 
 
 def phone(served: Served, who: str = "technician") -> Client:

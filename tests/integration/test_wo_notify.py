@@ -5,10 +5,8 @@ the assignment."""
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -17,46 +15,20 @@ import pytest
 from devtools.services import MosquittoServer
 from facility.mqtt import BrokerSettings
 from facility.topics import workorder_topic
-from maintenance.ledger_files import demo_ledger_paths, demo_sites
-from maintenance.store import LedgerStore
 from maintenance.wo_notify import FanOut, MqttNotifier, WebhookNotifier
 from maintenance.wo_store import WorkOrderStore
+from tests.support import seed_ledger, webhook_server
 
 
 @pytest.fixture
 def url(tmp_path: Path) -> str:
-    url = f"sqlite:///{tmp_path / 'facility.db'}"
-    with LedgerStore(url) as ledger:
-        ledger.save_sites(demo_sites(), user="test")
-        ledger.import_file(next(p for p in demo_ledger_paths() if p.stem == "HT"), user="test")
-    return url
+    return seed_ledger(f"sqlite:///{tmp_path / 'facility.db'}", "HT")
 
 
 @pytest.fixture
 def webhook() -> Iterator[tuple[str, list[dict[str, Any]]]]:
-    received: list[dict[str, Any]] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            length = int(self.headers["Content-Length"])
-            received.append(json.loads(self.rfile.read(length)))
-            body = b'{"errcode": 0, "errmsg": "ok"}'
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}/robot/send?key=secret", received
-    server.shutdown()
-    server.server_close()
-    thread.join(5)
+    with webhook_server() as found:  # a WeCom robot's answer
+        yield found
 
 
 def test_assignment_reaches_webhook_and_mqtt(

@@ -20,13 +20,12 @@ from facility.types import AssetStatus
 from maintenance.alarm_schema import AlarmJournalRow
 from maintenance.generator import Generator
 from maintenance.kpi import Ratio, report
-from maintenance.ledger_files import demo_ledger_paths, demo_sites
 from maintenance.store import LedgerStore
 from maintenance.telemetry import StaticSeries
 from maintenance.timeline import EntryKind, asset_timeline
 from maintenance.wo_store import CollectingNotifier, WorkOrderStore
 from maintenance.workorders import FixVerdict, Sample, Signal, WorkOrderError, WoState
-from tests.support import SignIn
+from tests.support import SignIn, seed_ledger
 
 SH = ZoneInfo("Asia/Shanghai")
 T0 = datetime(2026, 11, 26, 9, 0, tzinfo=SH).astimezone(UTC)
@@ -36,13 +35,7 @@ DRY_RUN = Signal("dry_run_trip", bad_states=(1.0,))
 
 @pytest.fixture
 def url(sql_url: str) -> str:
-    url = sql_url
-    with LedgerStore(url) as ledger:
-        ledger.save_sites(demo_sites(), user="test")
-        for path in demo_ledger_paths():
-            if path.stem == "HT":
-                ledger.import_file(path, user="test")
-    return url
+    return seed_ledger(sql_url, "HT")
 
 
 @pytest.fixture

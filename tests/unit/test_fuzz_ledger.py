@@ -11,7 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from facility.errors import LedgerError
-from maintenance.ledger import COLUMNS, LedgerContext, validate_sheet
+from maintenance.ledger import COLUMNS, LedgerContext
+from maintenance.ledger_check import validate_sheet
 from maintenance.ledger_files import profile_refs, read_sheet
 from tests.support import PUMP_ROW
 from tests.unit.fuzz_support import FUZZ, assert_one_line

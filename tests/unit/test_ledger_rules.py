@@ -17,6 +17,7 @@ from facility.types import (
     ModbusEndpoint,
     OpcuaEndpoint,
 )
+from maintenance.cli.table import display_width, format_table
 from maintenance.ledger import (
     COLUMNS,
     Action,
@@ -26,12 +27,10 @@ from maintenance.ledger import (
     ProfileRef,
     asset_values,
     check_status_change,
-    display_width,
-    format_table,
     next_numbers,
     plan_import,
-    validate_sheet,
 )
+from maintenance.ledger_check import validate_sheet
 from tests.support import PUMP_ROW
 
 PROFILES = {

@@ -7,7 +7,7 @@ import re
 import pytest
 
 from facility.errors import PermissionDenied
-from maintenance.identity.roles import Principal, parse_roles, parse_sites
+from maintenance.identity.roles import Permission, Principal, parse_roles, parse_sites
 from maintenance.wo_lifecycle import (
     ACTION_PERMISSION,
     LIFECYCLE,
@@ -16,6 +16,7 @@ from maintenance.wo_lifecycle import (
     WorkOrderError,
     WoState,
     allowed_from,
+    check_duties,
     check_permission,
     plan_step,
     require,
@@ -168,3 +169,60 @@ def test_who_may_act_on_an_order(
 
 def test_every_lifecycle_action_has_a_permission() -> None:
     assert {t.value for t in Transition} <= set(ACTION_PERMISSION)
+
+
+# --- the rest of each row: who may, whose step it may not follow, who hears of it -----------
+
+P = Permission
+WORK = (P.WO_WORK_ANY, P.WO_WORK_OWN)
+# action -> (who may: anyone's order / own order, separated from the actor of, notice, the
+# notice carries the reason, logged)
+ROWS = [
+    (T.ASSIGN, (P.WO_ASSIGN, None), None, "assigned", False, False),
+    (T.DECLINE, WORK, None, "declined", True, False),
+    (T.START, WORK, None, None, False, False),
+    (T.HOLD, WORK, None, None, False, False),
+    (T.COMPLETE, WORK, None, None, False, True),
+    (T.VERIFY, (P.WO_VERIFY, None), "completed", "verified", False, False),
+    (T.REOPEN, (P.WO_VERIFY, None), None, "reopened", True, False),
+    (T.CLOSE, (P.WO_VERIFY, None), None, None, False, False),
+    (T.CANCEL, (P.WO_ASSIGN, None), None, None, False, False),
+]
+
+
+@pytest.mark.parametrize(("action", "may", "not_by", "notice", "notice_note", "logged"), ROWS)
+def test_each_row_says_who_may_and_who_hears(
+    action: Transition,
+    may: tuple[Permission, Permission | None],
+    not_by: str | None,
+    notice: str | None,
+    notice_note: bool,
+    logged: bool,
+) -> None:
+    rule = RULES[action]
+    assert (rule.may, rule.not_by, rule.notice, rule.notice_note, rule.logged) == (
+        may, not_by, notice, notice_note, logged,
+    )  # fmt: skip
+    assert ACTION_PERMISSION[action.value] == may  # the permission check reads the same row
+
+
+def test_the_rows_cover_every_action() -> None:
+    assert [row[0] for row in ROWS] == list(Transition)
+
+
+@pytest.mark.parametrize(
+    ("action", "recorded_by", "refusal"),
+    [
+        ("verify", "zhao.li", "zhao.li completed WO-HT-2026-00001: another person verifies it"),
+        ("verify", "qian.bo", None),
+        ("verify", None, None),  # never completed (cannot happen) or completed by a service
+        ("close", "zhao.li", None),  # only verify is separated
+        ("record", "zhao.li", None),  # not a lifecycle action: no rule, no duty
+    ],
+)
+def test_separation_of_duties(action: str, recorded_by: str | None, refusal: str | None) -> None:
+    if refusal is None:
+        check_duties(NUMBER, "zhao.li", action, recorded_by)
+        return
+    with pytest.raises(PermissionDenied, match=re.escape(refusal)):
+        check_duties(NUMBER, "zhao.li", action, recorded_by)
