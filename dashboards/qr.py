@@ -33,10 +33,11 @@ def matrix_path(matrix: Sequence[Sequence[bool]]) -> str:
 
 def qr_svg(matrix: Sequence[Sequence[bool]]) -> str:
     """A standalone SVG document of the matrix (white background, quiet zone included)."""
-    size = len(matrix) + 2 * QUIET
+    width = max((len(row) for row in matrix), default=0) + 2 * QUIET
+    height = len(matrix) + 2 * QUIET
     return (
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {size} {size}" '
-        f'shape-rendering="crispEdges"><rect width="{size}" height="{size}" fill="#fff"/>'
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
+        f'shape-rendering="crispEdges"><rect width="{width}" height="{height}" fill="#fff"/>'
         f'<path d="{matrix_path(matrix)}" fill="#000"/></svg>'
     )
 
