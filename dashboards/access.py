@@ -82,6 +82,12 @@ CALLBACK_PERMISSIONS: dict[str, Permission | None] = {
     outputs_key((ids.TREND_TICK, "disabled")): None,  # clientside: the live switch
     outputs_key((ids.TREND_TAIL, "data")): Permission.VIEW,  # the live tail's readings
     outputs_key((ids.TREND_RENDERED, "title")): None,  # clientside: appends the tail
+    # the asset page: ledger record + QR, live values, open orders (estate-scoped reads)
+    outputs_key(
+        (ids.ASSET_RECORD, "children"), (ids.ASSET_LIVE, "children"), (ids.ASSET_ORDERS, "children")
+    ): Permission.VIEW,
+    outputs_key((ids.ASSET_LIVE_STORE, "data")): Permission.VIEW,
+    outputs_key((ids.ASSET_LIVE_RENDERED, "title")): None,  # clientside: patches the cells
 }
 
 #: Pages that need more than VIEW (path prefix → permission).

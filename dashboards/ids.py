@@ -101,6 +101,14 @@ TREND_LIVE = "trend-live"  # dcc.Checklist: the live tail on or off
 TREND_TICK = "trend-tick"  # dcc.Interval of the live tail (disabled while it is off)
 TREND_TAIL = "trend-tail"  # dcc.Store: the chosen points' newest live readings
 TREND_RENDERED = "trend-rendered"  # written by the clientside tail: points appended
+ASSET_RECORD = "asset-record"  # the ledger record card
+ASSET_LIVE = "asset-live"  # the live values table (its cells patched in place)
+ASSET_LIVE_TICK = "asset-live-tick"  # dcc.Interval of the live values (1 s)
+ASSET_LIVE_STORE = "asset-live-store"  # dcc.Store: each point's cells of one tick
+ASSET_LIVE_RENDERED = "asset-live-rendered"  # written by the clientside renderer: cells set
+ASSET_ORDERS = "asset-orders"  # the asset's open work orders
+ASSET_QR = "asset-qr"  # the QR label: the code (data-qr-text: what it holds) and the number
+ASSET_LABEL_LINK = "asset-label-link"  # the printable label (PDF)
 
 # -- KPIs -------------------------------------------------------------------------------------
 KPI_TABLE = "kpi-table"
@@ -176,3 +184,10 @@ def pin(asset_no: str) -> str:
 def tile_group(site: str, system: str) -> str:
     """The grid of one system's tiles of one estate (filled by the clientside renderer)."""
     return f"tiles-{site}-{system}"
+
+
+def asset_live_cell(point: str, field: str) -> str:
+    """One cell (``value``, ``quality``, ``age``) of a point's row in the asset page's live
+    table; the row itself is ``asset_live_cell(point, "row")`` (assets/asset_live.js builds
+    the same ids)."""
+    return f"asset-live-{point}-{field}"

@@ -25,6 +25,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from dashboards.alarm_queries import AlarmQueries
+from dashboards.asset_view import LivePoint, LiveTexts, key_first, live_cell
 from dashboards.i18n import t
 from dashboards.live import LiveFeed
 from dashboards.plans import SitePlan, load_plan, plan_paths
@@ -541,3 +542,66 @@ class Queries(AlarmQueries):
         if moment is None:
             return ""
         return moment.astimezone(self.tz).strftime("%Y-%m-%d %H:%M")
+
+    # -- the asset page (issue 12): its ledger record, live values and open orders ------------
+
+    def asset_record(self, asset_no: str, principal: Principal) -> Asset:
+        """The ledger record of an asset in the person's estates (retired ones left out);
+        ConfigError, the same for "no such asset" and "not yours", otherwise."""
+        self.check_asset(asset_no, principal)
+        found = self.asset(asset_no)
+        if found is None:
+            raise _hidden(f"asset {asset_no}")
+        return found
+
+    def asset_live_points(self, asset_no: str, principal: Principal) -> list[LivePoint]:
+        """Every point of the asset's profile, the tile's key points first, each with its
+        own stale window (empty for an asset without a profile)."""
+        asset = self.asset_record(asset_no, principal)
+        profile = self.profiles().get(asset.profile or "")
+        if profile is None:
+            return []
+        windows = self._windows(profile.id)[1]
+        points = [
+            LivePoint(p.name, p.label.en, p.label.zh, p.unit,
+                      dict(p.states) if p.states else None, windows.get(p.name))
+            for p in profile.points
+        ]  # fmt: skip
+        return key_first(points, asset.device_class.value)
+
+    def asset_live(self, asset_no: str, lang: str, principal: Principal) -> dict[str, Any]:
+        """The asset's live cells for one tick: ``{"points": {name: {"value", "quality",
+        "age", "state"}}, "at": ms}`` from the same feed and the same judgement (stale,
+        no data, bad) as the overview's tiles."""
+        points = self.asset_live_points(asset_no, principal)
+        asset = self.asset_record(asset_no, principal)
+        now_ms = int(self.clock().timestamp() * 1000)
+        device = self.live.snapshot().get(asset_no)
+        texts = LiveTexts(
+            on=t("on", lang), off=t("off", lang), no_data=t("tile_nodata", lang),
+            age_ago=t("age_ago", lang),
+            qualities={q.value: t(f"q_{q.value}", lang) for q in Quality},
+        )  # fmt: skip
+        comm_ok, device_stale, entries = False, False, {}
+        if device is not None:
+            comm_ok = bool(device.health.get("comm_ok", True))
+            device_stale = (now_ms - device.collected_ms) / 1000 > self._stale_after(
+                asset.profile or ""
+            )
+            entries = device.points
+        cells = {
+            p.name: live_cell(p, entries.get(p.name), now_ms=now_ms, comm_ok=comm_ok,
+                              device_stale=device_stale, texts=texts)
+            for p in points
+        }  # fmt: skip
+        return {"points": cells, "at": now_ms}
+
+    def asset_orders(self, asset_no: str, principal: Principal) -> list[WorkOrder]:
+        """The asset's open work orders, most urgent first, then by completion due — in the
+        person's estates only, as the work-order page lists them."""
+        self.check_asset(asset_no, principal)
+        orders = self._order_store().orders(asset_no=asset_no, states=sorted(OPEN_STATES))
+        return sorted(
+            (o for o in orders if principal.sees(o.site)),
+            key=lambda o: (o.priority.rank, o.completion_due),
+        )

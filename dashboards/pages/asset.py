@@ -1,4 +1,10 @@
-"""Asset (``/asset/<asset_no>``, or ``/asset`` with a menu): a trend of up to four points on
+"""Asset (``/asset/<asset_no>``, or ``/asset`` with a menu): the ledger record (make, model,
+serial, install date, location, criticality, status, parent), the QR label (the code of this
+page's address, drawn by ``dashboards/qr.py``, and the printable label as a PDF at
+``/labels/<asset_no>.pdf``), the live values of every point of its profile (value, quality,
+age; updated in place each second by assets/asset_live.js from one store, judged stale or
+bad as the overview's tiles are), its open work orders (each a link to its order and to the
+phone page), and then a trend of up to four points on
 one chart over 24 h / 7 d / 1 y (``History.series`` picks raw, 1-minute or 1-hour data per
 point), with the profile's alarm limits as dashed lines and the asset's alarm raises as
 markers and its work orders' creation and closing as markers (``dashboards/trends.py``), a
@@ -12,22 +18,142 @@ from __future__ import annotations
 from typing import Any
 
 import dash
+import flask
 import plotly.graph_objects as go
 from dash import ClientsideFunction, Input, Output, State, dcc, html
 
 from dashboards import ids
 from dashboards.access import current_principal
+from dashboards.asset_view import record_fields
 from dashboards.components import banner, queries, table
-from dashboards.i18n import normalise, t
+from dashboards.i18n import LABELS, normalise, t
+from dashboards.qr import qr_data_url
 from dashboards.queries import PointChoice
 from dashboards.tiles import KEY_POINTS
 from dashboards.trends import MAX_TREND_POINTS, Trend, trend_figure
 from facility.errors import FacilityError
+from maintenance.reports.labels import AssetTag, render_labels_pdf
+from maintenance.sheet import qr_text
 
 dash.register_page(__name__, path_template="/asset/<asset_no>", name="Asset", order=3)  # type: ignore[no-untyped-call]
 
 DEFAULT_RANGE = "24h"
 TAIL_MS = 2000  # the live tail's tick
+LIVE_MS = 1000  # the live values' tick
+LABEL_ROUTE = "/labels/<asset_no>.pdf"
+
+
+def label_url(asset_no: str) -> str:
+    """The printable label of an asset (one label of the A4 label sheet, PDF)."""
+    return f"/labels/{asset_no}.pdf"
+
+
+def page_url(asset_no: str) -> str:
+    """What the asset's QR code holds: its page on the dashboard as technicians reach it
+    (``[maintenance] dashboard_url``), else as this request reached it."""
+    base = queries().settings.maintenance.dashboard_url or flask.request.host_url
+    return qr_text(asset_no, base)
+
+
+def _words(key: str | None, value: str, lang: str) -> str:
+    return t(key, lang) if key is not None and key in LABELS else value
+
+
+def _record(asset_no: str | None, lang: str) -> list[Any]:
+    """The ledger record card and the QR label beside it."""
+    if not asset_no:
+        return []
+    try:
+        asset = queries().asset_record(asset_no, current_principal())
+    except FacilityError as exc:
+        return [banner(f"{t('unavailable', lang)}: {exc}")]
+    rows: list[Any] = []
+    for key, value, words in record_fields(asset, lang):
+        rows.append(html.Dt(t(key, lang)))
+        rows.append(html.Dd(_words(words, value, lang) or "—", className=f"field-{key}"))
+    target = page_url(asset.asset_no)
+    qr_attributes: dict[str, Any] = {"data-qr-text": target}  # what the code holds
+    return [
+        html.Div([html.H2(t("rec_title", lang)), html.Dl(rows)], className="record-card"),
+        html.Div(
+            [
+                html.Img(src=qr_data_url(target), alt=t("qr_alt", lang).format(asset=asset_no),
+                         className="qr-code"),
+                html.Div(asset.asset_no, className="qr-number"),
+                html.A(t("qr_print", lang), href=label_url(asset.asset_no),
+                       id=ids.ASSET_LABEL_LINK, className="qr-print"),
+            ],
+            id=ids.ASSET_QR,
+            className="qr-label",
+            **qr_attributes,
+        ),
+    ]  # fmt: skip
+
+
+def _live(asset_no: str | None, lang: str) -> list[Any]:
+    """The live values table: one row per point, its cells filled now and then patched in
+    place each tick by assets/asset_live.js (same nodes)."""
+    if not asset_no:
+        return []
+    principal = current_principal()
+    try:
+        points = queries().asset_live_points(asset_no, principal)
+        cells = queries().asset_live(asset_no, lang, principal)["points"]
+    except FacilityError as exc:
+        return [banner(f"{t('unavailable', lang)}: {exc}")]
+    if not points:
+        return [html.P(t("live_not_monitored", lang), className="note")]
+    body = []
+    for p in points:
+        now = cells.get(p.name, {})
+        body.append(
+            html.Tr(
+                [html.Td(p.label(lang), className="live-point")]
+                + [html.Td(now.get(f, ""), id=ids.asset_live_cell(p.name, f),
+                           className=f"live-{f}")
+                   for f in ("value", "quality", "age")],
+                id=ids.asset_live_cell(p.name, "row"),
+                className=f"live-row tile-{now.get('state', 'nodata')}",
+            )
+        )  # fmt: skip
+    headers = [t(k, lang) for k in ("point", "col_value", "col_quality", "col_age")]
+    return [
+        html.Table(
+            [html.Thead(html.Tr([html.Th(h) for h in headers])), html.Tbody(body)],
+            className="grid-table live-table",
+        )
+    ]
+
+
+def _orders(asset_no: str | None, lang: str) -> list[Any]:
+    """The asset's open work orders, each a link to its order (and to the phone page)."""
+    if not asset_no:
+        return []
+    q = queries()
+    try:
+        orders = q.asset_orders(asset_no, current_principal())
+    except FacilityError as exc:
+        return [banner(f"{t('unavailable', lang)}: {exc}")]
+    if not orders:
+        return [html.P(t("no_orders", lang), className="note")]
+    headers = [t(k, lang) for k in ("col_number", "col_kind", "col_priority", "col_state",
+                                    "col_due", "col_assignee")]  # fmt: skip
+    rows = [
+        [
+            html.Span([
+                dcc.Link(o.number, href=f"/workorders?number={o.number}", className="wo-link"),
+                " ",
+                html.A(t("phone_link", lang), href=f"/m/order/{o.number}", className="phone-link"),
+            ]),
+            t(f"wo_kind_{o.kind.value}", lang),
+            t(f"prio_{o.priority.value}", lang),
+            t(f"wos_{o.state.value}", lang),
+            q.local_time(o.completion_due),
+            o.assignee or t("wo_unassigned", lang),
+        ]
+        for o in orders
+    ]  # fmt: skip
+    return [table(headers, rows, row_classes=[f"prio-{o.priority.value}" for o in orders])]
 
 
 def _figure(trend: Trend | None, title: str, lang: str, points: list[PointChoice]) -> go.Figure:
@@ -90,10 +216,18 @@ def layout(lang: str | None = None, asset_no: str | None = None, **_query: str) 
     return html.Div(
         [
             html.H1(t("asset_title", lang)),
+            dcc.Dropdown(id=ids.ASSET_SELECT, options=options, value=asset_no, clearable=False,
+                         className="asset-select"),
+            html.Div(_record(asset_no, lang), id=ids.ASSET_RECORD, className="asset-head"),
+            html.H2(t("live_title", lang)),
+            dcc.Interval(id=ids.ASSET_LIVE_TICK, interval=LIVE_MS),
+            dcc.Store(id=ids.ASSET_LIVE_STORE),
+            html.Div(id=ids.ASSET_LIVE_RENDERED, hidden=True),
+            html.Div(_live(asset_no, lang), id=ids.ASSET_LIVE, className="table-scroll"),
+            html.H2(t("asset_orders_title", lang)),
+            html.Div(_orders(asset_no, lang), id=ids.ASSET_ORDERS, className="table-scroll"),
             html.Div(
                 [
-                    dcc.Dropdown(id=ids.ASSET_SELECT, options=options, value=asset_no,
-                                 clearable=False),
                     dcc.Dropdown(id=ids.POINT_SELECT, placeholder=t("trend_points", lang),
                                  multi=True, clearable=False),
                     dcc.RadioItems(
@@ -126,7 +260,59 @@ def layout(lang: str | None = None, asset_no: str | None = None, **_query: str) 
 dash.register_page(__name__ + "_index", path="/asset", name="Assets", order=4, layout=layout)  # type: ignore[no-untyped-call]
 
 
+def label_pdf(asset_no: str) -> flask.Response:
+    """The printable label of an asset in the person's estates (404 otherwise: the same
+    answer for "no such asset" and "not yours")."""
+    lang = normalise(flask.request.args.get("lang"))
+    try:
+        asset = queries().asset_record(asset_no.upper(), current_principal())
+    except FacilityError:
+        flask.abort(404)
+    tag = AssetTag(asset.asset_no, asset.name_zh, asset.name_en, page_url(asset.asset_no))
+    response = flask.make_response(render_labels_pdf([tag]))
+    response.mimetype = "application/pdf"
+    name = f"label-{asset.asset_no}.{lang}.pdf"
+    response.headers["Content-Disposition"] = f'inline; filename="{name}"'
+    return response
+
+
 def register_callbacks(app: dash.Dash) -> None:
+    app.server.add_url_rule(LABEL_ROUTE, "asset_label", label_pdf)
+
+    @app.callback(
+        Output(ids.ASSET_RECORD, "children"),
+        Output(ids.ASSET_LIVE, "children"),
+        Output(ids.ASSET_ORDERS, "children"),
+        Input(ids.ASSET_SELECT, "value"),
+        State(ids.LANG, "data"),
+        prevent_initial_call=True,  # the layout has them for the asset of the address
+    )
+    def asset_panels(asset_no: str | None, lang: str | None) -> tuple[Any, Any, Any]:
+        lang = normalise(lang)
+        return _record(asset_no, lang), _live(asset_no, lang), _orders(asset_no, lang)
+
+    @app.callback(
+        Output(ids.ASSET_LIVE_STORE, "data"),
+        Input(ids.ASSET_LIVE_TICK, "n_intervals"),
+        State(ids.ASSET_SELECT, "value"),
+        State(ids.LANG, "data"),
+        prevent_initial_call=True,
+    )
+    def live_values(_n: int | None, asset_no: str | None, lang: str | None) -> Any:
+        if not asset_no:
+            return dash.no_update
+        try:
+            return queries().asset_live(asset_no, normalise(lang), current_principal())
+        except FacilityError:
+            return dash.no_update
+
+    # written into the rows the page made (assets/asset_live.js): no row is rebuilt
+    app.clientside_callback(  # type: ignore[no-untyped-call]
+        ClientsideFunction(namespace="facilityAsset", function_name="renderLive"),
+        Output(ids.ASSET_LIVE_RENDERED, "title"),
+        Input(ids.ASSET_LIVE_STORE, "data"),
+    )
+
     @app.callback(
         Output(ids.POINT_SELECT, "options"),
         Output(ids.POINT_SELECT, "value"),
