@@ -14,7 +14,7 @@ LABELS: dict[str, dict[str, str]] = {
     "nav_overview": {"en": "Overview", "zh": "总览"},
     "nav_alarms": {"en": "Alarms", "zh": "报警"},
     "nav_workorders": {"en": "Work orders", "zh": "工单"},
-    "nav_asset": {"en": "Asset history", "zh": "设备履历"},
+    "nav_asset": {"en": "Assets", "zh": "设备"},
     "nav_kpi": {"en": "KPIs", "zh": "指标"},
     # reports page (issue 14)
     "nav_reports": {"en": "Reports", "zh": "报表"},
@@ -82,7 +82,7 @@ LABELS: dict[str, dict[str, str]] = {
     "wo_back": {"en": "All open orders", "zh": "返回工单列表"},
     "wo_not_found": {"en": "Work order not found", "zh": "未找到工单"},
     # asset
-    "asset_title": {"en": "Asset history", "zh": "设备履历"},
+    "asset_title": {"en": "Asset", "zh": "设备"},
     "point": {"en": "Point", "zh": "测点"},
     # trends (issue 12, part 2)
     "trend_alarms": {"en": "Alarms raised", "zh": "报警发生"},
