@@ -108,7 +108,10 @@ def main() -> None:
                     page.click(PLAN_BUTTON)
                 page.wait_for_timeout(1500)  # live pages tick: "networkidle" may never come
                 elapsed = time.perf_counter() - started
-                page.screenshot(path=str(out / f"dashboard-{name}.png"))
+                # the asset page is long (record, live values, orders, trend, timeline): all of it
+                page.screenshot(
+                    path=str(out / f"dashboard-{name}.png"), full_page=name.startswith("asset")
+                )
                 print(f"{name:12} ready in {elapsed:.2f} s -> docs/img/dashboard-{name}.png")
                 context.close()
             browser.close()
