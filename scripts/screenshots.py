@@ -62,6 +62,19 @@ SHOTS = [
     ("asset", f"/asset/{HISTORY_ASSET}", ASSET_READY, "en", DESKTOP),
     ("asset-zh", f"/asset/{HISTORY_ASSET}", ASSET_READY, "zh", DESKTOP),
     ("kpi", "/kpi", "#" + ids.KPI_TABLE, "en", DESKTOP),
+    # every other page in the three other variants too (issue 12: desktop and 390x844, en/zh)
+    ("workorders-zh", "/workorders", "#" + ids.WO_LIST + " a", "zh", DESKTOP),
+    ("workorders-phone", "/workorders", "#" + ids.WO_LIST + " a", "en", PHONE),
+    ("workorders-phone-zh", "/workorders", "#" + ids.WO_LIST + " a", "zh", PHONE),
+    ("asset-phone", f"/asset/{HISTORY_ASSET}", ASSET_READY, "en", PHONE),
+    ("asset-phone-zh", f"/asset/{HISTORY_ASSET}", ASSET_READY, "zh", PHONE),
+    ("kpi-zh", "/kpi", "#" + ids.KPI_TABLE, "zh", DESKTOP),
+    ("kpi-phone", "/kpi", "#" + ids.KPI_TABLE, "en", PHONE),
+    ("kpi-phone-zh", "/kpi", "#" + ids.KPI_TABLE, "zh", PHONE),
+    ("reports", "/reports", "#" + ids.REPORTS_TABLE, "en", DESKTOP),
+    ("reports-zh", "/reports", "#" + ids.REPORTS_TABLE, "zh", DESKTOP),
+    ("reports-phone", "/reports", "#" + ids.REPORTS_TABLE, "en", PHONE),
+    ("reports-phone-zh", "/reports", "#" + ids.REPORTS_TABLE, "zh", PHONE),
 ]
 
 
