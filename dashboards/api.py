@@ -48,8 +48,8 @@ from facility.types import ASSET_NO_RE
 from maintenance import wo_notify
 from maintenance.attachments import MAX_BYTES, AttachmentError, AttachmentStore, sniff_image
 from maintenance.identity.roles import Permission, Principal
-from maintenance.wo_lifecycle import AlreadyApplied, OrderConflict, check_permission
-from maintenance.wo_store import KEY_RE, Submission, WorkOrderStore
+from maintenance.wo_lifecycle import AlreadyApplied, OrderConflict, Submission, check_permission
+from maintenance.wo_store import KEY_RE, WorkOrderStore
 from maintenance.workorders import (
     FINAL_STATES,
     SlaTargets,

@@ -50,6 +50,16 @@ class AlreadyApplied(WorkOrderError):
         self.version = version
 
 
+@dataclass(frozen=True)
+class Submission:
+    """A change sent from a phone's queue: its idempotency key (a retry with the same key is
+    answered ``AlreadyApplied``, never applied twice) and the order version the technician
+    saw (``None``: not checked; another version is an ``OrderConflict``)."""
+
+    key: str
+    base_version: int | None = None
+
+
 class WoState(StrEnum):
     OPEN = "open"
     ASSIGNED = "assigned"
