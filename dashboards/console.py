@@ -280,8 +280,15 @@ def _row_order(row: Mapping[str, Any]) -> tuple[Any, ...]:
     return (row["rank"], row["state_rank"], -row["raised_ms"], row["id"])
 
 
+# the engine announces an incident once it holds three alarms (gateway/alarms/floods.py,
+# IncidentGrouper.min_alarms); the console folds rows from the same count, not from two
+INCIDENT_MIN_MEMBERS = 3
+
+
 def incident_rows(rows: Sequence[Mapping[str, Any]], lang: str) -> list[dict[str, Any]]:
-    """One row per incident and view (standing / shelved) holding two or more of ``rows``:
+    """One row per incident and view (standing / shelved) holding ``INCIDENT_MIN_MEMBERS`` or
+    more of ``rows`` (two alarms that merely came within a minute of each other — a fire and
+    a pool pump — stay two rows):
     the first-out's asset and text (the earliest member's when the first-out is not among
     them), the highest priority and most urgent state of the members, the first raised time,
     the count ("+4 related") and how many are acknowledged. ``members`` lists the alarm ids,
@@ -293,7 +300,7 @@ def incident_rows(rows: Sequence[Mapping[str, Any]], lang: str) -> list[dict[str
             groups.setdefault((row["inc"], row["view"]), []).append(row)
     found: list[dict[str, Any]] = []
     for (incident, view), members in groups.items():
-        if len(members) < 2:
+        if len(members) < INCIDENT_MIN_MEMBERS:
             continue
         # the first-out first (where it all began), then the others most urgent first
         members = sorted(members, key=lambda m: (not m["first"], *_row_order(m)))
