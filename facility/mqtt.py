@@ -62,6 +62,13 @@ from facility.redact import redact_url
 log = logging.getLogger(__name__)
 # how long a clean stop waits for its explicit "offline" before asking the broker for the will
 CLOSE_ACK_TIMEOUT_S = 5.0
+# The longest wait between two connection attempts. The broker is one server on the site's
+# network, so an attempt every 5 s costs nothing; a longer cap made a part come back up to
+# 30 s after the broker did, later than the watchdog's silence window (heartbeat_s x
+# silent_after_intervals, at least 10 s) measured from the alarm engine's own reconnect — a
+# gateway that had lost nothing was reported silent after every broker restart (make faults,
+# "mosquitto down 60 s"), and recovery took 40-56 s instead of a few.
+RECONNECT_MAX_S = 5.0
 
 MessageHandler = Callable[[str, bytes], None]
 # (connection number, packet id, qos): what ack() needs, valid for the connection it came on
@@ -137,7 +144,7 @@ class MqttLink:
         on_message: MessageHandler | None = None,
         session_expiry_s: int = 0,
         backoff_min_s: float = 0.5,
-        backoff_max_s: float = 30.0,
+        backoff_max_s: float = RECONNECT_MAX_S,
         max_inflight: int = 1000,
         manual_ack: bool = False,
         on_delivery: DeliveryHandler | None = None,

@@ -206,3 +206,20 @@ def test_wrong_topic_and_bad_asset_numbers_are_refused() -> None:
     bad = GOOD.replace('"v":1', '"v":1,"asset_nos":["not an asset"]').encode()
     with pytest.raises(HeartbeatError, match="asset_nos: 'not an asset' is not an asset number"):
         decode(TOPIC, bad)
+
+
+def test_a_part_reconnects_to_the_broker_inside_the_silence_window() -> None:
+    """After a broker restart the alarm engine reconnects and starts every silence clock again;
+    each other part must be back (its birth is a heartbeat) before the shortest window the
+    configuration allows passes — with the default heartbeat and the minimum of 2 intervals.
+    With the old 30 s cap the gateway came back 14-30 s after the broker and was reported
+    silent although it had lost nothing (make faults, "mosquitto down 60 s")."""
+    from facility.backoff import ceiling_s
+    from facility.config import AlarmsConfig
+    from facility.mqtt import BrokerSettings, MqttLink
+
+    link = MqttLink(BrokerSettings.from_url("mqtt://127.0.0.1:1883"), "probe")
+    longest = max(ceiling_s(n, link.backoff_min_s, link.backoff_max_s) for n in range(1, 64))
+    minimum = AlarmsConfig.model_fields["silent_after_intervals"].metadata[0].ge
+    window = AlarmsConfig().heartbeat_s * minimum
+    assert longest < window, f"a part may wait {longest} s; silent at {window} s"
