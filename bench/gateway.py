@@ -24,6 +24,7 @@ import statistics
 import tempfile
 import threading
 import time
+import tracemalloc
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -469,11 +470,16 @@ def gap_audit_cost(url: str) -> None:
             found = audit()
             walls.append(time.perf_counter() - w0)
             cpus.append(time.process_time() - c0)
+        tracemalloc.start()
+        audit()
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
         results[label] = statistics.median(cpus)
         wall_ms, cpu_ms = statistics.median(walls) * 1000, statistics.median(cpus) * 1000
         print(
             f"gap audit, {label:20}: {found} holes; median wall {wall_ms:7.0f} ms, "
-            f"gateway CPU {cpu_ms:7.0f} ms ({devices * per_device:,} seqs stored)"
+            f"gateway CPU {cpu_ms:7.0f} ms, peak Python memory {peak / 2**20:6.1f} MB "
+            f"({devices * per_device:,} seqs stored)"
         )
     before, after = results["every seq (before)"], results["summary first"]
     print(
