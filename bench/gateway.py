@@ -11,7 +11,8 @@
 Also: the line encoder against influxdb-client's ``Point`` (decision 003), line size with the
 quality field always vs only when not good, and the one-year query: a year of 1-minute and
 1-hour aggregates of one point written by the benchmark straight into ``agg_1m``/``agg_1h``
-(what the CQs would have produced), then ``History.series`` over the year.
+(what the CQs would have produced), then ``History.series`` over the year; and the gap
+audit over its lookback at four times the estates' rate, summary first against every seq.
 
     python -m bench gateway          # or: make bench
 """
@@ -23,6 +24,7 @@ import statistics
 import tempfile
 import threading
 import time
+import tracemalloc
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -412,6 +414,81 @@ def one_year_query(url: str) -> None:
     client.close()
 
 
+def gap_audit_cost(url: str) -> None:
+    """The gap audit over its 15-minute lookback at four times the three estates' rate
+    (163 devices, ~440 messages/s: ~400,000 stored seqs), a few devices with holes: the
+    summary-first audit against reading every seq (what the audit did before)."""
+    from gateway.gapfill import GapFiller, holes
+    from gateway.influx import InfluxClient
+
+    client = InfluxClient(url, "bench_audit")
+    client.create_database()
+    now_ms = int(time.time() * 1000)
+    devices, per_s, window_s = 163, 440 / 163, 900
+    per_device = int(per_s * window_s)
+    lines: list[bytes] = []
+    for d in range(devices):
+        asset_no = f"BN-PMP-{d + 1:03d}"
+        for i in range(per_device):
+            if d % 40 == 0 and i % 1000 == 500:
+                continue  # a hole in a few devices
+            ts = now_ms - window_s * 1000 + int(i * 1000 / per_s)
+            lines.append(f"device_health,asset_no={asset_no} seq={i + 1}i {ts}\n".encode())
+            if len(lines) == 5000:
+                client.write(b"".join(lines))
+                lines = []
+    if lines:
+        client.write(b"".join(lines))
+
+    def read_everything() -> int:
+        q = (
+            f'SELECT "seq" FROM "device_health" WHERE time >= {now_ms - 1_000_000}ms '
+            f"AND time < {now_ms}ms GROUP BY asset_no"
+        )
+        found = 0
+        for series in client.query_one(q):
+            seqs = [int(row[1]) for row in series.values if row[1] is not None]
+            found += len(holes(series.tags["asset_no"], seqs))
+        return found
+
+    def publish(_topic: str, _payload: bytes) -> asyncio.Future[None]:
+        raise AssertionError("not asked")
+
+    filler = GapFiller(
+        client, publish, gateway_id="bench", retention_policy=None, lookback_s=1000, settle_s=0
+    )
+
+    def summary_first() -> int:
+        stored = filler._stored_seqs()
+        return sum(len(holes(a, seqs)) for a, seqs in stored.items())
+
+    results = {}
+    for label, audit in (("every seq (before)", read_everything), ("summary first", summary_first)):
+        walls, cpus, found = [], [], 0
+        for _ in range(3):
+            w0, c0 = time.perf_counter(), time.process_time()
+            found = audit()
+            walls.append(time.perf_counter() - w0)
+            cpus.append(time.process_time() - c0)
+        tracemalloc.start()
+        audit()
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        results[label] = statistics.median(cpus)
+        wall_ms, cpu_ms = statistics.median(walls) * 1000, statistics.median(cpus) * 1000
+        print(
+            f"gap audit, {label:20}: {found} holes; median wall {wall_ms:7.0f} ms, "
+            f"gateway CPU {cpu_ms:7.0f} ms, peak Python memory {peak / 2**20:6.1f} MB "
+            f"({devices * per_device:,} seqs stored)"
+        )
+    before, after = results["every seq (before)"], results["summary first"]
+    print(
+        f"gap audit: summary first costs the gateway {after / before:.2f}x the CPU of before "
+        f"({filler.stats.devices_looked_at} of {devices} devices read seq by seq)"
+    )
+    client.close()
+
+
 def main() -> None:
     from devtools.services import InfluxServer, MosquittoServer
     from facility.topics import shared_readings
@@ -451,6 +528,7 @@ def main() -> None:
                 f"points/s: {two / raw_mqtt:.0%} of one raw subscriber"
             )
             one_year_query(influx.url)
+            gap_audit_cost(influx.url)
 
 
 if __name__ == "__main__":

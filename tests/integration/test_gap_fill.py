@@ -12,6 +12,7 @@ every poll of every device: published = stored, per device, by sequence number.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
@@ -167,3 +168,52 @@ async def test_sequence_numbers_continue_after_a_restart(tmp_path: Path) -> None
         assert again.last_seqs() == {"HT-PMP-001": 41, "HT-PMP-002": 7}
     finally:
         again.close()
+
+
+async def test_the_audit_reads_seq_by_seq_only_the_devices_that_may_have_holes(
+    influxd: InfluxServer, influx_db: str
+) -> None:
+    """Four numbers per device first; the seqs themselves only of devices whose summary is not
+    simply complete — the holes found are the same as reading everything."""
+    from gateway.gapfill import GapFiller
+
+    client = InfluxClient(influxd.url, influx_db)
+    now_ms = int(time.time() * 1000)
+    histories = {
+        "HT-PMP-001": list(range(1, 201)),  # complete
+        "HT-PMP-002": [s for s in range(1, 201) if s not in (50, 51, 120)],  # two holes
+        "HT-PMP-003": [*range(300, 400), *range(1, 50)],  # started again from 1
+        "HT-TNK-001": list(range(1000, 1100)),  # complete, not from 1
+    }
+    lines = []
+    for asset_no, seqs in histories.items():
+        for i, seq in enumerate(seqs):
+            ts = now_ms - 200_000 + i * 500
+            lines.append(f"device_health,asset_no={asset_no} seq={seq}i {ts}")
+    client.write("\n".join(lines).encode(), retention_policy=None)
+    asked: list[bytes] = []
+
+    def publish(_topic: str, payload: bytes) -> asyncio.Future[None]:
+        asked.append(payload)
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        done.set_result(None)
+        return done
+
+    filler = GapFiller(
+        client,
+        publish,
+        gateway_id="gw-audit",
+        retention_policy=None,
+        lookback_s=600,
+        settle_s=1,
+    )
+    try:
+        result = await filler.audit_once()
+        assert result is not None
+        assert filler.stats.devices_looked_at == 2  # the one with holes and the restarted one
+        assert sorted((r.asset_no, r.seq_from, r.seq_to) for r in result.requests) == [
+            ("HT-PMP-002", 50, 51),
+            ("HT-PMP-002", 120, 120),
+        ]
+    finally:
+        client.close()

@@ -17,7 +17,7 @@ from facility.resend import (
     encode_report,
     encode_request,
 )
-from gateway.gapfill import Asked, holes, plan
+from gateway.gapfill import Asked, complete, holes, plan
 
 A = "HT-PMP-001"
 
@@ -106,3 +106,18 @@ def test_spool_keys_carry_the_sequence_and_read_old_keys() -> None:
         42,
     )
     assert parse_spool_key("facility/v1/HT/HT-PMP-001") == ("facility/v1/HT/HT-PMP-001", None)
+
+
+@pytest.mark.parametrize(
+    ("count", "distinct", "lowest", "highest", "expected"),
+    [
+        (10, 10, 1, 10, True),
+        (9, 9, 1, 10, False),  # a hole
+        (11, 10, 1, 10, False),  # a poll stored twice: looked at seq by seq
+        (10, 9, 1, 10, False),  # a hole hidden by a repeat: still looked at
+        (151, 151, 1, 600, False),  # a collector that started again from 1
+        (1, 1, 7, 7, True),
+    ],
+)
+def test_complete(count: int, distinct: int, lowest: int, highest: int, expected: bool) -> None:
+    assert complete(count, distinct, lowest, highest) is expected
