@@ -83,9 +83,9 @@ class DevicePoller:
                 continue
             await self.poll_once(due, now)
             if task is not None and task.cancelling():
-                # Python 3.11's wait_for (in pymodbus) returns the answer and drops a
-                # cancellation that arrives with it: the loop would poll on and the fleet's
-                # stop would wait for it for ever
+                # Python 3.11's wait_for (in a collector's library: pymodbus' client did,
+                # asyncua's does) returns the answer and drops a cancellation that arrives
+                # with it: the loop would poll on and the fleet's stop would wait for ever
                 raise asyncio.CancelledError
             skipped = schedule.advance(due, time.monotonic())
             self.health.overruns += skipped
