@@ -19,8 +19,8 @@ import logging
 import random
 import time
 from collections.abc import Callable
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from collectors.base import Collected, DeviceCollector
 from collectors.health import DeviceHealth, Transition
@@ -62,9 +62,10 @@ class DevicePoller:
         }
         self.schedule: PollSchedule | None = None
         self._last_ts: datetime | None = None
-        # every point as last read, stamped with its poll's collected time (insertion order:
-        # the order the points were first read)
-        self._state: dict[str, Reading] = {}
+        # every point as last read: [reading, its poll's collected time, the reading stamped
+        # with that time (made when first carried)] (insertion order: the order the points
+        # were first read)
+        self._state: dict[str, list[Any]] = {}
 
     async def run(self) -> None:
         """Poll until cancelled. Start jitter spreads a site's devices over the fast period,
@@ -83,9 +84,9 @@ class DevicePoller:
                 continue
             await self.poll_once(due, now)
             if task is not None and task.cancelling():
-                # Python 3.11's wait_for (in pymodbus) returns the answer and drops a
-                # cancellation that arrives with it: the loop would poll on and the fleet's
-                # stop would wait for it for ever
+                # Python 3.11's wait_for (in a library a collector awaits; pymodbus' client
+                # did) returns the answer and drops a cancellation that arrives with it: the
+                # loop would poll on and the fleet's stop would wait for it for ever
                 raise asyncio.CancelledError
             skipped = schedule.advance(due, time.monotonic())
             self.health.overruns += skipped
@@ -138,14 +139,28 @@ class DevicePoller:
         return collected
 
     def _carry(self, readings: tuple[Reading, ...], collected_ts: datetime) -> tuple[Reading, ...]:
-        """The last known readings of the points this poll did not read; then remember this
-        poll's readings, stamped with its collected time (what ``"at"`` says on the wire)."""
+        """The last known readings of the points this poll did not read, each stamped with
+        the collected time of the poll that read it (what ``"at"`` says on the wire); then
+        remember this poll's readings. A stamped copy is made once per point and poll, and
+        only when carried: a device whose points are all read every poll makes none (it was
+        a ``dataclasses.replace`` per point and poll, 1.7 µs each)."""
         state = self._state
-        fresh = {r.point for r in readings}
-        carried = tuple(r for name, r in state.items() if name not in fresh)
         for reading in readings:
-            state[reading.point] = replace(reading, collected_ts=collected_ts)
-        return carried
+            state[reading.point] = [reading, collected_ts, None]
+        if len(state) == len(readings):  # every point known was read now: nothing to carry
+            return ()
+        carried: list[Reading] = []
+        for last in state.values():
+            if last[1] is collected_ts:  # read by this poll (each poll has its own time)
+                continue
+            stamped = last[2]
+            if stamped is None:
+                r = last[0]
+                stamped = last[2] = Reading(
+                    r.site, r.asset_no, r.point, r.value, r.unit, r.quality, r.source_ts, last[1]
+                )
+            carried.append(stamped)
+        return tuple(carried)
 
     def _next_ts(self) -> datetime:
         """Now, but always after this device's previous poll: the historian keys a poll by

@@ -1,1 +1,1 @@
-"""Modbus TCP collector: request planner (pure), decoder, and the pymodbus shell."""
+"""Modbus TCP collector: request planner (pure), decoder, framing (pure) and the connection."""

@@ -26,14 +26,10 @@ from typing import Self
 
 from collectors.base import Collected
 from collectors.modbus.decode import Slot, compile_request, decode_slots, failed_slots
+from collectors.modbus.framing import ModbusBusyError, ModbusCommError, ModbusProtocolError
 from collectors.modbus.limits import DeviceLimitStore
 from collectors.modbus.planner import LearnedLimits, ReadRequest, learn, plan_requests
-from collectors.modbus.transport import (
-    ModbusBusyError,
-    ModbusCommError,
-    ModbusConnection,
-    ModbusProtocolError,
-)
+from collectors.modbus.transport import ModbusConnection
 from device_profiles.models import DeviceProfile, ModbusDefaults, Point, PollClass
 from facility.errors import FacilityError
 from facility.types import Asset, ModbusEndpoint, Quality, Reading

@@ -1,19 +1,27 @@
-"""The one module of the collectors that imports pymodbus: a Modbus TCP connection.
+"""A supervised Modbus TCP connection: the collector's own asyncio protocol, one per host:port.
 
 One ``ModbusConnection`` per host:port, shared by every unit id behind it (a gateway), and
-the only owner of that socket's reconnects: pymodbus' own reconnect and retries are off, so a
-dead gateway is retried on our schedule (backoff with jitter), once for all its devices —
-devices behind it fail fast in between instead of each paying a connect timeout.
+the only owner of that socket's reconnects: a dead gateway is retried on our schedule
+(backoff with jitter), once for all its devices — devices behind it fail fast in between
+instead of each paying a connect timeout.
+
+The wire is spoken by ``_Link``, a plain ``asyncio.Protocol`` over the framing of
+``collectors.modbus.framing`` (docs/decisions/009-modbus-read-framing.md: pymodbus' client
+cost more CPU per request than the rest of a poll). One request in flight per connection, as
+most devices and gateways expect; its deadline is a loop timer (``call_later``), not a task
+or an ``asyncio.timeout`` per request. A request that timed out leaves the connection open:
+its late answer is recognised by its transaction id and dropped. Bytes that cannot be a
+Modbus TCP frame put the stream out of step: the connection is closed (``closed``), the next
+request reconnects.
 
 A unit that stopped answering behind a live gateway is probed over a second connection to
 the same endpoint (``prober``), so its probes never hold the shared one for a whole timeout:
-pymodbus serialises requests per connection, and a 1 s probe would stretch every neighbour's
+requests are serialised per connection, and a 1 s probe would stretch every neighbour's
 1 s poll. A gateway that refuses a second connection gets its probes on the shared one again
 (logged once).
 
-pymodbus errors are mapped into the project's tree here (``map_result``), with a short
-stable ``code`` for counters: ``timeout``, ``refused``, ``closed``, ``exception_<n>``,
-``short``.
+Errors are the project's (``collectors.modbus.framing``), with a short stable ``code`` for
+counters: ``timeout``, ``refused``, ``closed``, ``exception_<n>``, ``short``.
 """
 
 from __future__ import annotations
@@ -21,53 +29,112 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 
-from pymodbus.client import AsyncModbusTcpClient
-from pymodbus.exceptions import ConnectionException, ModbusException, ModbusIOException
-from pymodbus.pdu import ExceptionResponse, ModbusPDU
-
+from collectors.modbus.framing import (
+    FrameError,
+    ModbusCommError,
+    encode_read,
+    encode_write_coil,
+    encode_write_registers,
+    parse_read_response,
+    parse_write_response,
+    split_frames,
+)
 from device_profiles.models import Table
 from facility.backoff import backoff_s
-from facility.errors import CommError, DeviceBusyError, ProtocolError
 
 log = logging.getLogger(__name__)
 
-# Modbus exception codes, for messages a technician can act on.
-EXCEPTION_NAMES = {
-    1: "illegal function",
-    2: "illegal data address",
-    3: "illegal data value",
-    4: "server device failure",
-    5: "acknowledge",
-    6: "server device busy",
-    8: "memory parity error",
-    10: "gateway path unavailable",
-    11: "gateway target device failed to respond",
-}
 
+class _Link(asyncio.Protocol):
+    """One TCP connection: a request frame out, its answer's PDU back (one at a time)."""
 
-_READERS = {
-    Table.HOLDING: AsyncModbusTcpClient.read_holding_registers,
-    Table.INPUT: AsyncModbusTcpClient.read_input_registers,
-    Table.COIL: AsyncModbusTcpClient.read_coils,
-    Table.DISCRETE: AsyncModbusTcpClient.read_discrete_inputs,
-}
+    def __init__(self, name: str, timeout_s: float) -> None:
+        self.name = name
+        self.timeout_s = timeout_s
+        self.transport: asyncio.Transport | None = None
+        self._loop = asyncio.get_running_loop()
+        self._buffer = b""
+        self._tid = 0
+        self._waiting: int = -1  # the transaction id of the request in flight
+        self._future: asyncio.Future[bytes] | None = None
+        self._lock = asyncio.Lock()  # one request in flight; the others queue in order
+        self.lost = False
 
-
-class ModbusCommError(CommError):
-    def __init__(self, message: str, code: str) -> None:
-        super().__init__(message)
-        self.code = code
-
-
-class ModbusProtocolError(ProtocolError):
     @property
-    def error_code(self) -> str:
-        return f"exception_{self.code}" if self.code is not None else "short"
+    def open(self) -> bool:
+        return not self.lost and self.transport is not None and not self.transport.is_closing()
 
+    # -- asyncio.Protocol --------------------------------------------------------------------
 
-class ModbusBusyError(DeviceBusyError):
-    code = "exception_6"
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        buffer = self._buffer + data if self._buffer else data
+        try:
+            frames, self._buffer = split_frames(buffer)
+        except FrameError as exc:
+            self._out_of_step(str(exc))
+            return
+        for tid, pdu in frames:
+            future = self._future
+            if tid == self._waiting and future is not None and not future.done():
+                future.set_result(pdu)
+            # else: the late answer to a request that timed out (or one nobody asked for)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.lost = True
+        self.transport = None
+        self._fail(ModbusCommError(f"{self.name}: connection lost: {exc or 'closed'}", "closed"))
+
+    # -- requests ----------------------------------------------------------------------------
+
+    async def request(self, build: Callable[[int], bytes], where: str) -> tuple[bytes, bytes]:
+        """Send the frame ``build(transaction id)`` makes; ``(request, answer PDU)``."""
+        async with self._lock:
+            transport = self.transport
+            if transport is None or self.lost:
+                raise ModbusCommError(f"{self.name}: connection lost", "closed")
+            self._tid = tid = (self._tid + 1) & 0xFFFF
+            frame = build(tid)
+            future: asyncio.Future[bytes] = self._loop.create_future()
+            self._future, self._waiting = future, tid
+            timer = self._loop.call_later(self.timeout_s, self._expire, future, where)
+            try:
+                transport.write(frame)
+                return frame, await future
+            finally:
+                timer.cancel()
+                self._future, self._waiting = None, -1
+
+    def _expire(self, future: asyncio.Future[bytes], where: str) -> None:
+        if future.done():
+            return
+        future.set_exception(
+            ModbusCommError(f"{where}: no answer within {self.timeout_s} s", "timeout")
+        )
+        if self._buffer:
+            # part of a frame is buffered and its rest did not come: if it never does, every
+            # later answer would be read out of step — start again on a fresh connection
+            self._out_of_step(f"{len(self._buffer)} bytes of an incomplete frame at timeout")
+
+    def _out_of_step(self, why: str) -> None:
+        self._buffer = b""
+        self._fail(ModbusCommError(f"{self.name}: garbled frame ({why}); reconnecting", "closed"))
+        self.close()
+
+    def _fail(self, error: ModbusCommError) -> None:
+        future = self._future
+        if future is not None and not future.done():
+            future.set_exception(error)
+
+    def close(self) -> None:
+        self.lost = True
+        if self.transport is not None:
+            self.transport.close()
 
 
 class ModbusConnection:
@@ -89,7 +156,7 @@ class ModbusConnection:
         self.backoff_max_s = backoff_max_s
         self.reconnects = 0
         self.requests = 0
-        self._client: AsyncModbusTcpClient | None = None
+        self._link: _Link | None = None
         self._failures = 0
         self._next_connect = 0.0
         self._lock = asyncio.Lock()
@@ -98,7 +165,7 @@ class ModbusConnection:
 
     @property
     def connected(self) -> bool:
-        return self._client is not None and self._client.connected
+        return self._link is not None and self._link.open
 
     def prober(self) -> ModbusConnection:
         """The connection to probe units that stopped answering on (see the module doc)."""
@@ -131,9 +198,17 @@ class ModbusConnection:
     def name(self) -> str:
         return f"{self.host}:{self.port}"
 
-    async def _ensure_connected(self) -> AsyncModbusTcpClient:
-        if self._client is not None and self._client.connected:
-            return self._client
+    async def _link_up(self) -> _Link:
+        link = self._link
+        if link is not None and link.open:
+            return link
+        async with self._lock:  # one connect attempt for all the units behind it
+            return await self._ensure_connected()
+
+    async def _ensure_connected(self) -> _Link:
+        if self._link is not None and self._link.open:
+            return self._link
+        self._link = None
         now = time.monotonic()
         if now < self._next_connect:
             raise ModbusCommError(
@@ -141,80 +216,57 @@ class ModbusConnection:
                 f"{self._next_connect - now:.1f} s",
                 "refused",
             )
-        client = AsyncModbusTcpClient(
-            self.host,
-            port=self.port,
-            timeout=self.timeout_s,
-            retries=0,
-            reconnect_delay=0,  # we own reconnects
-        )
+        loop = asyncio.get_running_loop()
         try:
-            ok = await client.connect()
-        except (OSError, ModbusException) as exc:
-            ok = False
+            async with asyncio.timeout(self.timeout_s):
+                _, link = await loop.create_connection(
+                    lambda: _Link(self.name, self.timeout_s), self.host, self.port
+                )
+        except (OSError, TimeoutError) as exc:
             log.debug("modbus endpoint=%s connect error: %s", self.name, exc)
-        if not ok:
-            client.close()
             self._failures += 1
             delay = backoff_s(self._failures, self.backoff_min_s, self.backoff_max_s)
             self._next_connect = time.monotonic() + delay
-            raise ModbusCommError(f"cannot connect to {self.name}", "refused")
+            raise ModbusCommError(f"cannot connect to {self.name}", "refused") from exc
         if self._failures or self.requests:
             self.reconnects += 1
         self._failures = 0
-        self._client = client
-        return client
+        self._link = link
+        return link
 
     async def read(self, unit_id: int, table: Table, address: int, count: int) -> list[int]:
         """Read ``count`` registers (or bits, as 0/1) of ``table`` at ``address``."""
-        client = self._client
-        if client is None or not client.connected:
-            async with self._lock:  # one connect attempt for all the units behind it
-                client = await self._ensure_connected()
-        # pymodbus serialises requests on one connection itself (no pipelining)
+        link = self._link
+        if link is None or not link.open:
+            link = await self._link_up()
         self.requests += 1
-        try:
-            result = await _READERS[table](client, address, count=count, device_id=unit_id)
-        except ModbusIOException as exc:
-            # timeout: the connection may now carry a late answer; pymodbus matches
-            # transaction ids, so keep it open
-            raise ModbusCommError(
-                f"{self.name} unit {unit_id}: no answer within {self.timeout_s} s", "timeout"
-            ) from exc
-        except (ConnectionException, OSError) as exc:
-            self._drop()
-            raise ModbusCommError(f"{self.name}: connection lost: {exc}", "closed") from exc
-        except ModbusException as exc:
-            raise ModbusCommError(f"{self.name} unit {unit_id}: {exc}", "timeout") from exc
-        return map_result(result, table, count, f"{self.name} unit {unit_id}")
+        where = f"{self.name} unit {unit_id}"
+        _, pdu = await link.request(
+            lambda tid: encode_read(tid, unit_id, table, address, count), where
+        )
+        return parse_read_response(pdu, table, count, where)
 
     async def write_register(self, unit_id: int, address: int, values: list[int]) -> None:
-        """Write holding registers (set-points, modes)."""
-        async with self._lock:
-            client = await self._ensure_connected()
-            try:
-                result = await client.write_registers(address, values, device_id=unit_id)
-            except (ModbusException, OSError) as exc:
-                raise ModbusCommError(
-                    f"{self.name} unit {unit_id}: write failed: {exc}", "timeout"
-                ) from exc
-            map_result(result, Table.HOLDING, 0, f"{self.name} unit {unit_id}")
+        """Write holding registers (set-points, modes): FC16."""
+        await self._write(
+            lambda tid: encode_write_registers(tid, unit_id, address, values), unit_id
+        )
 
     async def write_coil(self, unit_id: int, address: int, value: bool) -> None:
-        async with self._lock:
-            client = await self._ensure_connected()
-            try:
-                result = await client.write_coil(address, value, device_id=unit_id)
-            except (ModbusException, OSError) as exc:
-                raise ModbusCommError(
-                    f"{self.name} unit {unit_id}: write failed: {exc}", "timeout"
-                ) from exc
-            map_result(result, Table.COIL, 0, f"{self.name} unit {unit_id}")
+        """Write one coil: FC5."""
+        await self._write(lambda tid: encode_write_coil(tid, unit_id, address, value), unit_id)
+
+    async def _write(self, build: Callable[[int], bytes], unit_id: int) -> None:
+        link = await self._link_up()
+        self.requests += 1
+        where = f"{self.name} unit {unit_id}"
+        request, pdu = await link.request(build, where)
+        parse_write_response(pdu, request, where)
 
     def _drop(self) -> None:
-        if self._client is not None:
-            self._client.close()
-            self._client = None
+        if self._link is not None:
+            self._link.close()
+            self._link = None
 
     def close(self) -> None:
         """Close the socket (the next read reconnects), and the probe connection's."""
@@ -222,24 +274,3 @@ class ModbusConnection:
         if self._prober is not None:
             self._prober.close()
             self._prober = None
-
-
-def map_result(result: ModbusPDU, table: Table, count: int, where: str) -> list[int]:
-    """A pymodbus response as plain values, or the project's error for it."""
-    if isinstance(result, ExceptionResponse) or result.isError():
-        code = int(getattr(result, "exception_code", 0) or 0)
-        name = EXCEPTION_NAMES.get(code, "unknown exception")
-        if code == 6:
-            raise ModbusBusyError(f"{where}: exception 6 ({name})")
-        raise ModbusProtocolError(f"{where}: exception {code} ({name})", code)
-    if count == 0:
-        return []
-    if table.is_bit_table:
-        bits = list(result.bits or [])
-        if len(bits) < count:
-            raise ModbusProtocolError(f"{where}: {len(bits)} bits in answer, asked {count}")
-        return [int(b) for b in bits[:count]]
-    registers = list(result.registers or [])
-    if len(registers) < count:
-        raise ModbusProtocolError(f"{where}: {len(registers)} registers in answer, asked {count}")
-    return registers[:count]

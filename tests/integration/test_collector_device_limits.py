@@ -15,9 +15,9 @@ from click.testing import CliRunner
 
 from collectors.endpoints import apply_endpoint_table
 from collectors.modbus.collector import ModbusCollector, ModbusDevice
+from collectors.modbus.framing import ModbusProtocolError
 from collectors.modbus.limits import DeviceLimitStore
 from collectors.modbus.planner import Gap
-from collectors.modbus.transport import ModbusProtocolError
 from device_profiles import load_library
 from device_profiles.models import PollClass, Table
 from facility.cli import cli
