@@ -683,6 +683,15 @@ class OpcuaSession:
         found = self._latest.get(key)
         return None if found is None else _sample_of(*found)
 
+    def latest_change(self, key: int) -> tuple[Change, datetime] | None:
+        """The last notified value of ``key`` as it was stored (the change and when it
+        arrived), None before the first notification: a poll's shortcut past ``Sample``."""
+        return self._latest.get(key)
+
+    @staticmethod
+    def sample_of(change: Change, received_ts: datetime) -> Sample:
+        return _sample_of(change, received_ts)
+
     @property
     def subscribed(self) -> bool:
         return bool(self._subscriptions)
