@@ -3,9 +3,9 @@
 The project's OPC UA simulator (``simulators.opcua_server.OpcuaEndpointServer``, real OPC UA
 on loopback) serves ``OBJECTS`` objects x ``VARIABLES`` Double variables in its own process
 and changes every variable once a second (anchored to the clock; ``BENCH_UA_SERVERS`` splits
-the objects over several server processes' worth of endpoints if one cannot keep up — one
-does, see the server's line in the output). Both peers subscribe to every variable at a
-1,000 ms sampling and publishing interval:
+the objects over several server processes, one endpoint each, should one not keep up — the
+server's line in the output says whether its ticks stayed within the second). Both peers
+subscribe to every variable at a 1,000 ms sampling and publishing interval:
 
 - the collector: the real ``CollectorService`` (one session and one subscription per server,
   every object polled once a second from the cache, one message per object per second
@@ -26,6 +26,7 @@ read, on a machine shared with other work.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import sys
@@ -52,7 +53,7 @@ from bench._nodered import (
 )
 
 PACKAGES = ["node-red-contrib-opcua@0.2.354"]  # the newest on the npm registry (Node 20)
-OBJECTS = 100
+OBJECTS = int(os.environ.get("BENCH_UA_OBJECTS", "100"))  # fewer: a quick smoke run
 VARIABLES = 40
 CHANGES_PER_S = OBJECTS * VARIABLES  # every variable changes once a second
 WINDOW_S = float(os.environ.get("BENCH_PEER_S", "60"))
@@ -97,8 +98,9 @@ def object_no(index: int) -> str:
 # -- the server(s) (their own process) --------------------------------------------------------
 
 
-async def _serve(servers: int) -> None:
-    """``OBJECTS`` objects over ``servers`` endpoints; every variable changes each second.
+async def _serve(index: int, processes: int) -> None:
+    """The objects ``index``, ``index + processes``, ... on one endpoint; every variable
+    changes each second.
 
     Prints ``[{"url", "namespace", "objects"}]``; then answers each stdin line with the
     ticks so far, the values written and the slowest tick, until stdin closes."""
@@ -110,23 +112,13 @@ async def _serve(servers: int) -> None:
     logging.basicConfig(level=logging.ERROR)
     logging.getLogger("asyncua").setLevel(logging.ERROR)
     profile = bench_profile()
-    endpoints: list[tuple[OpcuaEndpointServer, list[str]]] = []
-    for s in range(servers):
-        server = OpcuaEndpointServer("opc.tcp://127.0.0.1:0/bench", name=f"bench-{s}")
-        objects = [object_no(i) for i in range(s, OBJECTS, servers)]
-        for asset_no in objects:
-            server.add_device(asset_no, asset_no, profile, lambda _point, _value: None)
-        await server.start()
-        endpoints.append((server, objects))
-    print(
-        json.dumps(
-            [
-                {"url": s.url, "namespace": s.namespace_index(NAMESPACE), "objects": objects}
-                for s, objects in endpoints
-            ]
-        ),
-        flush=True,
-    )
+    server = OpcuaEndpointServer("opc.tcp://127.0.0.1:0/bench", name=f"bench-{index}")
+    objects = [object_no(i) for i in range(index, OBJECTS, processes)]
+    for asset_no in objects:
+        server.add_device(asset_no, asset_no, profile, lambda _point, _value: None)
+    await server.start()
+    namespace = server.namespace_index(NAMESPACE)
+    print(json.dumps([{"url": server.url, "namespace": namespace, "objects": objects}]), flush=True)
     stats = {"ticks": 0, "written": 0, "max_tick_ms": 0.0, "late_ticks": 0}
 
     async def tick() -> None:
@@ -136,11 +128,10 @@ async def _serve(servers: int) -> None:
             n += 1
             started = time.perf_counter()
             now = datetime.now(UTC)
-            for server, objects in endpoints:
-                for asset_no in objects:
-                    i = int(asset_no[-3:])
-                    values = {f"v{r:02d}": float(n + i + r) for r in range(1, VARIABLES + 1)}
-                    stats["written"] += await server.update(asset_no, values, now)
+            for asset_no in objects:
+                i = int(asset_no[-3:])
+                values = {f"v{r:02d}": float(n + i + r) for r in range(1, VARIABLES + 1)}
+                stats["written"] += await server.update(asset_no, values, now)
             took = time.perf_counter() - started
             stats["ticks"] += 1
             stats["max_tick_ms"] = max(stats["max_tick_ms"], took * 1000)
@@ -155,8 +146,7 @@ async def _serve(servers: int) -> None:
     while await loop.run_in_executor(None, sys.stdin.readline):
         print(json.dumps(stats), flush=True)
     ticker.cancel()
-    for server, _ in endpoints:
-        await server.stop()
+    await server.stop()
 
 
 # -- the collector (its own process) ----------------------------------------------------------
@@ -235,14 +225,22 @@ def _figures(name: str, window: Window, key: str, server_cpu_pct: float, extra: 
     )
 
 
-async def _beside(fleet: Fleet, run: Any) -> tuple[Window, float, dict[str, Any]]:
-    """Run one peer; the server process's CPU % of a core over the same time and its stats."""
-    assert fleet.process is not None
-    before, _ = sample(fleet.process.pid)
+async def _beside(fleets: list[Fleet], run: Any) -> tuple[Window, float, dict[str, Any]]:
+    """Run one peer; the server processes' CPU % of a core over the same time and their
+    stats (summed; the slowest tick of all)."""
+    pids = [fleet.process.pid for fleet in fleets if fleet.process is not None]
+    before = sum(sample(pid)[0] for pid in pids)
     started = time.monotonic()
     window = await run
-    after, _ = sample(fleet.process.pid)
-    return window, (after - before) / (time.monotonic() - started) * 100, await fleet.stats()
+    after = sum(sample(pid)[0] for pid in pids)
+    stats = [await fleet.stats() for fleet in fleets]
+    total = {
+        "ticks": min(s["ticks"] for s in stats),
+        "written": sum(s["written"] for s in stats),
+        "max_tick_ms": max(s["max_tick_ms"] for s in stats),
+        "late_ticks": sum(s["late_ticks"] for s in stats),
+    }
+    return window, (after - before) / (time.monotonic() - started) * 100, total
 
 
 async def run() -> None:
@@ -253,10 +251,11 @@ async def run() -> None:
         f"Node-RED {version('node-red')}, node-red-contrib-opcua "
         f"{version('node-red-contrib-opcua')}, node {await asyncio.to_thread(node_version)}"
     )
-    fleet = Fleet("bench.peer_nodered_opcua", str(SERVERS))
-    async with fleet as endpoints:
+    fleets = [Fleet("bench.peer_nodered_opcua", str(i), str(SERVERS)) for i in range(SERVERS)]
+    async with contextlib.AsyncExitStack() as stack:
+        endpoints = [e for fleet in fleets for e in await stack.enter_async_context(fleet)]
         print(
-            f"server: the project's OPC UA simulator, {len(endpoints)} process endpoint(s), "
+            f"server: the project's OPC UA simulator, {SERVERS} process(es), one endpoint each, "
             f"{OBJECTS} objects x {VARIABLES} Double variables, every variable changed once a "
             f"second ({CHANGES_PER_S:,}/s); both peers subscribe to all at {INTERVAL_MS} ms"
         )
@@ -265,7 +264,7 @@ async def run() -> None:
             f"{WINDOW_S:.0f} s window"
         )
         window, server_cpu, stats = await _beside(
-            fleet,
+            fleets,
             run_collector(
                 "bench.peer_nodered_opcua",
                 [json.dumps(endpoints)],
@@ -288,7 +287,7 @@ async def run() -> None:
         if not WITH_NODERED:
             return
         window, server_cpu, stats = await _beside(
-            fleet, run_nodered(red, nodered_flow(endpoints), WARMUP_S, WINDOW_S, track=True)
+            fleets, run_nodered(red, nodered_flow(endpoints), WARMUP_S, WINDOW_S, track=True)
         )
         nodered = _figures("Node-RED", window, "n", server_cpu, "  (counts only)")
         print(nodered.line())
@@ -310,8 +309,8 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 3 and sys.argv[1] == "--serve":
-        asyncio.run(_serve(int(sys.argv[2])))
+    if len(sys.argv) == 4 and sys.argv[1] == "--serve":
+        asyncio.run(_serve(int(sys.argv[2]), int(sys.argv[3])))
     elif len(sys.argv) == 5 and sys.argv[1] == "--collect":
         asyncio.run(_collect(json.loads(sys.argv[2]), sys.argv[3], Path(sys.argv[4])))
     else:
