@@ -23,27 +23,32 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import shutil
-import subprocess
 import sys
-import tempfile
-import time
-import urllib.request
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
-SCRATCH = Path(os.environ.get("BENCH_NODERED_DIR", PROJECT_ROOT / "var" / "bench" / "nodered"))
-PACKAGES = ["node-red@4.1", "node-red-contrib-modbus@5.23.3"]
+from bench._nodered import (
+    COLLECTOR_ROOT,
+    PROJECT_ROOT,
+    WITH_NODERED,
+    Figures,
+    Fleet,
+    Window,
+    collect,
+    counter_nodes,
+    ensure_nodered,
+    node_version,
+    run_collector,
+    run_nodered,
+    version,
+)
+
+PACKAGES = ["node-red-contrib-modbus@5.23.3"]
 DEVICES = 100
 REGISTERS = 40
 WINDOW_S = float(os.environ.get("BENCH_PEER_S", "60"))
 STRESS_S = float(os.environ.get("BENCH_STRESS_S", "20"))
 WARMUP_S = 10.0
-# another checkout's collector (e.g. main, for a before/after figure); Node-RED can be skipped
-COLLECTOR_ROOT = Path(os.environ.get("BENCH_COLLECTOR_ROOT", PROJECT_ROOT))
-WITH_NODERED = os.environ.get("BENCH_NODERED", "1") != "0"
 PROFILE_ID = "bench-40-holding"
 
 PROFILE_YAML = f"""
@@ -109,15 +114,10 @@ async def _serve(count: int) -> None:
 
 async def _collect(ports: list[int], broker_url: str, period_s: float, var: Path) -> None:
     """The real CollectorService on the fleet; prints polls and acknowledged messages."""
-    import logging
-
     from bench.sim_capacity import _asset
-    from collectors.service import CollectorService
     from device_profiles.models import PollClass
-    from facility.mqtt import BrokerSettings
     from facility.types import ModbusEndpoint
 
-    logging.basicConfig(level=logging.ERROR)
     profile = bench_profile().model_copy(
         update={"poll_periods_s": dict.fromkeys(PollClass, period_s)}
     )
@@ -125,50 +125,10 @@ async def _collect(ports: list[int], broker_url: str, period_s: float, var: Path
         _asset(f"BN-PMP-{i + 1:03d}", PROFILE_ID, ModbusEndpoint("127.0.0.1", port, 1))
         for i, port in enumerate(ports)
     ]
-    service = CollectorService(
-        assets,
-        {PROFILE_ID: profile},
-        BrokerSettings.from_url(broker_url),
-        var / "bench.spool",
-        collector_id="bench-peer",
-        seed=1,
-    )
-    task = asyncio.create_task(service.run())
-    loop = asyncio.get_running_loop()
-    while True:
-        line = await loop.run_in_executor(None, sys.stdin.readline)
-        if not line:
-            break
-        polls = sum(p.health.polls for p in service.pollers)
-        sent = service.publisher.sent if hasattr(service, "publisher") else 0
-        print(json.dumps({"polls": polls, "sent": sent}), flush=True)
-    task.cancel()
-    await asyncio.gather(task, return_exceptions=True)
+    await collect(assets, {PROFILE_ID: profile}, broker_url, var)
 
 
 # -- Node-RED ---------------------------------------------------------------------------------
-
-
-def ensure_nodered() -> Path:
-    """Install Node-RED and the Modbus nodes into the scratch folder (once)."""
-    red = SCRATCH / "node_modules" / "node-red" / "red.js"
-    modbus = SCRATCH / "node_modules" / "node-red-contrib-modbus" / "package.json"
-    if not (red.exists() and modbus.exists()):
-        SCRATCH.mkdir(parents=True, exist_ok=True)
-        npm = shutil.which("npm")
-        if npm is None:
-            raise RuntimeError("npm not found: Node 20 + npm are needed for the peer benchmark")
-        subprocess.run(
-            [npm, "install", "--no-audit", "--no-fund", "--prefix", str(SCRATCH), *PACKAGES],
-            check=True,
-            timeout=1800,
-        )
-    return red
-
-
-def _version(package: str) -> str:
-    meta = SCRATCH / "node_modules" / package / "package.json"
-    return str(json.loads(meta.read_text())["version"])
 
 
 def nodered_flow(ports: list[int], interval_ms: int) -> list[dict[str, Any]]:
@@ -177,23 +137,7 @@ def nodered_flow(ports: list[int], interval_ms: int) -> list[dict[str, Any]]:
     rate, unit = (
         (str(interval_ms // 1000), "s") if interval_ms >= 1000 else (str(interval_ms), "ms")
     )
-    nodes: list[dict[str, Any]] = [{"id": "flow", "type": "tab", "label": "bench"}]
-    count = {
-        "id": "count",
-        "type": "function",
-        "z": "flow",
-        "func": "global.set('n', (global.get('n') || 0) + 1);\nreturn null;",
-        "outputs": 1,
-        "wires": [[]],
-    }
-    nodes += [
-        count,
-        {"id": "http", "type": "http in", "z": "flow", "url": "/count", "method": "get",
-         "wires": [["reply"]]},
-        {"id": "reply", "type": "function", "z": "flow", "outputs": 1,
-         "func": "msg.payload = {n: global.get('n') || 0};\nreturn msg;", "wires": [["resp"]]},
-        {"id": "resp", "type": "http response", "z": "flow", "wires": []},
-    ]  # fmt: skip
+    nodes = counter_nodes()
     for i, port in enumerate(ports):
         nodes.append(
             {
@@ -254,208 +198,65 @@ def nodered_flow(ports: list[int], interval_ms: int) -> list[dict[str, Any]]:
     return nodes
 
 
-@dataclass
-class Figures:
-    name: str
-    cpu_pct: float
-    rss_start_mb: float
-    rss_end_mb: float
-    polls_per_s: float
-    extra: str = ""
-
-    @property
-    def registers_per_cpu_s(self) -> float:
-        return self.polls_per_s * REGISTERS / max(self.cpu_pct / 100, 1e-9)
-
-    def line(self) -> str:
-        return (
-            f"  {self.name:<22} CPU {self.cpu_pct:5.1f} %  RSS {self.rss_start_mb:5.0f} → "
-            f"{self.rss_end_mb:5.0f} MB  polls/s {self.polls_per_s:7.0f}  registers per "
-            f"CPU-second {self.registers_per_cpu_s:9.0f}{self.extra}"
-        )
+async def nodered_figures(
+    red: Path, ports: list[int], interval_ms: int, window_s: float
+) -> Figures:
+    window = await run_nodered(red, nodered_flow(ports, interval_ms), WARMUP_S, window_s)
+    return _figures("Node-RED", window, window.rate("n"), " (counts only)")
 
 
-def _sample(pid: int) -> tuple[float, float]:
-    import psutil
-
-    process = psutil.Process(pid)
-    times = process.cpu_times()
-    return float(times.user + times.system), process.memory_info().rss / 2**20
-
-
-async def run_nodered(red: Path, ports: list[int], interval_ms: int, window_s: float) -> Figures:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        http_port = probe.getsockname()[1]
-    with tempfile.TemporaryDirectory() as tmp:
-        user_dir = Path(tmp)
-        (user_dir / "flows.json").write_text(json.dumps(nodered_flow(ports, interval_ms)))
-        (user_dir / "settings.js").write_text(
-            f"module.exports = {{uiHost: '127.0.0.1', uiPort: {http_port},"
-            " flowFile: 'flows.json', disableEditor: true, httpAdminRoot: false,"
-            " logging: {console: {level: 'error'}}, diagnostics: {enabled: false},"
-            " editorTheme: {tours: false}, externalModules: {autoInstall: false}};"
-        )
-        node = shutil.which("node") or "node"
-        process = await asyncio.create_subprocess_exec(
-            node,
-            str(red),
-            "--userDir",
-            str(user_dir),
-            "--settings",
-            str(user_dir / "settings.js"),
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.DEVNULL,
-        )
-
-        def count() -> int:
-            url = f"http://127.0.0.1:{http_port}/count"
-            with urllib.request.urlopen(url, timeout=5) as response:
-                return int(json.loads(response.read())["n"])
-
-        try:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    await asyncio.to_thread(count)
-                    break
-                except OSError:
-                    if time.monotonic() > deadline or process.returncode is not None:
-                        raise RuntimeError("Node-RED did not start") from None
-                    await asyncio.sleep(0.5)
-            await asyncio.sleep(WARMUP_S)
-            n0, (cpu0, rss0), t0 = (
-                await asyncio.to_thread(count),
-                _sample(process.pid),
-                time.monotonic(),
-            )
-            await asyncio.sleep(window_s)
-            n1, (cpu1, rss1), t1 = (
-                await asyncio.to_thread(count),
-                _sample(process.pid),
-                time.monotonic(),
-            )
-        finally:
-            process.terminate()
-            try:
-                await asyncio.wait_for(process.wait(), 20)
-            except TimeoutError:
-                process.kill()
-                await process.wait()
-    wall = t1 - t0
-    return Figures(
-        "Node-RED", (cpu1 - cpu0) / wall * 100, rss0, rss1, (n1 - n0) / wall, " (counts only)"
+async def collector_figures(ports: list[int], period_s: float, window_s: float) -> Figures:
+    window = await run_collector(
+        "bench.peer_nodered", [json.dumps(ports), str(period_s)], WARMUP_S, window_s
     )
+    sent = window.rate("sent")
+    return _figures("collector", window, window.rate("polls"), f"  published+acked/s {sent:6.0f}")
 
 
-async def run_collector(ports: list[int], period_s: float, window_s: float) -> Figures:
-    from devtools.services import MosquittoServer
-
-    with tempfile.TemporaryDirectory() as tmp, MosquittoServer(Path(tmp) / "mqtt") as broker:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "bench.peer_nodered",
-            "--collect",
-            json.dumps(ports),
-            broker.url,
-            str(period_s),
-            tmp,
-            cwd=COLLECTOR_ROOT,
-            env={**os.environ, "PYTHONPATH": f"{COLLECTOR_ROOT}:{PROJECT_ROOT}"},
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-        )
-        assert process.stdin is not None
-        assert process.stdout is not None
-        stdin, stdout = process.stdin, process.stdout
-
-        async def progress() -> dict[str, int]:
-            stdin.write(b"?\n")
-            await stdin.drain()
-            return dict(json.loads(await asyncio.wait_for(stdout.readline(), 30)))
-
-        try:
-            await asyncio.sleep(WARMUP_S)
-            p0, (cpu0, rss0), t0 = await progress(), _sample(process.pid), time.monotonic()
-            await asyncio.sleep(window_s)
-            p1, (cpu1, rss1), t1 = await progress(), _sample(process.pid), time.monotonic()
-        finally:
-            stdin.close()
-            try:
-                await asyncio.wait_for(process.wait(), 30)
-            except TimeoutError:
-                process.kill()
-                await process.wait()
-    wall = t1 - t0
-    sent = (p1["sent"] - p0["sent"]) / wall
+def _figures(name: str, window: Window, polls_per_s: float, extra: str) -> Figures:
     return Figures(
-        "collector",
-        (cpu1 - cpu0) / wall * 100,
-        rss0,
-        rss1,
-        (p1["polls"] - p0["polls"]) / wall,
-        f"  published+acked/s {sent:6.0f}",
+        name,
+        window.cpu_pct,
+        window.rss_start_mb,
+        window.rss_end_mb,
+        polls_per_s,
+        work_per_event=REGISTERS,
+        extra=extra,
     )
 
 
 async def run() -> None:
     if COLLECTOR_ROOT != PROJECT_ROOT:
         print(f"collector from {COLLECTOR_ROOT}")
-    red = await asyncio.to_thread(ensure_nodered)
-    node = await asyncio.to_thread(
-        subprocess.check_output, ["node", "--version"], text=True, timeout=30
-    )
+    red = await asyncio.to_thread(ensure_nodered, PACKAGES)
     print(
-        f"Node-RED {_version('node-red')}, node-red-contrib-modbus "
-        f"{_version('node-red-contrib-modbus')}, node {node.strip()}"
+        f"Node-RED {version('node-red')}, node-red-contrib-modbus "
+        f"{version('node-red-contrib-modbus')}, node {await asyncio.to_thread(node_version)}"
     )
-    fleet = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bench.peer_nodered",
-        "--serve",
-        str(DEVICES),
-        cwd=PROJECT_ROOT,
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-    )
-    assert fleet.stdin is not None
-    assert fleet.stdout is not None
-    try:
-        ports = json.loads(await asyncio.wait_for(fleet.stdout.readline(), 60))
+    async with Fleet("bench.peer_nodered", str(DEVICES)) as ports:
         print(
             f"fleet: {DEVICES} simulated Modbus TCP devices, each its own endpoint, "
             f"{REGISTERS} holding registers, one FC3 request per poll"
         )
         print(f"steady state: every device once a second, {WINDOW_S:.0f} s window")
-        collector = await run_collector(ports, 1.0, WINDOW_S)
+        collector = await collector_figures(ports, 1.0, WINDOW_S)
         print(collector.line())
         if not WITH_NODERED:
-            collector = await run_collector(ports, 0.001, STRESS_S)
+            collector = await collector_figures(ports, 0.001, STRESS_S)
             print(f"stress: as fast as it can, {STRESS_S:.0f} s window")
             print(collector.line())
             return
-        nodered = await run_nodered(red, ports, 1000, WINDOW_S)
+        nodered = await nodered_figures(red, ports, 1000, WINDOW_S)
         print(nodered.line())
         ratio = collector.cpu_pct / max(nodered.cpu_pct, 1e-9)
         print(f"  ratio collector / Node-RED CPU: {ratio:.2f}x (goal <= 1.0x)")
         print(f"stress: as fast as each can, {STRESS_S:.0f} s window")
-        collector = await run_collector(ports, 0.001, STRESS_S)
+        collector = await collector_figures(ports, 0.001, STRESS_S)
         print(collector.line())
-        nodered = await run_nodered(red, ports, 10, STRESS_S)
+        nodered = await nodered_figures(red, ports, 10, STRESS_S)
         print(nodered.line())
-        ratio = collector.registers_per_cpu_s / max(nodered.registers_per_cpu_s, 1e-9)
+        ratio = collector.work_per_cpu_s / max(nodered.work_per_cpu_s, 1e-9)
         print(f"  ratio collector / Node-RED registers per CPU-second: {ratio:.2f}x (goal >= 2x)")
-    finally:
-        fleet.stdin.close()
-        try:
-            await asyncio.wait_for(fleet.wait(), 20)
-        except TimeoutError:
-            fleet.kill()
-            await fleet.wait()
 
 
 def main() -> None:

@@ -32,6 +32,7 @@ from collectors.opcua.model import (
     Problem,
     Sample,
     browse_path_of,
+    good_reading,
     missing_reading,
     reading_of,
 )
@@ -102,9 +103,9 @@ class OpcuaDevice:
         if session is None or binding is None:
             return self.owner.down_result(self, points, collected_ts)
         requests = 0
-        samples: dict[str, Sample | None] = {}
-        read_problem: Problem | None = None
         if binding.polled:
+            samples: dict[str, Sample | None] = {}
+            read_problem: Problem | None = None
             names = [p.name for p in points if p.name in binding.keys]
             try:
                 got, requests = await session.read([binding.keys[n] for n in names])
@@ -121,13 +122,13 @@ class OpcuaDevice:
                 return self.owner.down_result(self, points, collected_ts)
             else:
                 samples = dict(zip(names, got, strict=True))
+            readings, problems = self._readings(
+                points, binding, samples, read_problem, collected_ts
+            )
         else:
-            for point in points:
-                key = binding.keys.get(point.name)
-                samples[point.name] = None if key is None else session.latest(key)
-        readings, problems = self._readings(points, binding, samples, read_problem, collected_ts)
+            readings, problems = self._cached_readings(points, binding, session, collected_ts)
         failed_all = bool(readings) and all(r.value is None for r in readings)
-        if not failed_all:
+        if not failed_all and (problems or self._said):
             for point in points:
                 self._note(point, problems.get(point.name))
         first = next(iter(problems.values()), None)
@@ -139,6 +140,50 @@ class OpcuaDevice:
             first.message if first else None,
             failed_all=failed_all,
         )
+
+    def _cached_readings(
+        self,
+        points: Sequence[Point],
+        binding: _Binding,
+        session: OpcuaSession,
+        collected_ts: datetime,
+    ) -> tuple[list[Reading], dict[str, Problem]]:
+        """The readings of the latest notifications: a Good value in the profile's type
+        straight from the cache (``good_reading``), anything else through ``_readings``."""
+        site, asset_no = self.asset.site, self.asset.asset_no
+        keys, latest = binding.keys, session.latest_change
+        readings: list[Reading] = []
+        problems: dict[str, Problem] = {}
+        for point in points:
+            key = keys.get(point.name)
+            found = None if key is None else latest(key)
+            if found is None:
+                sample = None
+            else:
+                change, received = found
+                _, value, variant_type, status, source_ts, server_ts = change
+                reading = good_reading(
+                    point,
+                    value,
+                    variant_type,
+                    status,
+                    source_ts,
+                    server_ts,
+                    received,
+                    site,
+                    asset_no,
+                    collected_ts,
+                )
+                if reading is not None:
+                    readings.append(reading)
+                    continue
+                sample = session.sample_of(change, received)
+            more, problem = self._readings(
+                (point,), binding, {point.name: sample}, None, collected_ts
+            )
+            readings += more
+            problems.update(problem)
+        return readings, problems
 
     def _readings(
         self,

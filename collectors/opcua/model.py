@@ -18,7 +18,7 @@ import struct
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TypeVar
+from typing import TypeVar, cast
 
 from device_profiles.codec import to_engineering
 from device_profiles.models import Point, TimestampSource
@@ -291,6 +291,52 @@ def reading_of(
         site, asset_no, point.name, value, point.unit, quality, source_ts, collected_ts
     )
     return reading, problem
+
+
+def good_reading(
+    point: Point,
+    value: PointValue,
+    variant_type: int,
+    status: int,
+    source_ts: datetime | None,
+    server_ts: datetime | None,
+    received_ts: datetime,
+    site: str,
+    asset_no: str,
+    collected_ts: datetime,
+) -> Reading | None:
+    """The steady state's shortcut: the reading of a Good value in the profile's own type
+    — exactly what ``reading_of`` gives for it, without a ``Sample`` on the way —, or None
+    for anything else (``reading_of`` decides, and says the problem)."""
+    opcua = point.opcua
+    if status or opcua is None or variant_type != VARIANT_TYPE_IDS[opcua.data_type]:
+        return None
+    kind = type(value)
+    if kind is float or kind is int:  # _engineering's numeric case, inlined (the hot path)
+        number = cast(float, value)
+        if kind is float and not math.isfinite(number):
+            return None
+        if point.scale != 1.0 or point.offset != 0.0:
+            number = cast(float, to_engineering(point, number))
+        limits = point.range
+        quality = (
+            Quality.UNCERTAIN_RANGE
+            if limits is not None and not limits[0] <= number <= limits[1]
+            else Quality.GOOD
+        )
+        value = number
+    else:
+        value, quality = _engineering(point, value)
+        if quality is Quality.BAD_DEVICE:
+            return None
+    timestamp = point.timestamp
+    if timestamp is TimestampSource.SOURCE:
+        source_ts = source_ts or server_ts
+    elif timestamp is TimestampSource.SERVER:
+        source_ts = server_ts or source_ts
+    else:
+        source_ts = received_ts
+    return Reading(site, asset_no, point.name, value, point.unit, quality, source_ts, collected_ts)
 
 
 def missing_reading(

@@ -9,16 +9,20 @@ from typing import Any
 
 import pytest
 from asyncua.ua.status_codes import StatusCodes
+from hypothesis import given
+from hypothesis import strategies as st
 
 from collectors.opcua.model import (
     COMM_CODES,
     CONFIG_CODES,
+    NUMERIC_TYPES,
     VARIANT_TYPE_IDS,
     Sample,
     batch_count,
     browse_path_of,
     chunked,
     float32_as_written,
+    good_reading,
     is_overflow,
     keepalive_count,
     quality_of_status,
@@ -27,6 +31,7 @@ from collectors.opcua.model import (
 )
 from device_profiles.models import Point
 from facility.types import Quality
+from tests.unit.fuzz_support import FUZZ
 
 T0 = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 SOURCE, SERVER, RECEIVED, COLLECTED = (T0 + timedelta(seconds=s) for s in (0, 1, 2, 3))
@@ -279,3 +284,98 @@ def test_float32_shortest_decimal_is_the_same_float32(number: float) -> None:
     written = float32_as_written(as_float32)
     assert struct.unpack("<f", struct.pack("<f", written))[0] == as_float32
     assert len(repr(written)) <= len(repr(as_float32))
+
+
+# -- the poll's shortcut: good_reading is reading_of for a Good value in the profile's type --
+
+_VALUES_OF: dict[str, Any] = {
+    "Boolean": st.booleans(),
+    "Int16": st.integers(-(2**15), 2**15 - 1),
+    "UInt16": st.integers(0, 2**16 - 1),
+    "Int32": st.integers(-(2**31), 2**31 - 1),
+    "UInt32": st.integers(0, 2**32 - 1),
+    "Int64": st.integers(-(2**63), 2**63 - 1),
+    "Float": st.floats(width=32),
+    "Double": st.floats(),
+    "String": st.text(max_size=5),
+}
+
+
+@st.composite
+def _point_and_sample(draw: st.DrawFn) -> tuple[Point, Sample]:
+    data_type = draw(st.sampled_from(sorted(_VALUES_OF)))
+    fields: dict[str, Any] = {
+        "opcua": {"data_type": data_type},
+        "timestamp": draw(st.sampled_from(["source", "server", "collector"])),
+    }
+    if data_type in NUMERIC_TYPES:
+        if draw(st.booleans()):
+            fields["scale"] = draw(st.sampled_from([0.1, 2.0, 0.001]))
+            fields["offset"] = draw(st.sampled_from([0.0, -40.0, 1.5]))
+        if draw(st.booleans()):
+            fields["range"] = (-100, draw(st.sampled_from([0, 50, 1e6])))
+    value_type = draw(st.sampled_from([data_type, data_type, "Double", "Int16", "Float"]))
+    value = draw(st.none() | _VALUES_OF[value_type])
+    status = draw(st.sampled_from([0, 0, 0, 0x4094_0000, 0x8005_0000, 0x0000_0480]))
+    moments = st.none() | st.sampled_from([SOURCE, SERVER])
+    return point(**fields), sample(
+        value,
+        value_type,
+        status,
+        source=draw(moments),
+        server=draw(moments),
+    )
+
+
+@FUZZ
+@given(_point_and_sample())
+def test_good_reading_is_reading_of_or_declines(case: tuple[Point, Sample]) -> None:
+    shown, got = case
+    reading, problem = reading_of(shown, got, "HT", "HT-TNK-001", COLLECTED)
+    quick = good_reading(
+        shown,
+        got.value,
+        got.variant_type,
+        got.status,
+        got.source_ts,
+        got.server_ts,
+        got.received_ts,
+        "HT",
+        "HT-TNK-001",
+        COLLECTED,
+    )
+    if quick is not None:
+        assert problem is None
+        assert quick == reading
+        assert type(quick.value) is type(reading.value)
+
+
+@pytest.mark.parametrize(
+    ("data_type", "value"),
+    [("Double", 2.5), ("Float", 2.5), ("Int32", 7), ("Boolean", True), ("String", "auto")],
+)
+def test_good_reading_takes_the_shortcut_for_plain_good_values(data_type: str, value: Any) -> None:
+    shown = point(opcua={"data_type": data_type}, timestamp="source")
+    quick = good_reading(
+        shown,
+        value,
+        VARIANT_TYPE_IDS[data_type],
+        0,
+        SOURCE,
+        SERVER,
+        RECEIVED,
+        "HT",
+        "HT-TNK-001",
+        COLLECTED,
+    )
+    assert quick is not None
+    assert (quick.value, quick.quality, quick.source_ts) == (value, Quality.GOOD, SOURCE)
+
+
+def test_good_reading_declines_what_reading_of_must_explain() -> None:
+    shown = point(opcua={"data_type": "Double"})
+    args = (SOURCE, SERVER, RECEIVED, "HT", "HT-TNK-001", COLLECTED)
+    assert good_reading(shown, math.nan, 11, 0, *args) is None  # no value: a problem to log
+    assert good_reading(shown, 2.5, 10, 0, *args) is None  # widened Float: its own rounding
+    assert good_reading(shown, 2.5, 11, 0x4094_0000, *args) is None  # the server's uncertainty
+    assert good_reading(shown, 2, 6, 0, *args) is None  # an Int32 for a Double: type_mismatch
