@@ -268,7 +268,7 @@ if __name__ == "__main__":
         asyncio.run(_serve(int(sys.argv[2])))
     elif len(sys.argv) == 6 and sys.argv[1] == "--collect":
         asyncio.run(
-            _collect(json.loads(sys.argv[2]), sys.argv[3], float(sys.argv[4]), Path(sys.argv[5]))
+            _collect(json.loads(sys.argv[2]), sys.argv[4], float(sys.argv[3]), Path(sys.argv[5]))
         )
     else:
         main()

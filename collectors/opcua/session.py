@@ -270,8 +270,11 @@ def _install_wire_publish(client: Client) -> None:
     decoder for what it does not read). asyncua's publish loop calls ``session.publish``;
     the replacement sends the same request and returns a ``PublishResponse`` whose data
     changes are one ``_WireChanges`` — only ``_CacheSubscription`` reads them."""
-    session = client.uaclient.session
-    send = session._send_request
+    session = getattr(client.uaclient, "session", None)
+    send = getattr(session, "_send_request", None)
+    if session is None or send is None or not hasattr(session, "publish"):
+        log.info("opcua: this asyncua has no UaSession._send_request; its own decoder is used")
+        return  # another asyncua version: slower, never broken
 
     async def publish(acks: list[ua.SubscriptionAcknowledgement]) -> ua.PublishResponse:
         request = ua.PublishRequest()
