@@ -7,11 +7,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from devtools.services import MosquittoServer
+from facility.config import Settings
 from maintenance.wo_store import LogNotifier, WorkOrderStore
 from tests.browser.conftest import PAGE_TIMEOUT_MS, sign_in
 from tests.phone_support import Served, png, serve_phone
@@ -66,7 +68,10 @@ def test_a_technician_works_a_pm_order_to_the_end_and_the_supervisor_verifies(
     seed = served.seed
     page = open_phone(phone_context, served, "technician")
     card = page.locator(f"[data-number='{seed.pm}']")
-    due = stored(served, seed.pm).completion_due.astimezone().strftime("%Y-%m-%d")
+    # the estate's time zone, as the page shows it — not this machine's: between 16:00 and
+    # 24:00 UTC the two dates differ (the test failed every evening on a UTC machine)
+    estate_tz = ZoneInfo(Settings().site.timezone)
+    due = stored(served, seed.pm).completion_due.astimezone(estate_tz).strftime("%Y-%m-%d")
     expect(card.locator(".ph-due")).to_contain_text(f"Due · 完成时限 {due}")
     expect(card.locator(".ph-due")).to_contain_text("left")  # the slot start is past: not late
     expect(page.locator(f"[data-number='{seed.other}']")).to_have_count(0)
