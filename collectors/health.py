@@ -100,6 +100,7 @@ class DeviceHealth:
             "reconnects": self.reconnects,
             "overruns": self.overruns,
         }
-        for code, count in sorted(self.errors_by_code.items()):
-            health[f"errors_{code}"] = count
+        if self.errors_by_code:  # none on a healthy device: skip the sort
+            for code, count in sorted(self.errors_by_code.items()):
+                health[f"errors_{code}"] = count
         return health

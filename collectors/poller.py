@@ -19,7 +19,8 @@ import logging
 import random
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
+from operator import attrgetter
 from typing import Any
 
 from collectors.base import Collected, DeviceCollector
@@ -30,6 +31,8 @@ from facility.payload import DeviceMessage
 from facility.types import Quality, Reading
 
 log = logging.getLogger(__name__)
+
+_POINT = attrgetter("point")
 
 Sink = Callable[[DeviceMessage], None]
 
@@ -61,11 +64,14 @@ class DevicePoller:
             c: periods[c] * period_scale for c in PollClass if c in used and c in periods
         }
         self.schedule: PollSchedule | None = None
-        self._last_ts: datetime | None = None
+        self._last_ms = 0  # collected time of the previous poll, epoch ms
         # every point as last read: [reading, its poll's collected time, the reading stamped
         # with that time (made when first carried)] (insertion order: the order the points
         # were first read)
         self._state: dict[str, list[Any]] = {}
+        # the last poll, when it read every point in ``_state`` (whose entries it then
+        # supersedes): (its readings, its collected time); see ``_carry``
+        self._whole: tuple[tuple[Reading, ...], datetime] | None = None
 
     async def run(self) -> None:
         """Poll until cancelled. Start jitter spreads a site's devices over the fast period,
@@ -143,8 +149,21 @@ class DevicePoller:
         the collected time of the poll that read it (what ``"at"`` says on the wire); then
         remember this poll's readings. A stamped copy is made once per point and poll, and
         only when carried: a device whose points are all read every poll makes none (it was
-        a ``dataclasses.replace`` per point and poll, 1.7 µs each)."""
+        a ``dataclasses.replace`` per point and poll, 1.7 µs each).
+
+        A poll that read every point known (all points in one class, or every class due:
+        the common case) is kept whole and costs no allocation per point; it is spread into
+        the per-point state only when a later poll reads fewer points."""
         state = self._state
+        if len(readings) == len(state) and all(map(state.__contains__, map(_POINT, readings))):
+            self._whole = (readings, collected_ts)
+            return ()
+        whole = self._whole
+        if whole is not None:
+            self._whole = None
+            whole_ts = whole[1]
+            for reading in whole[0]:
+                state[reading.point] = [reading, whole_ts, None]
         for reading in readings:
             state[reading.point] = [reading, collected_ts, None]
         if len(state) == len(readings):  # every point known was read now: nothing to carry
@@ -165,13 +184,16 @@ class DevicePoller:
     def _next_ts(self) -> datetime:
         """Now, but always after this device's previous poll: the historian keys a poll by
         its millisecond, and two polls in one millisecond (a failing device answers at once)
-        would overwrite each other there — one poll lost without a trace."""
-        now = datetime.now(UTC)
-        now = now.replace(microsecond=now.microsecond // 1000 * 1000)
-        if self._last_ts is not None and now <= self._last_ts:
-            now = self._last_ts + timedelta(milliseconds=1)
-        self._last_ts = now
-        return now
+        would overwrite each other there — one poll lost without a trace.
+
+        Counted in integer milliseconds (a third of the cost of ``datetime.now`` plus
+        ``replace`` and a ``timedelta``); ``fromtimestamp(ms / 1000)`` is exact: until 2106 a
+        double holds ``ms / 1000`` within 0.5 µs, and the microseconds are rounded."""
+        ms = time.time_ns() // 1_000_000
+        if ms <= self._last_ms:
+            ms = self._last_ms + 1
+        self._last_ms = ms
+        return datetime.fromtimestamp(ms / 1000, UTC)
 
     def _skipped(self, due: frozenset[PollClass]) -> Collected:
         now = datetime.now(UTC)

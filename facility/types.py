@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
+from typing import NamedTuple
 
 from facility.errors import ConfigError
 
@@ -75,9 +76,13 @@ class AssetNo:
 PointValue = float | int | bool | str | None
 
 
-@dataclass(frozen=True, slots=True)
-class Reading:
-    """One point of one device at one instant, with its quality and both timestamps."""
+class Reading(NamedTuple):
+    """One point of one device at one instant, with its quality and both timestamps.
+
+    A named tuple, not a dataclass: a collector builds one per point per poll, and a frozen
+    dataclass cost three times as much to build (docs/decisions/010-reading-namedtuple.md).
+    Change a field with ``reading._replace(...)``; it equals any tuple of the same fields.
+    """
 
     site: str
     asset_no: str

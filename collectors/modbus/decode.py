@@ -63,6 +63,8 @@ class Slot:
     low: float
     high: float
     plain: bool  # one register as is (uint16, no scale): the value is the word itself
+    name: str  # the point's name and unit, copied: read for every reading of every poll
+    unit: str
 
 
 def _places(point: Point) -> int | None:
@@ -86,7 +88,17 @@ def compile_request(profile: DeviceProfile, request: ReadRequest) -> tuple[Slot,
         plain = decoder is _first and not scaled
         slots.append(
             Slot(
-                point, start, start + point.modbus.count, decoder, scaled, places, low, high, plain
+                point,
+                start,
+                start + point.modbus.count,
+                decoder,
+                scaled,
+                places,
+                low,
+                high,
+                plain,
+                point.name,
+                point.unit,
             )
         )
     return tuple(slots)
@@ -99,26 +111,35 @@ def decode_slots(
     registers: Sequence[int],
     collected_ts: datetime,
 ) -> list[Reading]:
-    """Readings for every slot of a request from the block's ``registers``."""
-    readings = []
-    good = Quality.GOOD
+    """Readings for every slot of a request from the block's ``registers``.
+
+    Readings are made with ``tuple.__new__`` (what ``Reading``'s own constructor does, minus
+    its Python frame: 0.16 against 0.27 µs a reading), so the field order here is checked
+    by the tests, not by mypy: site, asset_no, point, value, unit, quality, source_ts,
+    collected_ts."""
+    readings: list[Reading] = []
+    append = readings.append
+    good, uncertain = Quality.GOOD, Quality.UNCERTAIN_RANGE
     for slot in slots:
-        point = slot.point
         if slot.plain:  # most points of most devices: no slice, no decoder call
             word = registers[slot.start]
-            readings.append(
-                Reading(
-                    site,
-                    asset_no,
-                    point.name,
-                    word,
-                    point.unit,
-                    good if slot.low <= word <= slot.high else Quality.UNCERTAIN_RANGE,
-                    None,
-                    collected_ts,
+            append(
+                _new_reading(
+                    Reading,
+                    (
+                        site,
+                        asset_no,
+                        slot.name,
+                        word,
+                        slot.unit,
+                        good if slot.low <= word <= slot.high else uncertain,
+                        None,
+                        collected_ts,
+                    ),
                 )
             )
             continue
+        point = slot.point
         raw = slot.decoder(registers[slot.start : slot.stop])
         value: PointValue = raw
         quality = good
@@ -132,11 +153,17 @@ def decode_slots(
             if isinstance(value, float) and not math.isfinite(value):
                 value, quality = None, Quality.BAD_DEVICE
             elif not slot.low <= value <= slot.high:  # type: ignore[operator]
-                quality = Quality.UNCERTAIN_RANGE
-        readings.append(
-            Reading(site, asset_no, point.name, value, point.unit, quality, None, collected_ts)
+                quality = uncertain
+        append(
+            _new_reading(
+                Reading,
+                (site, asset_no, slot.name, value, slot.unit, quality, None, collected_ts),
+            )
         )
     return readings
+
+
+_new_reading = tuple.__new__
 
 
 def decode_request(

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
+from itertools import pairwise
 
 from collectors.base import Collected
 from collectors.poller import DevicePoller
 from device_profiles import load_library
 from device_profiles.models import DeviceProfile, PollClass
-from facility.payload import DeviceMessage
+from facility.payload import DeviceMessage, epoch_ms, from_epoch_ms
 from facility.types import Asset, Quality, Reading
 from maintenance.ledger_files import demo_ledger_paths, read_ledger_file
 
@@ -72,6 +73,38 @@ async def test_each_message_carries_the_points_of_the_classes_not_polled() -> No
     by_point = {r.point: r for r in third.carried}
     # the fast points now carried are the second poll's
     assert all(by_point[p].collected_ts == second.collected_ts for p in fast)
+
+
+async def test_carried_points_follow_any_sequence_of_polls() -> None:
+    """Whole polls (every class due) between partial ones: each message carries exactly the
+    points it did not read, as last read, stamped with the time of the poll that read them,
+    in the order the points were first read."""
+    sent: list[DeviceMessage] = []
+    device = Device()
+    poller = DevicePoller(device, sent.append)
+    every = frozenset(PollClass)
+    fast, slow = frozenset({PollClass.FAST}), frozenset({PollClass.SLOW})
+    last: dict[str, tuple[object, datetime]] = {}  # the model: point -> (value, poll time)
+    for due in (fast, every, every, fast, fast, every, slow, every, every, slow, fast):
+        await poller.poll_once(due, 0.0)
+        message = sent[-1]
+        read = {r.point for r in message.readings}
+        expected = [(p, v, ts) for p, (v, ts) in last.items() if p not in read]
+        assert [(r.point, r.value, r.collected_ts) for r in message.carried] == expected
+        for r in message.readings:
+            last[r.point] = (r.value, message.collected_ts)
+
+
+def test_collected_times_are_whole_milliseconds_now_and_always_later() -> None:
+    """Polls faster than a millisecond apart still get distinct, increasing times, each a
+    whole millisecond (the historian keys a poll by it) and no earlier than the clock."""
+    poller = DevicePoller(Device(), lambda message: None)
+    before = datetime.now(UTC).replace(microsecond=0)
+    times = [poller._next_ts() for _ in range(2000)]
+    assert all(a < b for a, b in pairwise(times))
+    assert all(t.microsecond % 1000 == 0 and t.tzinfo is UTC for t in times)
+    assert before <= times[0] <= datetime.now(UTC)
+    assert all(from_epoch_ms(epoch_ms(t)) == t for t in times)  # what the wire carries
 
 
 async def test_a_cancellation_swallowed_inside_a_poll_still_stops_the_loop() -> None:

@@ -11,7 +11,6 @@ refuses any keyword it does not implement).
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -81,7 +80,7 @@ def message_for(profile: DeviceProfile, seq: int = 42) -> DeviceMessage:
         TS,
         tuple(r for r in readings if r.point in fast),
         health.as_reading(),
-        tuple(replace(r, collected_ts=earlier) for r in readings if r.point not in fast),
+        tuple(r._replace(collected_ts=earlier) for r in readings if r.point not in fast),
     )
 
 
