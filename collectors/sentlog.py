@@ -114,9 +114,9 @@ class _Segment:
         return span is not None and span[0] <= seq_to and seq_from <= span[1]
 
 
-def _records(data: bytes, where: Path) -> Iterable[tuple[int, int, SentRecord]]:
-    """``(offset, end, record)`` for each whole record of a segment's bytes, in order; stops
-    (with a warning) at a torn or damaged record."""
+def _records(data: bytes, where: Path) -> Iterable[SentRecord]:
+    """Each whole record of a segment's bytes, in order; stops (with a warning) at a torn or
+    damaged record."""
     offset, size = 0, len(data)
     while offset + _HEADER.size <= size:
         seq, body_len, asset_len, topic_len, crc = _HEADER.unpack_from(data, offset)
@@ -135,7 +135,7 @@ def _records(data: bytes, where: Path) -> Iterable[tuple[int, int, SentRecord]]:
             data[topic_at:body_at].decode("utf-8", "replace"),
             data[body_at:end],
         )
-        yield offset, end, record
+        yield record
         offset = end
 
 
@@ -213,7 +213,7 @@ class SentLog:
                 log.warning("sent log %s: cannot read, skipped: %s", seg_path, exc)
                 continue
             segment = _Segment(number, seg_path, len(data), mtime, mtime)
-            for _offset, _end, record in _records(data, seg_path):
+            for record in _records(data, seg_path):
                 segment.note(record.asset_no, record.seq)
             self._segments.append(segment)
             self._bytes += segment.size
@@ -370,7 +370,7 @@ class SentLog:
                 continue
             except OSError as exc:
                 raise StorageError(f"sent log {seg_path}: cannot read: {exc}") from exc
-            for _offset, _end, record in _records(data, seg_path):
+            for record in _records(data, seg_path):
                 if record.asset_no == asset_no and seq_from <= record.seq <= seq_to:
                     found[record.seq] = record
         return [found[seq] for seq in sorted(found)]
