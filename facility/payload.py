@@ -96,9 +96,7 @@ def encode(message: DeviceMessage) -> bytes:
     heads, tails = _POINT_HEADS, _POINT_TAILS
     for _site, _asset, point, value, unit, quality, source_ts, _at in message.readings:
         # _point, inlined: the hot path of every poll (a Reading unpacked: its fields at once)
-        head = heads.get(point)
-        if head is None:
-            head = heads[point] = _string(point) + ':{"v":'
+        head = heads.get(point) or _head(point)
         kind = type(value)
         if kind is int:
             text = int.__repr__(value)
@@ -110,10 +108,7 @@ def encode(message: DeviceMessage) -> bytes:
             text = "true" if value else "false"
         else:
             text = _value(value)
-        tail_key = (unit, quality)
-        tail = tails.get(tail_key)
-        if tail is None:
-            tail = tails[tail_key] = _tail(unit, quality)
+        tail = tails.get((unit, quality)) or _tail(unit, quality)
         if source_ts is None:
             add(f"{head}{text}{tail}}}")
         else:
@@ -127,10 +122,10 @@ def encode(message: DeviceMessage) -> bytes:
             add(_point(reading, epoch_ms(reading.collected_ts)))
     health = []
     for key, value in message.health.items():
-        head = _HEALTH_HEADS.get(key)
-        if head is None:
-            head = _HEALTH_HEADS[key] = _string(key) + ":"
-        health.append(head + _value(value))
+        key_text = _HEALTH_HEADS.get(key)
+        if key_text is None:
+            key_text = _HEALTH_HEADS[key] = _string(key) + ":"
+        health.append(key_text + _value(value))
     return (
         f'{{"v":1,"site":{_string(message.site)},"asset_no":{_string(message.asset_no)}'
         f',"class":{_string(message.device_class)},"seq":{_number(message.seq)}'
@@ -139,18 +134,22 @@ def encode(message: DeviceMessage) -> bytes:
     ).encode()
 
 
+def _head(point: str) -> str:
+    """A point's escaped ``"name":{"v":`` (made once, then cached)."""
+    head = _POINT_HEADS[point] = _string(point) + ':{"v":'
+    return head
+
+
 def _tail(unit: str, quality: Quality) -> str:
-    return f',"u":{_string(unit)},"q":{_string(quality.value)}'
+    """A point's escaped ``,"u":…,"q":…`` (made once per unit and quality, then cached)."""
+    tail = _POINT_TAILS[(unit, quality)] = f',"u":{_string(unit)},"q":{_string(quality.value)}'
+    return tail
 
 
 def _point(reading: Reading, at: int | None) -> str:
     """One point's entry: ``"name":{"v":…,"u":…,"q":…[,"ts":…][,"at":…]}``."""
-    head = _POINT_HEADS.get(reading.point)
-    if head is None:
-        head = _POINT_HEADS[reading.point] = _string(reading.point) + ':{"v":'
-    tail = _POINT_TAILS.get((reading.unit, reading.quality))
-    if tail is None:
-        tail = _POINT_TAILS[(reading.unit, reading.quality)] = _tail(reading.unit, reading.quality)
+    head = _POINT_HEADS.get(reading.point) or _head(reading.point)
+    tail = _POINT_TAILS.get((reading.unit, reading.quality)) or _tail(reading.unit, reading.quality)
     ts = "" if reading.source_ts is None else f',"ts":{epoch_ms(reading.source_ts)}'
     closing = "}" if at is None else f',"at":{at}}}'
     return f"{head}{_value(reading.value)}{tail}{ts}{closing}"
