@@ -41,8 +41,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import socket
 import ssl
 import threading
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -62,6 +65,8 @@ from facility.redact import redact_url
 log = logging.getLogger(__name__)
 # how long a clean stop waits for its explicit "offline" before asking the broker for the will
 CLOSE_ACK_TIMEOUT_S = 5.0
+# how long a stop waits for paho's thread to write its DISCONNECT (ms on a broker that answers)
+THREAD_END_S = 0.5
 # The longest wait between two connection attempts. The broker is one server on the site's
 # network, so an attempt every 5 s costs nothing; a longer cap made a part come back up to
 # 30 s after the broker did, later than the watchdog's silence window (heartbeat_s x
@@ -346,14 +351,14 @@ class MqttLink:
         self.connected.clear()
         client, self._client = self._client, None
         if client is not None:
-            if self.network_thread:
-                client.loop_stop()
             if with_will:
                 # MQTT 5 reason 0x04: the broker publishes our will (offline) for us
                 client.disconnect(reasoncode=ReasonCode(PacketTypes.DISCONNECT, identifier=4))
             else:
                 client.disconnect()
-            if not self.network_thread:
+            if self.network_thread:
+                _end_thread(client, THREAD_END_S)
+            else:
                 sock = client.socket()
                 self._unwatch(sock)
                 if sock is not None:  # DISCONNECT not written (a full buffer): close anyway
@@ -375,9 +380,13 @@ class MqttLink:
                 )
                 said = await asyncio.to_thread(_acknowledged, info, CLOSE_ACK_TIMEOUT_S)
         finally:
+            # a second descriptor keeps the connection open after paho closes its own
+            held = _hold(client) if client is not None and self.connected.is_set() else None
             # not acknowledged (a loaded machine, a refused publish): the broker says it for
             # us, so a stopped service is never left looking online
             self._teardown("link closed", with_will=self.will is not None and not said)
+            if held is not None:
+                await _broker_closed(held, CLOSE_ACK_TIMEOUT_S)
 
     # -- use ---------------------------------------------------------------------------------
 
@@ -511,6 +520,54 @@ def _acknowledged(info: paho.MQTTMessageInfo, timeout_s: float) -> bool:
     except (ValueError, RuntimeError):  # not queued, or failed outright
         return False
     return info.is_published()
+
+
+def _end_thread(client: paho.Client, timeout_s: float) -> None:
+    """Stop paho's network thread once it has written the DISCONNECT queued for it (it closes
+    its socket then). paho's thread otherwise runs on while a publish waits for its PUBACK:
+    with a broker that has stopped answering, ``loop_stop()`` alone blocked the caller (the
+    event loop) until paho's keep-alive gave up, 60 s. Past ``timeout_s`` the socket is shut
+    down instead, which ends the thread at once."""
+    deadline = time.monotonic() + timeout_s
+    while client.socket() is not None and time.monotonic() < deadline:
+        time.sleep(0.002)
+    sock = client.socket()
+    if isinstance(sock, socket.socket):  # plain or TLS (an SSLSocket is one)
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+    client.loop_stop()
+
+
+def _hold(client: paho.Client) -> socket.socket | None:
+    """A second descriptor on the client's connection (plain or TLS), or None without one."""
+    sock = client.socket()
+    if sock is None:
+        return None
+    try:
+        held = socket.socket(fileno=os.dup(sock.fileno()))
+    except OSError:
+        return None
+    held.setblocking(False)
+    return held
+
+
+async def _broker_closed(held: socket.socket, timeout_s: float) -> None:
+    """End a clean stop the way MQTT means it: after our DISCONNECT, wait for the broker to
+    close the connection. It reads a connection in order, so by then it has read every PUBACK
+    we sent before; closing at once let a quick reconnect with the same client id take the
+    session over first, and mosquitto drops what the old connection had not read yet (the
+    acknowledged messages came again). Whatever arrives meanwhile is dropped unacknowledged,
+    so the broker keeps it for the session. Bounded by ``timeout_s``."""
+    loop = asyncio.get_running_loop()
+    try:
+        with contextlib.suppress(OSError):
+            held.shutdown(socket.SHUT_WR)  # our side is said: DISCONNECT, or EOF without it
+        deadline = loop.time() + timeout_s
+        with contextlib.suppress(OSError, TimeoutError):
+            while await within(loop.sock_recv(held, 65536), deadline - loop.time()):
+                pass
+    finally:
+        held.close()
 
 
 def _settle(future: asyncio.Future[None], error: BaseException | None) -> None:

@@ -10,10 +10,12 @@ acknowledgement was dropped and the publisher waited for it for ever.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import signal
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -69,7 +71,11 @@ async def test_unacknowledged_publish_fails_within_the_deadline(
     fresh_mosquitto: MosquittoServer, network_thread: bool
 ) -> None:
     """A broker that stops answering (SIGSTOP: the socket stays open) must not hang a
-    publisher: the future fails after ``ack_timeout_s`` and the link reconnects by itself."""
+    publisher: the future fails after ``ack_timeout_s`` and the link reconnects by itself.
+
+    Finding (session 6): with paho's thread, dropping the silent connection blocked the event
+    loop for 60 s: ``loop_stop()`` waited for paho's thread, which ran on until its keep-alive
+    gave up because a publish still waited for its PUBACK."""
     link = MqttLink(
         BrokerSettings.from_url(fresh_mosquitto.url),
         "test-deadline",
@@ -81,6 +87,14 @@ async def test_unacknowledged_publish_fails_within_the_deadline(
     task = await _running(link)
     pid = fresh_mosquitto.pid
     assert pid is not None
+    ticks: list[float] = []
+
+    async def tick() -> None:
+        while True:
+            ticks.append(time.monotonic())
+            await asyncio.sleep(0.05)
+
+    ticker = asyncio.create_task(tick())
     try:
         os.kill(pid, signal.SIGSTOP)
         try:
@@ -92,8 +106,10 @@ async def test_unacknowledged_publish_fails_within_the_deadline(
             os.kill(pid, signal.SIGCONT)
         await wait_until(lambda: link.connected.is_set() and link.stats.connects >= 2, 20)
         await asyncio.wait_for(link.publish("test/deadline", b"y"), 10)
+        stall = max(b - a for a, b in itertools.pairwise(ticks))
+        assert stall < 5, f"the event loop stood still for {stall:.1f} s while the link reconnected"
     finally:
-        await _stop(task)
+        await _stop(task, ticker)
 
 
 @NETWORK
@@ -176,5 +192,71 @@ async def test_on_the_loop_no_thread_and_every_message_both_ways(
     try:
         await asyncio.sleep(1.0)
         assert again == [], f"{len(again)} messages redelivered: their PUBACKs were never sent"
+    finally:
+        await _stop(task)
+
+
+@NETWORK
+async def test_a_clean_stop_waits_until_the_broker_has_read_every_acknowledgement(
+    fresh_mosquitto: MosquittoServer, network_thread: bool
+) -> None:
+    """CI finding (session 5's stop): a subscriber stopped and started again at once was sent
+    again the last 10-180 messages it had already acknowledged. Its PUBACKs were still in the
+    broker's socket buffer when the new connection took the session over, and mosquitto drops
+    what the old connection had not read. A clean stop now waits for the broker to close the
+    connection after our DISCONNECT, so every acknowledgement before it has been read.
+
+    Made certain here: the broker is frozen (SIGSTOP) while the subscriber reads what it was
+    sent, so all those PUBACKs wait unread; it thaws 0.5 s into the stop."""
+    broker = BrokerSettings.from_url(fresh_mosquitto.url)
+    pid = fresh_mosquitto.pid
+    assert pid is not None
+    topic = f"test/clean-stop/{time.monotonic_ns()}"
+    got: list[int] = []
+
+    def freeze_after_200(_topic: str, payload: bytes) -> None:
+        got.append(int(payload[200:]))
+        if len(got) == 200:
+            os.kill(pid, signal.SIGSTOP)
+
+    def link(on_message: Callable[[str, bytes], None]) -> MqttLink:
+        return MqttLink(
+            broker,
+            "test-clean-stop",
+            subscriptions=[(topic, 1)],
+            on_message=on_message,
+            network_thread=network_thread,
+            session_expiry_s=60,
+        )
+
+    listener = link(freeze_after_200)
+    sender = MqttLink(broker, "test-clean-stop-pub", network_thread=network_thread)
+    tasks = [await _running(listener), await _running(sender)]
+    loop = asyncio.get_running_loop()
+    try:
+        await asyncio.sleep(0.2)  # subscribed right after CONNACK
+        body = b"x" * 200
+        futures = [sender.publish(topic, body + str(i).encode()) for i in range(2000)]
+        await wait_until(lambda: len(got) >= 200, 30)
+        read = -1
+        while read != len(got):  # what the frozen broker had already sent, read and acked
+            read = len(got)
+            await asyncio.sleep(0.3)
+        loop.call_later(0.5, os.kill, pid, signal.SIGCONT)
+        await _stop(tasks[0])
+        await asyncio.wait(futures, timeout=30)
+    finally:
+        os.kill(pid, signal.SIGCONT)
+        await _stop(*tasks)
+    again: list[int] = []
+    task = await _running(link(lambda _t, payload: again.append(int(payload[200:]))))
+    try:
+        await wait_until(lambda: len(again) >= 2000 - len(got), 30)
+        redelivered = sorted(set(again) & set(got))
+        assert not redelivered, (
+            f"{len(redelivered)} of {len(got)} acknowledged messages sent again after a clean "
+            f"stop: {redelivered[:3]}..{redelivered[-3:]}"
+        )
+        assert sorted(got + again) == list(range(2000))
     finally:
         await _stop(task)
