@@ -38,7 +38,9 @@ from facility.redact import redact_url
 from facility.topics import READINGS_WILDCARD
 
 if TYPE_CHECKING:
-    from devtools.services import MosquittoServer
+    from collections.abc import Sequence
+
+    from devtools.services import InfluxServer, MosquittoServer
 
 
 @dataclass
@@ -235,7 +237,7 @@ def group(ctx: click.Context, speed: float | None) -> None:
             "Try: facility sim fault HT-PDP-001 dry_run   ·   facility alarms list   ·   "
             "facility history HT-TNK-001 level --since 1h   ·   facility wo list"
         )
-        _supervise(parts, env)
+        _supervise(parts, env, servers)
     finally:
         for part in reversed(parts):
             part.stop()
@@ -261,8 +263,14 @@ def _write_cli_env(broker: MosquittoServer, path: Path) -> None:
     path.chmod(0o600)
 
 
-def _supervise(parts: list[Part], env: dict[str, str]) -> None:
+def _supervise(
+    parts: list[Part], env: dict[str, str], servers: Sequence[InfluxServer | MosquittoServer]
+) -> None:
+    """Restart a part, or a server the demo started, that dies: as systemd would on a site.
+    The servers come back on the same port with the same data (mosquitto with the same
+    accounts), so the parts reconnect by themselves."""
     stop = False
+    down: dict[str, int] = {}  # a server's failed restarts in a row
 
     def on_signal(_signum: int, _frame: object) -> None:
         nonlocal stop
@@ -282,4 +290,23 @@ def _supervise(parts: list[Part], env: dict[str, str]) -> None:
                         err=True,
                     )
                     part.start(env)
+            for server in servers:
+                if not server.running:
+                    _revive(server, down)
             time.sleep(1)
+
+
+def _revive(server: InfluxServer | MosquittoServer, down: dict[str, int]) -> None:
+    """Start a stopped server again; said once when it goes and once when it is back."""
+    failed = down.get(server.name, 0)
+    if failed == 0:
+        click.echo(f"{server.name} stopped; restarting it (log {server.log_path})", err=True)
+    try:
+        server.restart()
+    except CommError as exc:
+        if failed == 0:
+            click.echo(f"{server.name} did not start again, retrying every second: {exc}", err=True)
+        down[server.name] = failed + 1
+        return
+    down.pop(server.name, None)
+    click.echo(f"{server.name} is back at {server.display_url}", err=True)
