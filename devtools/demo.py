@@ -37,6 +37,9 @@ from facility.errors import CommError
 from facility.redact import redact_url
 from facility.topics import READINGS_WILDCARD
 
+# a read-only, readings-only bus account (docs/telegraf.md), its login in var/mosquitto/reader.env
+DEMO_READER = "reader"
+
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
@@ -122,12 +125,14 @@ def group(ctx: click.Context, speed: float | None) -> None:
                 # an empty [collector] sites means every site
                 collectors=[(settings.collector.id, settings.collector.sites or sites)],
                 gateway_id=settings.gateway.id,
+                readers=[DEMO_READER],
             )
             broker = MosquittoServer(
                 var / "mosquitto", port=mqtt_port, accounts=accounts, test_account=False
             ).start()
             servers.append(broker)
-            _write_cli_env(broker, var / "mosquitto" / "cli.env")
+            _write_cli_env(broker, "facility-cli", var / "mosquitto" / "cli.env")
+            _write_cli_env(broker, DEMO_READER, var / "mosquitto" / "reader.env")
         influx_port = urlsplit(settings.influxdb.url).port or 8086
         if _answers(settings.influxdb.url):
             click.echo(f"InfluxDB: using the one already at {redact_url(settings.influxdb.url)}")
@@ -211,6 +216,10 @@ def group(ctx: click.Context, speed: float | None) -> None:
                 f"  MQTT login  closed bus, one account per service; for the CLI: "
                 f"source {var / 'mosquitto' / 'cli.env'}"
             )
+            click.echo(
+                f"  MQTT reader read-only readings login for your own pipeline (docs/telegraf.md): "
+                f"{var / 'mosquitto' / 'reader.env'}"
+            )
         influx_url = redact_url(settings.influxdb.url)
         click.echo(f"  InfluxDB    {influx_url}  database {settings.influxdb.database}")
         click.echo(
@@ -253,12 +262,12 @@ def _broker_env(broker: MosquittoServer, account: str) -> dict[str, str]:
     }
 
 
-def _write_cli_env(broker: MosquittoServer, path: Path) -> None:
-    """``export`` lines for the CLI's command account, in a file only its owner reads."""
-    lines = [f"export {k}={shlex.quote(v)}" for k, v in _broker_env(broker, "facility-cli").items()]
+def _write_cli_env(broker: MosquittoServer, account: str, path: Path) -> None:
+    """``export`` lines for ``account``'s login, in a file only its owner reads."""
+    lines = [f"export {k}={shlex.quote(v)}" for k, v in _broker_env(broker, account).items()]
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as out:
-        out.write("# the demo broker's CLI login (facility alarms ack ...); new on every demo\n")
+        out.write(f"# the demo broker's {account} login; new on every demo\n")
         out.write("\n".join(lines) + "\n")
     path.chmod(0o600)
 

@@ -302,8 +302,8 @@ class MqttLink:
             await within(connected, 10)
         except TimeoutError:
             raise CommError("no CONNACK within 10 s") from None
-        for topic, qos in self.subscriptions:
-            client.subscribe(topic, qos)
+        if self.subscriptions:
+            await self._subscribe(client, loop)
         self.stats.connects += 1
         self.connected.set()
         if self.birth is not None:
@@ -315,6 +315,36 @@ class MqttLink:
         if self._down_logged or self.stats.connects > 1:
             log.info("mqtt broker=%s:%s connected", self.broker.host, self.broker.port)
         self._down_logged = False
+
+    async def _subscribe(self, client: paho.Client, loop: asyncio.AbstractEventLoop) -> None:
+        """Subscribe and wait for the SUBACK, so ``connected`` also means "listening": it was
+        set as SUBSCRIBE left, and a message published at once by another client missed the
+        link 43 times in 100. A topic the broker refuses is logged at every connect, with the
+        broker's reason (mosquitto 2.0's ACL file grants every filter and filters at delivery;
+        brokers that check at subscribe time answer "Not authorized" here)."""
+        answered: asyncio.Future[list[ReasonCode]] = loop.create_future()
+
+        def on_subscribe(
+            _c: paho.Client, _u: Any, _mid: int, codes: list[ReasonCode], _p: Any
+        ) -> None:
+            loop.call_soon_threadsafe(_answer, answered, list(codes))
+
+        client.on_subscribe = self._guarded(loop, on_subscribe)
+        client.subscribe(list(self.subscriptions))
+        try:
+            codes = await within(answered, 10)
+        except TimeoutError:
+            raise CommError("no SUBACK within 10 s") from None
+        for (topic, _qos), code in zip(self.subscriptions, codes, strict=False):
+            if code.is_failure:
+                log.error(
+                    "mqtt broker=%s:%s refused %s the subscription to %s: %s",
+                    self.broker.host,
+                    self.broker.port,
+                    self.client_id,
+                    topic,
+                    code,
+                )
 
     async def _watch_acks(self) -> None:
         """Wait for the connection to be lost; meanwhile fail it if the broker leaves a
@@ -568,6 +598,11 @@ async def _broker_closed(held: socket.socket, timeout_s: float) -> None:
                 pass
     finally:
         held.close()
+
+
+def _answer(future: asyncio.Future[list[ReasonCode]], codes: list[ReasonCode]) -> None:
+    if not future.done():
+        future.set_result(codes)
 
 
 def _settle(future: asyncio.Future[None], error: BaseException | None) -> None:

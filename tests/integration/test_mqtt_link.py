@@ -10,7 +10,9 @@ acknowledgement was dropped and the publisher waited for it for ever.
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
+import operator
 import os
 import signal
 import threading
@@ -260,3 +262,41 @@ async def test_a_clean_stop_waits_until_the_broker_has_read_every_acknowledgemen
         assert sorted(got + again) == list(range(2000))
     finally:
         await _stop(task)
+
+
+def _keep(inbox: list[bytes], _topic: str, payload: bytes) -> None:
+    inbox.append(payload)
+
+
+async def test_connected_means_listening(mosquitto: MosquittoServer) -> None:
+    """Session 6 finding: ``connected`` was set as the SUBSCRIBE left, before the broker had
+    answered it; a message another client published at once missed the link 43 times in 100.
+    ``connected`` now waits for the SUBACK (both network modes)."""
+    broker = BrokerSettings.from_url(mosquitto.url)
+    sender = MqttLink(broker, "test-listening-pub", network_thread=False)
+    sender_task = await _running(sender)
+    missed: list[int] = []
+    try:
+        for i in range(20):
+            got: list[bytes] = []
+            topic = f"test/listening/{time.monotonic_ns()}"
+            listener = MqttLink(
+                broker,
+                f"test-listening-{i}",
+                subscriptions=[(topic, 1)],
+                on_message=functools.partial(_keep, got),
+                network_thread=bool(i % 2),
+            )
+            task = asyncio.create_task(listener.run())
+            try:
+                await asyncio.wait_for(listener.connected.wait(), 10)  # not polled: at once
+                await asyncio.wait_for(sender.publish(topic, b"at once"), 10)
+                try:
+                    await wait_until(functools.partial(operator.eq, got, [b"at once"]), 2)
+                except TimeoutError:
+                    missed.append(i)
+            finally:
+                await _stop(task)
+    finally:
+        await _stop(sender_task)
+    assert not missed, f"published right after connected, not heard by links {missed}"
