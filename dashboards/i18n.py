@@ -123,6 +123,7 @@ LABELS: dict[str, dict[str, str]] = {
     "tile_stale": {"en": "stale", "zh": "数据过期"},
     "on": {"en": "on", "zh": "开"},
     "off": {"en": "off", "zh": "关"},
+    "tile_lamps_failed": {"en": "{n} lamps failed", "zh": "{n} 盏灯故障"},
     "q_bad_comm": {"en": "no comm", "zh": "通讯故障"},
     "q_bad_device": {"en": "device error", "zh": "设备错误"},
     "q_bad_config": {"en": "config error", "zh": "配置错误"},

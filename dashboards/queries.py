@@ -31,6 +31,7 @@ from dashboards.live import LiveFeed
 from dashboards.plans import SitePlan, load_plan, plan_paths
 from dashboards.tiles import (
     BAD,
+    TILE_COUNTS,
     ServiceProblem,
     format_age,
     stale_after,
@@ -280,6 +281,7 @@ class Queries(AlarmQueries):
         priorities = self.asset_alarm_priorities(alarms)
         quality_labels = {q.value: t(f"q_{q.value}", lang) for q in Quality}
         on_off = (t("on", lang), t("off", lang))
+        count_words = {point: t(key, lang) for point, key in TILE_COUNTS.items()}
         snapshot = self.live.snapshot()
         tiles: dict[str, dict[str, Any]] = {}
         summary: dict[str, dict[str, int]] = {}
@@ -316,6 +318,7 @@ class Queries(AlarmQueries):
                 point_stale_after_s=windows[1],
                 quality_labels=quality_labels,
                 on_off=on_off,
+                counts=count_words,
             )
             entry = tile.as_json()
             entry["comm"] = {

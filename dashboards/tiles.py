@@ -27,6 +27,9 @@ KEY_POINTS: dict[str, tuple[str, str | None]] = {
     "LGT": ("contactor_on", "lamps_failed"),
     "FAP": ("panel_state", None),
 }
+# a unit-less count shown on a tile says what it counts ("on · 0" read as a reading of 0):
+# point -> the i18n key of its "{n} ..." text
+TILE_COUNTS: dict[str, str] = {"lamps_failed": "tile_lamps_failed"}
 BAD = "—"
 STALE_POLLS = 3  # a device is stale after this many of its fastest poll periods
 MIN_STALE_S = 15.0  # a hiccup of a fast device is not yet stale; a stopped one is, well within 30 s
@@ -120,14 +123,17 @@ def tile_state(
     point_stale_after_s: Mapping[str, float] | None = None,
     quality_labels: Mapping[str, str] | None = None,
     on_off: tuple[str, str] = ("on", "off"),
+    counts: Mapping[str, str] | None = None,
 ) -> TileState:
     """The tile of one device from its merged points (``points``: name → {v, u, q, t}).
 
     ``age_s`` is the age of the device's newest message; ``t`` in a point is when the point
     itself was last collected — the key points of a slow poll class are older than the
     device's newest message, and each is judged stale against its own poll window
-    (``point_stale_after_s``) when ``now_ms`` is given."""
+    (``point_stale_after_s``) when ``now_ms`` is given. ``counts`` gives a unit-less count
+    its words: point -> ``"{n} lamps failed"``."""
     states = states or {}
+    counts = counts or {}
     quality_labels = quality_labels or {}
     point_stale_after_s = point_stale_after_s or {}
     key, second = KEY_POINTS.get(device_class, (next(iter(points), ""), None))
@@ -147,6 +153,8 @@ def tile_state(
             text = on_off[0] if value else on_off[1]
         else:
             text = format_value(value, str(entry.get("u", "")), states.get(name))
+            if name in counts and isinstance(value, int | float):
+                text = counts[name].format(n=text)
         parts.append(
             text if quality == "good" else f"{text} ({quality_labels.get(quality, quality)})"
         )

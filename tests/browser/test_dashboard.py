@@ -95,7 +95,7 @@ def test_overview_shows_a_tile_per_published_device_with_its_value(
 
     expect(page.locator(_id(ids.tile_value("HT-TNK-001")))).to_have_text("2.85 m · 71.3 %")
     expect(page.locator(_id(ids.tile_value("HT-FAP-001")))).to_have_text("normal")
-    expect(page.locator(_id(ids.tile_value("HT-LGT-001")))).to_have_text("on · 2")
+    expect(page.locator(_id(ids.tile_value("HT-LGT-001")))).to_have_text("on · 2 lamps failed")
     # a device that lost communication says so, with a bad quality instead of a value
     expect(page.locator(_id(ids.tile_comm("HT-PMP-002")))).to_have_text("comm lost")
     expect(page.locator(_id(ids.tile("HT-PMP-002")))).to_have_class(re.compile("tile-bad"))

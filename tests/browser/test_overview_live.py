@@ -100,7 +100,7 @@ def test_tile_merges_the_values_of_every_poll_class(page: Page, served: Served) 
     value = page.locator(_id(ids.tile_value("HT-LGT-002")))
     expect(value).to_have_text("on")
     publish(served.broker, "HT-LGT-002", "LGT", {"lamps_failed": (3, "")}, now, seq=2)
-    expect(value).to_have_text("on · 3")
+    expect(value).to_have_text("on · 3 lamps failed")
     expect(page.locator(_id(ids.tile_comm("HT-LGT-002")))).to_have_text("online")
     # the tile says how old its values are
     expect(page.locator(_id(ids.tile_age("HT-LGT-002")))).to_have_text(re.compile(r"\d+ s ago"))

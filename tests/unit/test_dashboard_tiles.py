@@ -7,6 +7,7 @@ import pytest
 from dashboards.i18n import LABELS, LANGS, normalise, t
 from dashboards.tiles import (
     BAD,
+    TILE_COUNTS,
     ServiceProblem,
     format_age,
     format_value,
@@ -241,3 +242,17 @@ def test_one_retained_message_fills_the_device_with_each_points_own_time() -> No
     assert points["lamps_failed"]["v"] == 2
     assert points["lamps_failed"]["t"] == int(slow.timestamp() * 1000)
     assert points["contactor_on"]["t"] == int(now.timestamp() * 1000)
+
+
+def test_a_count_without_a_unit_says_what_it_counts() -> None:
+    """Session 6, the demo as the operator saw it: every lighting tile read "on · 0", which
+    reads as a reading of 0; the 0 is the circuit's failed lamps."""
+    points = {
+        "contactor_on": {"v": True, "u": "", "q": "good"},
+        "lamps_failed": {"v": 0, "u": "", "q": "good"},
+    }
+    counts = {point: t(key, "en") for point, key in TILE_COUNTS.items()}
+    assert tile_state("LGT", points, {}, counts=counts).value == "on · 0 lamps failed"
+    counts_zh = {point: t(key, "zh") for point, key in TILE_COUNTS.items()}
+    zh = tile_state("LGT", points, {}, on_off=("开", "关"), counts=counts_zh)
+    assert zh.value == "开 · 0 盏灯故障"
