@@ -71,12 +71,13 @@ def _header(principal: Principal | None, csrf: str) -> html.Header:
     if principal is not None:
         roles = ", ".join(sorted(principal.roles))
         sites = "all estates" if principal.all_sites else ", ".join(sorted(principal.sites))
+        badge = f"{principal.display_name or principal.name} ({roles} · {sites})"
         who = [
             html.Span(
-                f"{principal.display_name or principal.name} ({roles} · {sites})",
+                badge,
                 id=ids.USER_BADGE,
                 className="user-badge",
-                title=principal.name,
+                title=f"{principal.name}: {badge}",  # the whole of it where the header cuts it
             ),
             html.Form(
                 [
