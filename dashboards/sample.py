@@ -194,9 +194,7 @@ def seed_users(url: str) -> dict[str, tuple[str, str]]:
         made[role] = (name, secret)
         by = Principal(admin.name, admin.roles, admin.sites, Source.SYSTEM)
         for name, role, sites in DEMO_USERS[1:]:
-            _user, secret = users.add(
-                name, [role], sites, by=by, display_name=f"Demo {role} ({', '.join(sites)})"
-            )
+            _user, secret = users.add(name, [role], sites, by=by, display_name=f"Demo {role}")
             made[role] = (name, secret)
     return made
 
