@@ -187,6 +187,28 @@ def _register_shell_callbacks(app: dash.Dash) -> None:
         ]
 
 
+class QueueDepthFilter(logging.Filter):
+    """waitress says "Task queue depth is 1" whenever one request waits for a free thread, a
+    few milliseconds when a phone opens and fetches its pages at once: in the demo's log
+    after every sign-in. Only a backlog of ``threshold`` waiting requests (as many as there
+    are threads) is worth a warning: the dashboard is then falling behind."""
+
+    def __init__(self, threshold: int) -> None:
+        super().__init__()
+        self.threshold = threshold
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        depth = record.args[0] if isinstance(record.args, tuple) and record.args else None
+        return not isinstance(depth, int) or depth >= self.threshold
+
+
+def _quiet_short_queues(threads: int) -> None:
+    queue_log = logging.getLogger("waitress.queue")
+    for old in [f for f in queue_log.filters if isinstance(f, QueueDepthFilter)]:
+        queue_log.removeFilter(old)
+    queue_log.addFilter(QueueDepthFilter(threads))
+
+
 class DashboardServer:
     """An app served by waitress from a daemon thread, with its live feed; ``stop()`` ends
     both. ``port=0`` picks a free port (see ``url``). ``trusted_proxy``: the address of a
@@ -216,6 +238,7 @@ class DashboardServer:
                 "clear_untrusted_proxy_headers": True,
             }
         self._map: dict[int, Any] = {}
+        _quiet_short_queues(threads)
         # threads: one request waits on the alarm engine's answer (ack) without stalling
         # the 2 s ticks of every other browser
         self._server: BaseWSGIServer | MultiSocketServer = create_server(
