@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -204,6 +205,26 @@ def test_phone_width_does_not_overflow(as_role: Callable[[str], Page]) -> None:
 
 
 PHONE_HEADER_MAX_PX = 56  # one line (menu button, title, counter) is ~40 px; two would be ~75
+
+
+DESKTOP_HEADER_MAX_PX = 60  # one line is ~47 px at 1280 px; two were 88
+
+
+def test_desktop_header_is_one_line_with_every_menu_entry(
+    sign_in_as: Callable[..., Page], served: Served
+) -> None:
+    """Session 6, the demo's screenshots at 1280 px: the manager's menu (with KPIs and
+    Reports) wrapped "Reports" onto a second line under the title. Who is signed in gives
+    way instead, cut with an ellipsis and whole in its tooltip."""
+    page = sign_in_as(served.url, served.users["manager"], "/alarms")
+    page.set_viewport_size({"width": 1280, "height": 800})
+    for path in ("/alarms", "/workorders"):
+        page.goto(served.url + path)
+        expect(page.locator(_id(ids.nav_link("reports")))).to_be_visible()
+        height = page.locator(_id(ids.HEADER)).evaluate("h => h.getBoundingClientRect().height")
+        assert height <= DESKTOP_HEADER_MAX_PX, f"{path}: the header is {height} px tall"
+    badge = page.locator(_id(ids.USER_BADGE))
+    expect(badge).to_have_attribute("title", re.compile(r"manager \(manager · all estates\)"))
 
 
 def test_phone_header_is_one_line_with_the_counter_and_a_menu_on_every_page(
