@@ -78,6 +78,7 @@ LABELS: dict[str, dict[str, str]] = {
     "wo_on_phone": {"en": "Work this order (phone)", "zh": "处理此工单 (手机)"},
     "wo_assignee": {"en": "assignee", "zh": "负责人"},
     "wo_unassigned": {"en": "unassigned", "zh": "未指派"},
+    "wo_overdue": {"en": "overdue", "zh": "已逾期"},
     "wo_checklist": {"en": "Checklist", "zh": "检查项"},
     "wo_back": {"en": "All open orders", "zh": "返回工单列表"},
     "wo_not_found": {"en": "Work order not found", "zh": "未找到工单"},

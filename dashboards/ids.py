@@ -87,6 +87,7 @@ TONE_SILENCE = "tone-silence"
 WO_LIST = "wo-list"
 WO_BANNER = "wo-banner"
 WO_DETAIL = "wo-detail"
+WO_FILTERS = "wo-filters"  # the open orders' counts, each a filter link
 WO_PHONE_LINK = "wo-phone-link"  # work the order on the phone page (/m/order/<number>)
 
 # -- asset ------------------------------------------------------------------------------------
@@ -114,6 +115,11 @@ ASSET_LABEL_LINK = "asset-label-link"  # the printable label (PDF)
 KPI_TABLE = "kpi-table"
 REPORTS_TABLE = "reports-table"
 KPI_BANNER = "kpi-banner"
+
+
+def wo_filter(key: str, value: str) -> str:
+    """The work-order list's filter link ``key=value`` (``priority``/``critical``, ...)."""
+    return f"wo-filter-{key}-{value}"
 
 
 def nav_link(page: str) -> str:

@@ -1,9 +1,13 @@
-"""Work orders (``/workorders``): a phone-width list of open orders; ``?number=WO-...``
-shows one order with its checklist."""
+"""Work orders (``/workorders``): the open orders of the person's estates as cards (a column
+on a phone, a grid on a desk), with counts and filters as plain links — ``?site=HT``,
+``?priority=critical``, ``?due=overdue``, ``?who=unassigned``, combined, bookmarkable;
+``?number=WO-...`` shows one order with its checklist."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
+from urllib.parse import urlencode
 
 import dash
 from dash import dcc, html
@@ -12,7 +16,9 @@ from dashboards import ids
 from dashboards.access import current_principal
 from dashboards.components import banner, queries
 from dashboards.i18n import normalise, t
+from dashboards.wo_filters import chosen_filters, overdue, select
 from facility.errors import FacilityError
+from facility.types import Priority
 from maintenance.workorders import WorkOrder
 
 dash.register_page(__name__, path="/workorders", name="Work orders", order=2)  # type: ignore[no-untyped-call]
@@ -22,28 +28,64 @@ def _title(order: WorkOrder, lang: str) -> str:
     return order.title_zh if lang == "zh" and order.title_zh else order.title_en
 
 
-def _card(order: WorkOrder, lang: str) -> dcc.Link:
+def _card(order: WorkOrder, lang: str, now: datetime) -> dcc.Link:
     q = queries()
     assignee = order.assignee or t("wo_unassigned", lang)
-    # the one due time everywhere (CLI, sheet, phone): the completion due; ``due_at`` is a
-    # plan's slot start and made orders look overdue
-    due = q.local_time(order.completion_due)
+    late = overdue(order, now)
+    due = html.Span(
+        f"{t('wo_due', lang)} {q.local_time(order.completion_due)}"
+        + (f" · {t('wo_overdue', lang)}" if late else ""),
+        className="wo-overdue" if late else None,
+    )
     return dcc.Link(
         [
             html.Div(order.number, className="wo-number"),
             html.Div(_title(order, lang), className="wo-title"),
             html.Div(
-                f"{order.asset_no} · {order.priority.value} · {order.state.value}",
+                f"{order.asset_no} · {t(f'prio_{order.priority.value}', lang)} · "
+                f"{t(f'wos_{order.state.value}', lang)}",
                 className="wo-meta",
             ),
-            html.Div(
-                f"{t('wo_due', lang)} {due} · {t('wo_assignee', lang)}: {assignee}",
-                className="wo-meta",
-            ),
+            html.Div([due, f" · {t('wo_assignee', lang)}: {assignee}"], className="wo-meta"),
         ],
         href=f"/workorders?number={order.number}",
-        className=f"wo-card prio-{order.priority.value}",
+        className=f"wo-card prio-{order.priority.value}" + (" wo-card-overdue" if late else ""),
     )
+
+
+def _chip(label: str, count: int, key: str, value: str, chosen: dict[str, str]) -> dcc.Link:
+    """A filter as a link that turns it on (or off, when it is on), keeping the others."""
+    on = chosen.get(key) == value
+    query = {k: v for k, v in chosen.items() if k != key}
+    if not on:
+        query[key] = value
+    return dcc.Link(
+        [label, html.B(f" {count}")],
+        href="/workorders" + (f"?{urlencode(sorted(query.items()))}" if query else ""),
+        className="wo-chip wo-chip-on" if on else "wo-chip",
+        id=ids.wo_filter(key, value),
+    )
+
+
+def _filters(orders: list[WorkOrder], chosen: dict[str, str], now: datetime, lang: str) -> html.Div:
+    """Counts of the open orders, each a filter; counted within the other chosen filters."""
+
+    def count(key: str, value: str) -> int:
+        return len(select(orders, {**chosen, key: value}, now))
+
+    chips: list[Any] = []
+    sites = sorted({o.site for o in orders})
+    if len(sites) > 1:
+        chips += [_chip(site, count("site", site), "site", site, chosen) for site in sites]
+    chips += [
+        _chip(t(f"prio_{p.value}", lang), count("priority", p.value), "priority", p.value, chosen)
+        for p in Priority
+    ]
+    chips.append(_chip(t("wo_overdue", lang), count("due", "overdue"), "due", "overdue", chosen))
+    chips.append(
+        _chip(t("wo_unassigned", lang), count("who", "unassigned"), "who", "unassigned", chosen)
+    )
+    return html.Div(chips, id=ids.WO_FILTERS, className="wo-filters")
 
 
 def _detail(number: str, lang: str) -> list[Any]:
@@ -94,20 +136,31 @@ def _detail(number: str, lang: str) -> list[Any]:
     ]
 
 
-def layout(lang: str | None = None, number: str | None = None, **_query: str) -> html.Div:
+def layout(lang: str | None = None, number: str | None = None, **query: str) -> html.Div:
     lang = normalise(lang)
     if number:
         return html.Div(_detail(number, lang), id=ids.WO_DETAIL)
-    children: list[Any] = [html.H1(t("wo_title", lang))]
+    q = queries()
+    now = q.clock()
+    chosen = chosen_filters(query)
     try:
-        orders = queries().open_orders(current_principal())
+        orders = q.open_orders(current_principal())
     except FacilityError as exc:
+        children: list[Any] = [html.H1(t("wo_title", lang))]
         children.append(banner(f"{t('unavailable', lang)}: {exc}", component_id=ids.WO_BANNER))
         orders = []
     else:
-        if not orders:
+        shown = select(orders, chosen, now)
+        children = [
+            html.H1(f"{t('wo_title', lang)} · {len(shown)}"),
+            _filters(orders, chosen, now, lang),
+        ]
+        if not shown:
             children.append(banner(t("no_orders", lang), "ok", component_id=ids.WO_BANNER))
-    children.append(html.Div([_card(o, lang) for o in orders], id=ids.WO_LIST, className="wo-list"))
+        orders = shown
+    children.append(
+        html.Div([_card(o, lang, now) for o in orders], id=ids.WO_LIST, className="wo-list")
+    )
     return html.Div(children)
 
 

@@ -171,6 +171,29 @@ def test_work_order_list_and_detail_with_checklist(page: Page, dashboard: Dashbo
     expect(detail).to_contain_text("Checklist")
 
 
+def test_work_order_counts_are_filters_kept_in_the_link(page: Page, dashboard: Dashboard) -> None:
+    """Session 6, the demo as a supervisor saw it: 77 open orders in one phone-width column
+    and no way to find the overdue or the critical ones. Counts per priority, overdue and
+    unassigned are links that filter the list (``/workorders?priority=critical``)."""
+    page.set_viewport_size({"width": 1280, "height": 800})
+    page.goto(dashboard.url + "/workorders")
+    cards = page.locator(_id(ids.WO_LIST)).locator(".wo-card")
+    expect(cards).to_have_count(len(dashboard.order_numbers))
+    critical = page.locator(_id(ids.wo_filter("priority", "critical")))
+    expect(critical).to_have_text("Critical 1")
+    expect(page.locator(_id(ids.wo_filter("priority", "medium")))).to_have_text("Medium 1")
+    expect(page.locator(_id(ids.wo_filter("due", "overdue")))).to_have_text("overdue 0")
+    critical.click()
+    page.wait_for_url(f"{dashboard.url}/workorders?priority=critical")
+    expect(cards).to_have_count(1)
+    expect(cards).to_contain_text("Drain pump dry-run trip")
+    expect(page.locator("h1")).to_have_text("Open work orders · 1")
+    expect(critical).to_have_class("wo-chip wo-chip-on")
+    critical.click()  # on again: off
+    page.wait_for_url(f"{dashboard.url}/workorders")
+    expect(cards).to_have_count(len(dashboard.order_numbers))
+
+
 def test_asset_page_charts_history_and_shows_the_timeline(page: Page, dashboard: Dashboard) -> None:
     started = time.perf_counter()
     page.goto(f"{dashboard.url}/asset/{HISTORY_ASSET}")
