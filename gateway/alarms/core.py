@@ -76,6 +76,8 @@ from gateway.alarms.watchdog import (
 from maintenance.identity.roles import Permission
 
 log = logging.getLogger(__name__)
+# how many asset numbers the "held by" log line names before "and N more"
+HELD_LOG_NAMES = 5
 
 MODE_REFRESH_S = 60.0
 
@@ -568,19 +570,31 @@ class AlarmCore:
                 slot, Evaluated(raw, f"{verdict.health.value}: {verdict.reason}"), now, records
             )
         count = 0
+        newly: dict[str, list[str]] = {}  # cause -> the devices it holds from now on
         for asset in self._assets.values():
             cause = held.get(asset.asset_no)
             if cause is not None:
                 count += 1
                 if asset.held_by != cause:
                     if asset.held_by is None:
-                        log.info("asset_no=%s comm_loss held by %s", asset.asset_no, cause)
+                        newly.setdefault(cause, []).append(asset.asset_no)
                     asset.held_by = cause
             elif asset.held_by is not None:
                 # released: its data may take a poll to come back; give it stale_after_s
                 asset.held_by = None
                 asset.grace_from = now
         self.stats.held_assets = count
+        for cause, asset_nos in newly.items():
+            # one line per cause, not one per device (163 lines each time in the demo)
+            shown = ", ".join(asset_nos[:HELD_LOG_NAMES])
+            more = (
+                f" and {len(asset_nos) - HELD_LOG_NAMES} more"
+                if len(asset_nos) > HELD_LOG_NAMES
+                else ""
+            )
+            log.info(
+                "comm_loss of %d device(s) held by %s: %s%s", len(asset_nos), cause, shown, more
+            )
 
     def _refresh_modes(self, asset: _Asset, now: datetime, records: list[AlarmRecord]) -> None:
         """Suppress or release alarms of an asset by the mode rules that apply now."""

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 from collections.abc import AsyncIterator
 from datetime import datetime
@@ -104,8 +105,12 @@ class FrozenPublishes:
 
 
 async def test_frozen_collector_is_one_system_alarm_and_no_comm_loss(
-    estate: Estate, fresh_mosquitto: MosquittoServer, tmp_path: Path
+    estate: Estate,
+    fresh_mosquitto: MosquittoServer,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.INFO, logger="gateway.alarms.core")
     broker = BrokerSettings.from_url(fresh_mosquitto.url)
     url = f"sqlite:///{tmp_path / 'facility.db'}"
     # comm_loss with no on-delay: were it not held, it would be raised the moment the
@@ -163,6 +168,11 @@ async def test_frozen_collector_is_one_system_alarm_and_no_comm_loss(
         assert bus.raised("comm_loss") == []
         assert bus.raised("service") == [SYSTEM_ALARM]
         assert engine.core.stats.held_assets == len(NOS)
+        # said once for the collector, not once per device (session 6: 163 lines a time)
+        held = [r.getMessage() for r in caplog.records if "held by" in r.getMessage()]
+        assert len(held) == 1, held
+        assert held[0].startswith(f"comm_loss of {len(NOS)} device(s) held by SYS-COL-"), held
+        assert all(no in held[0] for no in NOS), held
 
         # 3. publishing resumes: the system alarm returns to normal, comm_loss stays quiet
         frozen.thaw()
