@@ -78,6 +78,9 @@ from maintenance.identity.roles import Permission
 log = logging.getLogger(__name__)
 # how many asset numbers the "held by" log line names before "and N more"
 HELD_LOG_NAMES = 5
+# the engine is deaf when it has not heard its own heartbeat back for this many heartbeat
+# intervals: fewer than the watchdog's silence window (3), so it knows before judging others
+OWN_SILENCE_INTERVALS = 2.0
 
 MODE_REFRESH_S = 60.0
 
@@ -201,7 +204,13 @@ class AlarmCore:
     ) -> None:
         self.alarm_set = alarm_set
         self.stale_after_s = stale_after_s
-        self.deaf_since: datetime | None = None  # the engine's own bus link is down
+        self.deaf_since: datetime | None = None  # the engine hears nothing (see set_listening)
+        self._link_up = True
+        # the engine's own heartbeat, heard back from the bus: a broker that stops delivering
+        # (frozen, overloaded) leaves the link "connected" for its ack timeout (30 s), while
+        # every service falls silent after 3 heartbeats (15 s). Not hearing itself for
+        # OWN_SILENCE_INTERVALS heartbeats, the engine is the deaf one, not the services.
+        self._own_heard_at: datetime | None = None
         self.watchdog = Watchdog(watchdog)
         self.own_service = own_service  # an engine does not judge itself
         self.verdicts: list[Verdict] = []
@@ -390,15 +399,34 @@ class AlarmCore:
         return process_condition(spec, reading, slot.status.raw, rate)
 
     def set_listening(self, listening: bool, now: datetime) -> None:
-        """The engine's own link to the bus went down (deaf) or came back. While deaf, silence
-        is the engine's, not the services' or the devices': no system alarm and no comm_loss
-        is raised for it, and on return every clock starts again (one cause, one alarm — and
-        the cause here is not theirs)."""
-        if not listening:
+        """The engine's own link to the bus went down or came back."""
+        self._link_up = listening
+        self._follow_deafness(now)
+
+    def _own_silence_s(self) -> float:
+        return OWN_SILENCE_INTERVALS * self.watchdog.settings.default_interval_s
+
+    def _follow_deafness(self, now: datetime) -> None:
+        """Deaf: the link is down, or the engine has not heard its own heartbeat back for a
+        while (after hearing it once). While deaf, silence is the engine's, not the services'
+        or the devices': no system alarm and no comm_loss is raised for it, and when it hears
+        again every clock starts again (one cause, one alarm — and the cause is not theirs)."""
+        own = self._own_heard_at
+        deaf = not self._link_up or (
+            own is not None and (now - own).total_seconds() > self._own_silence_s()
+        )
+        if deaf:
             if self.deaf_since is None:
                 self.deaf_since = now
+                log.warning(
+                    "alarms: deaf since %s (%s): services and devices are not judged until the "
+                    "bus is heard again",
+                    now.isoformat(timespec="seconds"),
+                    "broker link down" if not self._link_up else "own heartbeat not heard back",
+                )
             return
         if self.deaf_since is not None:
+            log.info("alarms: hearing the bus again; every silence clock starts again")
             self.deaf_since = None
             self.watchdog.rearm(now)
             for asset in self._assets.values():
@@ -411,6 +439,7 @@ class AlarmCore:
             self._started = now
             for key in self._restored_services:
                 self.watchdog.expect(key, now)
+        self._follow_deafness(now)
         deaf = self.deaf_since is not None
         if not deaf:
             self._watch(now, records)
@@ -444,6 +473,8 @@ class AlarmCore:
         once (an offline will raises its system alarm without waiting for the next tick)."""
         self.stats.heartbeats += 1
         if heartbeat.key == self.own_service:
+            self._own_heard_at = now  # the bus delivers: see _follow_deafness
+            self._follow_deafness(now)
             return []
         if (
             heartbeat.kind is ServiceKind.COLLECTOR
@@ -453,7 +484,8 @@ class AlarmCore:
             return []  # another engine's sites
         self.watchdog.observe(heartbeat, now)
         records: list[AlarmRecord] = []
-        self._watch(now, records)
+        if self.deaf_since is None:
+            self._watch(now, records)
         return records
 
     def forget_service(self, key: ServiceKey, now: datetime) -> list[AlarmRecord]:

@@ -15,6 +15,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
+import signal
 import time
 from collections.abc import AsyncIterator
 from datetime import datetime
@@ -29,6 +31,7 @@ from collectors.service import CollectorService
 from device_profiles import load_library
 from devtools.services import MosquittoServer
 from facility.errors import CommError
+from facility.heartbeat import Heartbeat, ServiceKind, make_heartbeat, publish_heartbeats
 from facility.mqtt import BrokerSettings, MqttLink
 from facility.types import Asset
 from gateway.alarms.alarmfile import parse_alarm_file
@@ -194,3 +197,71 @@ async def test_frozen_collector_is_one_system_alarm_and_no_comm_loss(
     assert journal[0].detail["health"] == "stalled"
     assert "published_total unchanged" in journal[0].detail["reason"]
     assert journal[0].detail["devices"] == len(NOS)
+
+
+async def test_a_frozen_broker_raises_no_service_alarm(
+    fresh_mosquitto: MosquittoServer, tmp_path: Path
+) -> None:
+    """Session 6, an hour of the demo with faults: mosquitto frozen (SIGSTOP) for 40 s raised
+    the system alarms of the collector, the gateway, the scheduler and the dashboard — every
+    service but the broker, the one at fault. The engine's own link stays "connected" until
+    its ack timeout, while the services fall silent after three heartbeats. Not hearing its
+    own heartbeat back, the engine now knows the silence is its own."""
+    broker = BrokerSettings.from_url(fresh_mosquitto.url)
+    pid = fresh_mosquitto.pid
+    assert pid is not None
+    url = f"sqlite:///{tmp_path / 'facility.db'}"
+    alarms = AlarmService(
+        compile_alarms(assets(), PROFILES, parse_alarm_file("", "alarms.yaml")),
+        broker,
+        AlarmStore(url),
+        service_id="frozen-alarms",
+        stale_after_s=STALE_AFTER_S,
+        tick_s=0.2,
+        heartbeat_s=1.0,
+    )
+    bus = Bus()
+    watcher = MqttLink(
+        broker,
+        "test-frozen-watcher",
+        subscriptions=[("facility/v1/events/alarms/#", 1)],
+        on_message=bus.on_message,
+    )
+    service = MqttLink(broker, "test-frozen-service")
+    polls = [0]
+
+    def collector() -> Heartbeat:
+        polls[0] += 1
+        return make_heartbeat(
+            ServiceKind.COLLECTOR, "frozen-collector", interval_s=1.0, sites=("HT",),
+            counters={"devices": 0, "polls_total": polls[0]},
+        )  # fmt: skip
+
+    ready = asyncio.Event()
+    tasks = [
+        asyncio.create_task(watcher.run()),
+        asyncio.create_task(service.run()),
+        asyncio.create_task(alarms.run(ready)),
+    ]
+    try:
+        await wait_until(ready.is_set, 20)
+        await wait_until(service.connected.is_set, 10)
+        tasks.append(asyncio.create_task(publish_heartbeats(service, collector, interval_s=1.0)))
+        engine = alarms.engine
+        assert engine is not None
+        await wait_until(lambda: engine.core.watchdog.verdicts(engine.clock()) != [], 10)
+        await asyncio.sleep(3)
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            await asyncio.sleep(8)  # > 3 heartbeats of silence, < the link's ack timeout
+            assert engine.core.deaf_since is not None
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        await wait_until(lambda: engine.core.deaf_since is None, 20)
+        await asyncio.sleep(3)  # what the engine raised while frozen is published by now
+        assert bus.raised("service") == []
+    finally:
+        os.kill(pid, signal.SIGCONT)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)

@@ -313,6 +313,60 @@ def test_an_engine_cut_off_from_the_bus_raises_nothing_for_its_own_deafness() ->
     assert [r.alarm_id for r in later if r.kind.value == "raise"] == ["SYS-COL-collector-1/service"]
 
 
+def deaf(core: AlarmCore) -> bool:
+    return core.deaf_since is not None
+
+
+def test_a_broker_that_stops_delivering_is_the_engines_deafness_not_the_services() -> None:
+    """Session 6, an hour of the demo: mosquitto frozen (SIGSTOP) for 40 s raised the system
+    alarms of the collector, gateway, scheduler and dashboard. The engine's link stays
+    "connected" until its ack timeout (30 s) while every service falls silent after 15 s.
+    Not hearing its own heartbeat back for two intervals, the engine knows the silence is
+    its own."""
+    from facility.heartbeat import Heartbeat, ServiceKind, make_heartbeat
+
+    own = (ServiceKind.ALARMS, "alarms-1")
+
+    def heartbeat(kind: ServiceKind, name: str, n: int) -> Heartbeat:
+        counters = (
+            {"polls_total": n, "published_total": n, "spool_depth": 0}
+            if kind is ServiceKind.COLLECTOR
+            else {"messages_evaluated": n, "backlog": 0}
+        )
+        return make_heartbeat(
+            kind, name, ts=JUNE, interval_s=5, counters=counters, sites=("HT",),
+            asset_nos=("HT-PMP-001",) if kind is ServiceKind.COLLECTOR else (),
+        )  # fmt: skip
+
+    core = AlarmCore(alarm_set("HT-PMP-001"), stale_after_s=60, own_service=own)
+    core.tick(JUNE)
+    records: list[AlarmRecord] = []
+    for s in range(0, 30, 5):  # the bus delivers: both heartbeats every 5 s
+        at = JUNE + timedelta(seconds=s)
+        core.on_heartbeat(heartbeat(ServiceKind.ALARMS, "alarms-1", s), at)
+        core.on_heartbeat(heartbeat(ServiceKind.COLLECTOR, "collector-1", s), at)
+        core.on_message(message("HT-PMP-001", at), at)
+        records += core.tick(at)
+    frozen = JUNE + timedelta(seconds=25)  # the last heartbeats heard; the link stays up
+    for s in range(1, 40):
+        records += core.tick(frozen + timedelta(seconds=s))
+    assert kinds(records) == []
+    assert deaf(core)
+    back = frozen + timedelta(seconds=40)
+    core.on_heartbeat(heartbeat(ServiceKind.ALARMS, "alarms-1", 99), back)
+    assert not deaf(core)
+    core.on_heartbeat(heartbeat(ServiceKind.COLLECTOR, "collector-1", 99), back)
+    assert kinds(core.tick(back + timedelta(seconds=1))) == []
+    # a collector that stays silent while the engine hears itself is still one alarm
+    for s in range(5, 30, 5):
+        at = back + timedelta(seconds=s)
+        core.on_heartbeat(heartbeat(ServiceKind.ALARMS, "alarms-1", 100 + s), at)
+        records += core.tick(at)
+    assert [r.alarm_id for r in records if r.kind.value == "raise"] == [
+        "SYS-COL-collector-1/service"
+    ]
+
+
 def test_a_resent_old_poll_does_not_re_raise_but_a_clock_step_back_is_still_heard() -> None:
     core = AlarmCore(alarm_set("HT-PDP-001"))
     core.tick(JUNE)
