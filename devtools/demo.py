@@ -131,8 +131,8 @@ def group(ctx: click.Context, speed: float | None) -> None:
                 var / "mosquitto", port=mqtt_port, accounts=accounts, test_account=False
             ).start()
             servers.append(broker)
-            _write_cli_env(broker, "facility-cli", var / "mosquitto" / "cli.env")
-            _write_cli_env(broker, DEMO_READER, var / "mosquitto" / "reader.env")
+            _write_login_env(broker, "facility-cli", var / "mosquitto" / "cli.env")
+            _write_login_env(broker, DEMO_READER, var / "mosquitto" / "reader.env")
         influx_port = urlsplit(settings.influxdb.url).port or 8086
         if _answers(settings.influxdb.url):
             click.echo(f"InfluxDB: using the one already at {redact_url(settings.influxdb.url)}")
@@ -262,7 +262,7 @@ def _broker_env(broker: MosquittoServer, account: str) -> dict[str, str]:
     }
 
 
-def _write_cli_env(broker: MosquittoServer, account: str, path: Path) -> None:
+def _write_login_env(broker: MosquittoServer, account: str, path: Path) -> None:
     """``export`` lines for ``account``'s login, in a file only its owner reads."""
     lines = [f"export {k}={shlex.quote(v)}" for k, v in _broker_env(broker, account).items()]
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
