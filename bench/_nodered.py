@@ -288,9 +288,11 @@ async def run_collector(
     window_s: float,
     *,
     track: bool = False,
+    mode: str = "--collect",
 ) -> Window:
     """``python -m <module> --collect <args...> <broker url> <scratch dir>`` beside a real
-    mosquitto; the process answers each stdin line with its progress as one JSON line."""
+    mosquitto; the process answers each stdin line with its progress as one JSON line.
+    ``mode`` names another peer of the same module (``--floor``)."""
     from devtools.services import MosquittoServer
 
     with tempfile.TemporaryDirectory() as tmp, MosquittoServer(Path(tmp) / "mqtt") as broker:
@@ -299,7 +301,7 @@ async def run_collector(
             sys.executable,
             "-m",
             module,
-            "--collect",
+            mode,
             *args,
             broker.url,
             tmp,

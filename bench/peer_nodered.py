@@ -9,7 +9,11 @@ its own TCP endpoint, ``REGISTERS`` holding registers read as one FC3 request pe
 - steady: once a second per device. The collector also decodes, quality-stamps and publishes
   every poll to a real mosquitto (QoS 1, retained); Node-RED only counts its results.
 - stress: as fast as each can (the collector with a 1 ms period, Node-RED with a 10 ms
-  interval per device): registers per CPU-second.
+  interval per device): registers per CPU-second. Beside them, the *floor* (``_floor``): a
+  bare loop doing only what DESIGN's contract asks of any collector per poll (request,
+  unpack, encode, journal, QoS 1 publish and its PUBACK) — the most CPython with paho can
+  reach on this work, the baseline the collector's stress figure is read against
+  (docs/decisions/013-stress-floor.md).
 
 CPU % of one core and memory (RSS) of each peer's own process, from /proc via psutil, over the
 same window length, one peer after the other (never both at once: the machine has 2 cores).
@@ -21,9 +25,11 @@ Not a timed test: figures to read, on a machine shared with other work.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import os
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -128,6 +134,101 @@ async def _collect(ports: list[int], broker_url: str, period_s: float, var: Path
     await collect(assets, {PROFILE_ID: profile}, broker_url, var)
 
 
+# -- the floor (its own process) -------------------------------------------------------------
+
+
+async def _floor(ports: list[int], broker_url: str, var: Path) -> None:
+    """The least CPython does per poll under DESIGN's contract, as a baseline for the stress
+    case: one FC3 request per device on a plain ``asyncio.Protocol`` (the next sent from the
+    reply's callback: no task, no timer, no deadline), the 40 registers unpacked by one
+    ``struct``, the message written by one f-string per point, appended to a journal file by
+    one ``os.write`` and published QoS 1 retained by paho on the event loop (as the collector
+    does). No quality, no carried points, no health, no resends, no timeouts, no reconnects:
+    what any collector keeping the contract (one journaled, acknowledged message per device
+    per poll) has to do at least. Answers each stdin line with ``{"polls", "sent"}``."""
+    import struct
+    from urllib.parse import urlsplit
+
+    import paho.mqtt.client as paho
+    from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
+
+    loop = asyncio.get_running_loop()
+    counts = {"polls": 0, "sent": 0}
+    url = urlsplit(broker_url)
+    client = paho.Client(
+        CallbackAPIVersion.VERSION2, client_id="bench-floor", protocol=MQTTProtocolVersion.MQTTv5
+    )
+    client.max_inflight_messages_set(1000)
+
+    def on_publish(*_args: Any) -> None:
+        counts["sent"] += 1
+
+    client.on_publish = on_publish
+    connected = asyncio.Event()
+    client.on_connect = lambda *_args: connected.set()
+    if url.username:
+        client.username_pw_set(url.username, url.password)
+    client.connect(url.hostname or "127.0.0.1", url.port or 1883)
+    sock = client.socket()
+    assert sock is not None
+
+    def readable() -> None:
+        client.loop_read()
+        if client.want_write():
+            client.loop_write()
+
+    loop.add_reader(sock, readable)
+    await asyncio.wait_for(connected.wait(), 30)
+    journal = os.open(var / "floor.journal", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    unpack = struct.Struct(f">{REGISTERS}H").unpack_from
+    names = [f'"r{n:02d}":{{"v":' for n in range(REGISTERS)]
+    size = 9 + 2 * REGISTERS
+
+    class Device(asyncio.Protocol):
+        def __init__(self, number: int) -> None:
+            self.asset = f"BN-PMP-{number:03d}"
+            self.topic = f"facility/v1/BN/{self.asset}"
+            self.tid = 0
+            self.buffer = b""
+            self.transport: Any = None
+
+        def connection_made(self, transport: Any) -> None:
+            self.transport = transport
+            self.send()
+
+        def send(self) -> None:
+            self.tid = (self.tid + 1) & 0xFFFF
+            self.transport.write(struct.pack(">HHHBBHH", self.tid, 0, 6, 1, 3, 0, REGISTERS))
+
+        def data_received(self, data: bytes) -> None:
+            buffer = self.buffer + data
+            if len(buffer) < size:
+                self.buffer = buffer
+                return
+            self.buffer = buffer[size:]
+            values = unpack(buffer, 9)
+            counts["polls"] += 1
+            seq = counts["polls"]
+            points = ",".join([f'{n}{v},"q":"good"}}' for n, v in zip(names, values, strict=True)])
+            body = (
+                f'{{"v":1,"site":"BN","asset_no":"{self.asset}","class":"PMP","seq":{seq}'
+                f',"ts":{int(time.time() * 1000)},"points":{{{points}}}}}'
+            ).encode()
+            os.write(journal, body)
+            client.publish(self.topic, body, qos=1, retain=True)
+            self.send()
+
+    for number, port in enumerate(ports, 1):
+        await loop.create_connection(functools.partial(Device, number), "127.0.0.1", port)
+    while True:
+        line = await loop.run_in_executor(None, sys.stdin.readline)
+        if not line:
+            break
+        client.loop_misc()
+        print(json.dumps(counts), flush=True)
+    os.close(journal)
+
+
 # -- Node-RED ---------------------------------------------------------------------------------
 
 
@@ -213,6 +314,14 @@ async def collector_figures(ports: list[int], period_s: float, window_s: float) 
     return _figures("collector", window, window.rate("polls"), f"  published+acked/s {sent:6.0f}")
 
 
+async def floor_figures(ports: list[int], window_s: float) -> Figures:
+    window = await run_collector(
+        "bench.peer_nodered", [json.dumps(ports)], WARMUP_S, window_s, mode="--floor"
+    )
+    sent = window.rate("sent")
+    return _figures("floor", window, window.rate("polls"), f"  published+acked/s {sent:6.0f}")
+
+
 def _figures(name: str, window: Window, polls_per_s: float, extra: str) -> Figures:
     return Figures(
         name,
@@ -242,21 +351,36 @@ async def run() -> None:
         collector = await collector_figures(ports, 1.0, WINDOW_S)
         print(collector.line())
         if not WITH_NODERED:
-            collector = await collector_figures(ports, 0.001, STRESS_S)
             print(f"stress: as fast as it can, {STRESS_S:.0f} s window")
-            print(collector.line())
+            await _stress(ports, None)
             return
         nodered = await nodered_figures(red, ports, 1000, WINDOW_S)
         print(nodered.line())
         ratio = collector.cpu_pct / max(nodered.cpu_pct, 1e-9)
         print(f"  ratio collector / Node-RED CPU: {ratio:.2f}x (goal <= 1.0x)")
         print(f"stress: as fast as each can, {STRESS_S:.0f} s window")
-        collector = await collector_figures(ports, 0.001, STRESS_S)
-        print(collector.line())
-        nodered = await nodered_figures(red, ports, 10, STRESS_S)
-        print(nodered.line())
-        ratio = collector.work_per_cpu_s / max(nodered.work_per_cpu_s, 1e-9)
-        print(f"  ratio collector / Node-RED registers per CPU-second: {ratio:.2f}x (goal >= 2x)")
+        await _stress(ports, red)
+
+
+async def _stress(ports: list[int], red: Path | None) -> None:
+    """The stress case: the collector, the floor (``_floor``) and Node-RED one after the
+    other; registers per CPU-second and their ratios."""
+    collector = await collector_figures(ports, 0.001, STRESS_S)
+    print(collector.line())
+    floor = await floor_figures(ports, STRESS_S)
+    print(floor.line())
+    print(
+        f"  ratio collector / floor registers per CPU-second: "
+        f"{collector.work_per_cpu_s / max(floor.work_per_cpu_s, 1e-9):.2f}x"
+    )
+    if red is None:
+        return
+    nodered = await nodered_figures(red, ports, 10, STRESS_S)
+    print(nodered.line())
+    ratio = collector.work_per_cpu_s / max(nodered.work_per_cpu_s, 1e-9)
+    print(f"  ratio collector / Node-RED registers per CPU-second: {ratio:.2f}x (goal >= 2x)")
+    ratio = floor.work_per_cpu_s / max(nodered.work_per_cpu_s, 1e-9)
+    print(f"  ratio floor / Node-RED registers per CPU-second: {ratio:.2f}x")
 
 
 def main() -> None:
@@ -266,6 +390,8 @@ def main() -> None:
 if __name__ == "__main__":
     if len(sys.argv) == 3 and sys.argv[1] == "--serve":
         asyncio.run(_serve(int(sys.argv[2])))
+    elif len(sys.argv) == 5 and sys.argv[1] == "--floor":
+        asyncio.run(_floor(json.loads(sys.argv[2]), sys.argv[3], Path(sys.argv[4])))
     elif len(sys.argv) == 6 and sys.argv[1] == "--collect":
         asyncio.run(
             _collect(json.loads(sys.argv[2]), sys.argv[4], float(sys.argv[3]), Path(sys.argv[5]))
