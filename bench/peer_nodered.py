@@ -30,6 +30,7 @@ import json
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -137,49 +138,36 @@ async def _collect(ports: list[int], broker_url: str, period_s: float, var: Path
 # -- the floor (its own process) -------------------------------------------------------------
 
 
-async def _floor(ports: list[int], broker_url: str, var: Path) -> None:
-    """The least CPython does per poll under DESIGN's contract, as a baseline for the stress
+async def _floor(ports: list[int], kind: str, broker_url: str, var: Path) -> None:
+    """The least CPython does per poll under DESIGN's contract, as baselines for the stress
     case: one FC3 request per device on a plain ``asyncio.Protocol`` (the next sent from the
     reply's callback: no task, no timer, no deadline), the 40 registers unpacked by one
-    ``struct``, the message written by one f-string per point, appended to a journal file by
-    one ``os.write`` and published QoS 1 retained by paho on the event loop (as the collector
-    does). No quality, no carried points, no health, no resends, no timeouts, no reconnects:
-    what any collector keeping the contract (one journaled, acknowledged message per device
-    per poll) has to do at least. Answers each stdin line with ``{"polls", "sent"}``."""
-    import struct
-    from urllib.parse import urlsplit
+    ``struct``, the message written by one f-string per point, appended to a journal file and
+    published QoS 1 retained, the PUBACK read back. No quality, no carried points, no health,
+    no resends, no timeouts, no reconnects: what any collector keeping the contract (one
+    journaled, acknowledged message per device per poll) has to do at least.
 
-    import paho.mqtt.client as paho
-    from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
+    - ``paho``: one ``os.write`` per poll, published by paho-mqtt on the event loop (as the
+      collector does), paho writing each message and reading each PUBACK itself;
+    - ``wire``: no MQTT library: the journal and the PUBLISH packets of one loop iteration
+      written with one system call each, PUBACKs parsed from whatever one read returns (MQTT
+      3.1.1) — the floor of CPython's asyncio itself.
+
+    Answers each stdin line with ``{"polls", "sent"}``."""
+    import struct
 
     loop = asyncio.get_running_loop()
     counts = {"polls": 0, "sent": 0}
-    url = urlsplit(broker_url)
-    client = paho.Client(
-        CallbackAPIVersion.VERSION2, client_id="bench-floor", protocol=MQTTProtocolVersion.MQTTv5
-    )
-    client.max_inflight_messages_set(1000)
-
-    def on_publish(*_args: Any) -> None:
-        counts["sent"] += 1
-
-    client.on_publish = on_publish
-    connected = asyncio.Event()
-    client.on_connect = lambda *_args: connected.set()
-    if url.username:
-        client.username_pw_set(url.username, url.password)
-    client.connect(url.hostname or "127.0.0.1", url.port or 1883)
-    sock = client.socket()
-    assert sock is not None
-
-    def readable() -> None:
-        client.loop_read()
-        if client.want_write():
-            client.loop_write()
-
-    loop.add_reader(sock, readable)
-    await asyncio.wait_for(connected.wait(), 30)
     journal = os.open(var / "floor.journal", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    if kind == "paho":
+        publish = await _paho_publisher(broker_url, counts)
+
+        def sink(topic: str, body: bytes) -> None:
+            os.write(journal, body)
+            publish(topic, body)
+
+    else:
+        sink = await _wire_publisher(broker_url, counts, journal)
     unpack = struct.Struct(f">{REGISTERS}H").unpack_from
     names = [f'"r{n:02d}":{{"v":' for n in range(REGISTERS)]
     size = 9 + 2 * REGISTERS
@@ -210,12 +198,13 @@ async def _floor(ports: list[int], broker_url: str, var: Path) -> None:
             counts["polls"] += 1
             seq = counts["polls"]
             points = ",".join([f'{n}{v},"q":"good"}}' for n, v in zip(names, values, strict=True)])
-            body = (
-                f'{{"v":1,"site":"BN","asset_no":"{self.asset}","class":"PMP","seq":{seq}'
-                f',"ts":{int(time.time() * 1000)},"points":{{{points}}}}}'
-            ).encode()
-            os.write(journal, body)
-            client.publish(self.topic, body, qos=1, retain=True)
+            sink(
+                self.topic,
+                (
+                    f'{{"v":1,"site":"BN","asset_no":"{self.asset}","class":"PMP","seq":{seq}'
+                    f',"ts":{int(time.time() * 1000)},"points":{{{points}}}}}'
+                ).encode(),
+            )
             self.send()
 
     for number, port in enumerate(ports, 1):
@@ -224,9 +213,113 @@ async def _floor(ports: list[int], broker_url: str, var: Path) -> None:
         line = await loop.run_in_executor(None, sys.stdin.readline)
         if not line:
             break
-        client.loop_misc()
         print(json.dumps(counts), flush=True)
-    os.close(journal)
+    # the journal stays open to the end: a flush may still be scheduled (the process exits)
+
+
+async def _paho_publisher(broker_url: str, counts: dict[str, int]) -> Callable[[str, bytes], Any]:
+    """paho-mqtt (MQTT 5, as the collector) on the event loop: its ``publish``."""
+    from urllib.parse import urlsplit
+
+    import paho.mqtt.client as paho
+    from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
+
+    url = urlsplit(broker_url)
+    client = paho.Client(
+        CallbackAPIVersion.VERSION2, client_id="bench-floor", protocol=MQTTProtocolVersion.MQTTv5
+    )
+    client.max_inflight_messages_set(1000)
+
+    def on_publish(*_args: Any) -> None:
+        counts["sent"] += 1
+
+    client.on_publish = on_publish
+    connected = asyncio.Event()
+    client.on_connect = lambda *_args: connected.set()
+    if url.username:
+        client.username_pw_set(url.username, url.password)
+    client.connect(url.hostname or "127.0.0.1", url.port or 1883, keepalive=600)
+    sock = client.socket()
+    assert sock is not None
+
+    def readable() -> None:
+        client.loop_read()
+        if client.want_write():
+            client.loop_write()
+
+    asyncio.get_running_loop().add_reader(sock, readable)
+    await asyncio.wait_for(connected.wait(), 30)
+    return functools.partial(client.publish, qos=1, retain=True)
+
+
+async def _wire_publisher(
+    broker_url: str, counts: dict[str, int], journal: int
+) -> Callable[[str, bytes], None]:
+    """MQTT 3.1.1 written by hand: CONNECT, then QoS 1 retained PUBLISHes; the journal
+    records and the packets of one loop iteration each written with one system call."""
+    from urllib.parse import urlsplit
+
+    loop = asyncio.get_running_loop()
+    url = urlsplit(broker_url)
+
+    def field(text: str) -> bytes:
+        data = text.encode()
+        return len(data).to_bytes(2, "big") + data
+
+    def length(n: int) -> bytes:
+        out = bytearray()
+        while True:
+            n, digit = n >> 7, n & 0x7F
+            out.append(digit | (0x80 if n else 0))
+            if not n:
+                return bytes(out)
+
+    flags, login = 0x02, b""  # clean session
+    if url.username:
+        flags, login = flags | 0x80, login + field(url.username)
+    if url.password:
+        flags, login = flags | 0x40, login + field(url.password)
+    body = field("MQTT") + bytes([4, flags]) + (600).to_bytes(2, "big") + field("bench-wire")
+    body += login
+    connack: asyncio.Future[None] = loop.create_future()
+
+    class Broker(asyncio.Protocol):
+        buffer = b""
+
+        def data_received(self, data: bytes) -> None:
+            buffer = self.buffer + data
+            at = 0
+            while len(buffer) - at >= 4:  # CONNACK (0x20) and PUBACK (0x40): 4 bytes each
+                if buffer[at] == 0x20 and not connack.done():
+                    connack.set_result(None)
+                else:
+                    counts["sent"] += 1
+                at += 4
+            self.buffer = buffer[at:]
+
+    transport, _ = await loop.create_connection(Broker, url.hostname, url.port or 1883)
+    transport.write(b"\x10" + length(len(body)) + body)
+    await asyncio.wait_for(connack, 30)
+    packets: list[bytes] = []
+    records: list[bytes] = []
+    mid = 0
+
+    def flush() -> None:
+        os.write(journal, b"".join(records))
+        transport.write(b"".join(packets))
+        records.clear()
+        packets.clear()
+
+    def publish(topic: str, payload: bytes) -> None:
+        nonlocal mid
+        if not packets:
+            loop.call_soon(flush)
+        mid = mid % 0xFFFF + 1
+        head = field(topic) + mid.to_bytes(2, "big")
+        records.append(payload)
+        packets.append(b"\x33" + length(len(head) + len(payload)) + head + payload)
+
+    return publish
 
 
 # -- Node-RED ---------------------------------------------------------------------------------
@@ -314,12 +407,14 @@ async def collector_figures(ports: list[int], period_s: float, window_s: float) 
     return _figures("collector", window, window.rate("polls"), f"  published+acked/s {sent:6.0f}")
 
 
-async def floor_figures(ports: list[int], window_s: float) -> Figures:
+async def floor_figures(ports: list[int], kind: str, window_s: float) -> Figures:
     window = await run_collector(
-        "bench.peer_nodered", [json.dumps(ports)], WARMUP_S, window_s, mode="--floor"
+        "bench.peer_nodered", [json.dumps(ports), kind], WARMUP_S, window_s, mode="--floor"
     )
     sent = window.rate("sent")
-    return _figures("floor", window, window.rate("polls"), f"  published+acked/s {sent:6.0f}")
+    return _figures(
+        f"floor ({kind})", window, window.rate("polls"), f"  published+acked/s {sent:6.0f}"
+    )
 
 
 def _figures(name: str, window: Window, polls_per_s: float, extra: str) -> Figures:
@@ -363,24 +458,24 @@ async def run() -> None:
 
 
 async def _stress(ports: list[int], red: Path | None) -> None:
-    """The stress case: the collector, the floor (``_floor``) and Node-RED one after the
+    """The stress case: the collector, the two floors (``_floor``) and Node-RED one after the
     other; registers per CPU-second and their ratios."""
-    collector = await collector_figures(ports, 0.001, STRESS_S)
-    print(collector.line())
-    floor = await floor_figures(ports, STRESS_S)
-    print(floor.line())
-    print(
-        f"  ratio collector / floor registers per CPU-second: "
-        f"{collector.work_per_cpu_s / max(floor.work_per_cpu_s, 1e-9):.2f}x"
-    )
-    if red is None:
-        return
-    nodered = await nodered_figures(red, ports, 10, STRESS_S)
-    print(nodered.line())
-    ratio = collector.work_per_cpu_s / max(nodered.work_per_cpu_s, 1e-9)
-    print(f"  ratio collector / Node-RED registers per CPU-second: {ratio:.2f}x (goal >= 2x)")
-    ratio = floor.work_per_cpu_s / max(nodered.work_per_cpu_s, 1e-9)
-    print(f"  ratio floor / Node-RED registers per CPU-second: {ratio:.2f}x")
+    peers = [await collector_figures(ports, 0.001, STRESS_S)]
+    print(peers[0].line())
+    for kind in ("paho", "wire"):
+        peers.append(await floor_figures(ports, kind, STRESS_S))
+        print(peers[-1].line())
+    if red is not None:
+        peers.append(await nodered_figures(red, ports, 10, STRESS_S))
+        print(peers[-1].line())
+    print("  registers per CPU-second, row / column:")
+    print("  " + " " * 16 + "".join(f"{peer.name:>16}" for peer in peers[1:]))
+    for row in peers[:-1]:
+        ratios = (row.work_per_cpu_s / max(column.work_per_cpu_s, 1e-9) for column in peers[1:])
+        print(f"  {row.name:<16}" + "".join(f"{ratio:>15.2f}x" for ratio in ratios))
+    if red is not None:
+        ratio = peers[0].work_per_cpu_s / max(peers[-1].work_per_cpu_s, 1e-9)
+        print(f"  ratio collector / Node-RED registers per CPU-second: {ratio:.2f}x (goal >= 2x)")
 
 
 def main() -> None:
@@ -390,8 +485,8 @@ def main() -> None:
 if __name__ == "__main__":
     if len(sys.argv) == 3 and sys.argv[1] == "--serve":
         asyncio.run(_serve(int(sys.argv[2])))
-    elif len(sys.argv) == 5 and sys.argv[1] == "--floor":
-        asyncio.run(_floor(json.loads(sys.argv[2]), sys.argv[3], Path(sys.argv[4])))
+    elif len(sys.argv) == 6 and sys.argv[1] == "--floor":
+        asyncio.run(_floor(json.loads(sys.argv[2]), sys.argv[3], sys.argv[4], Path(sys.argv[5])))
     elif len(sys.argv) == 6 and sys.argv[1] == "--collect":
         asyncio.run(
             _collect(json.loads(sys.argv[2]), sys.argv[4], float(sys.argv[3]), Path(sys.argv[5]))
