@@ -285,7 +285,10 @@ def _supervise(
         nonlocal stop
         stop = True
 
+    # SIGINT too: a shell starts a background job (`make demo &`) with SIGINT ignored, and
+    # Python then raises no KeyboardInterrupt — `kill -INT` did nothing
     signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
     with contextlib.suppress(KeyboardInterrupt):
         while not stop:
             for part in parts:
