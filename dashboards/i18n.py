@@ -79,6 +79,12 @@ LABELS: dict[str, dict[str, str]] = {
     "wo_assignee": {"en": "assignee", "zh": "负责人"},
     "wo_unassigned": {"en": "unassigned", "zh": "未指派"},
     "wo_overdue": {"en": "overdue", "zh": "已逾期"},
+    "wo_page_prev": {"en": "previous", "zh": "上一页"},
+    "wo_page_next": {"en": "next", "zh": "下一页"},
+    "wo_page_range": {
+        "en": "{first}–{last} of {total}",
+        "zh": "第 {first}–{last} 条，共 {total} 条",
+    },
     "wo_checklist": {"en": "Checklist", "zh": "检查项"},
     "wo_back": {"en": "All open orders", "zh": "返回工单列表"},
     "wo_not_found": {"en": "Work order not found", "zh": "未找到工单"},

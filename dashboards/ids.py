@@ -122,6 +122,12 @@ def wo_filter(key: str, value: str) -> str:
     return f"wo-filter-{key}-{value}"
 
 
+def wo_page(part: str, where: str) -> str:
+    """The work-order list's pager, ``part`` ``prev``/``range``/``next``, above the cards
+    (``where="top"``) or below them (``"bottom"``)."""
+    return f"wo-page-{part}-{where}"
+
+
 def nav_link(page: str) -> str:
     """The header link of a page (``overview``, ``alarms``, ...)."""
     return NAV_LINK_PREFIX + page

@@ -1,12 +1,16 @@
-"""Which open work orders the list shows: its filters, as pure functions of the orders.
+"""Which open work orders the list shows: its filters and its pages, as pure functions of
+the orders.
 
 The page (``/workorders``) takes them from its query string — ``?site=HT``,
-``?priority=critical``, ``?due=overdue``, ``?who=unassigned`` — so a filtered list is a link
-a supervisor can bookmark or send."""
+``?priority=critical``, ``?due=overdue``, ``?who=unassigned``, ``&page=2`` — so a filtered
+list is a link a supervisor can bookmark or send. A page holds ``PAGE_SIZE`` cards: an estate
+whose orders pile up (hundreds overdue after a holiday) still gets a page that opens on a
+phone, the counts above it still counting every order."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from maintenance.workorders import WorkOrder
@@ -36,3 +40,32 @@ def select(orders: list[WorkOrder], chosen: Mapping[str, str], now: datetime) ->
     """The orders that pass every chosen filter, in their order."""
     tests = [(FILTERS[k], v) for k, v in chosen.items() if k in FILTERS and v]
     return [o for o in orders if all(test(v, o, now) for test, v in tests)]
+
+
+PAGE_SIZE = 60  # cards on one page: a desk's grid of 3-4 columns, a phone's long scroll
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a list: its orders, its number (from 1), how many pages, and the
+    positions (from 1) of its first and last order in the whole list (0, 0 when empty)."""
+
+    orders: list[WorkOrder]
+    number: int
+    pages: int
+    first: int
+    last: int
+    total: int
+
+
+def page_of(orders: Sequence[WorkOrder], wanted: object, size: int | None = None) -> Page:
+    """Page ``wanted`` (the query's ``page``: a number from 1; anything else is page 1, a
+    number past the end the last page) of ``orders``, ``size`` (``PAGE_SIZE``) to a page."""
+    size = PAGE_SIZE if size is None else size
+    total = len(orders)
+    pages = max(1, -(-total // size))
+    number = int(wanted) if isinstance(wanted, str) and wanted.isdigit() else 1
+    number = min(max(number, 1), pages)
+    start = (number - 1) * size
+    shown = list(orders[start : start + size])
+    return Page(shown, number, pages, start + 1 if shown else 0, start + len(shown), total)

@@ -1,7 +1,8 @@
 """Work orders (``/workorders``): the open orders of the person's estates as cards (a column
 on a phone, a grid on a desk), with counts and filters as plain links — ``?site=HT``,
-``?priority=critical``, ``?due=overdue``, ``?who=unassigned``, combined, bookmarkable;
-``?number=WO-...`` shows one order with its checklist."""
+``?priority=critical``, ``?due=overdue``, ``?who=unassigned``, combined, bookmarkable, in
+pages of ``PAGE_SIZE`` cards (``&page=2``); ``?number=WO-...`` shows one order with its
+checklist."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from dashboards import ids
 from dashboards.access import current_principal
 from dashboards.components import banner, queries
 from dashboards.i18n import normalise, t
-from dashboards.wo_filters import chosen_filters, overdue, select
+from dashboards.wo_filters import Page, chosen_filters, overdue, page_of, select
 from facility.errors import FacilityError
 from facility.types import Priority
 from maintenance.workorders import WorkOrder
@@ -88,6 +89,37 @@ def _filters(orders: list[WorkOrder], chosen: dict[str, str], now: datetime, lan
     return html.Div(chips, id=ids.WO_FILTERS, className="wo-filters")
 
 
+def _pager(page: Page, chosen: dict[str, str], lang: str, where: str) -> html.Div:
+    """ "61–120 of 130" with links to the pages before and after, the filters kept (above the
+    cards, ``where="top"``, and below them)."""
+
+    def link(number: int, label: str, component_id: str) -> dcc.Link:
+        query = sorted({**chosen, **({"page": str(number)} if number > 1 else {})}.items())
+        return dcc.Link(
+            label,
+            href="/workorders" + (f"?{urlencode(query)}" if query else ""),
+            id=component_id,
+            className="wo-chip",
+        )
+
+    parts: list[Any] = []
+    if page.number > 1:
+        parts.append(
+            link(page.number - 1, f"← {t('wo_page_prev', lang)}", ids.wo_page("prev", where))
+        )
+    parts.append(
+        html.Span(
+            t("wo_page_range", lang).format(first=page.first, last=page.last, total=page.total),
+            id=ids.wo_page("range", where),
+        )
+    )
+    if page.number < page.pages:
+        parts.append(
+            link(page.number + 1, f"{t('wo_page_next', lang)} →", ids.wo_page("next", where))
+        )
+    return html.Div(parts, className="wo-pager")
+
+
 def _detail(number: str, lang: str) -> list[Any]:
     q = queries()
     try:
@@ -136,31 +168,36 @@ def _detail(number: str, lang: str) -> list[Any]:
     ]
 
 
-def layout(lang: str | None = None, number: str | None = None, **query: str) -> html.Div:
+def layout(
+    lang: str | None = None, number: str | None = None, page: object = None, **query: str
+) -> html.Div:
     lang = normalise(lang)
     if number:
         return html.Div(_detail(number, lang), id=ids.WO_DETAIL)
     q = queries()
     now = q.clock()
     chosen = chosen_filters(query)
+    children: list[Any] = []
     try:
         orders = q.open_orders(current_principal())
     except FacilityError as exc:
-        children: list[Any] = [html.H1(t("wo_title", lang))]
+        children.append(html.H1(t("wo_title", lang)))
         children.append(banner(f"{t('unavailable', lang)}: {exc}", component_id=ids.WO_BANNER))
-        orders = []
-    else:
-        shown = select(orders, chosen, now)
-        children = [
-            html.H1(f"{t('wo_title', lang)} · {len(shown)}"),
-            _filters(orders, chosen, now, lang),
-        ]
-        if not shown:
-            children.append(banner(t("no_orders", lang), "ok", component_id=ids.WO_BANNER))
-        orders = shown
-    children.append(
-        html.Div([_card(o, lang, now) for o in orders], id=ids.WO_LIST, className="wo-list")
-    )
+        children.append(html.Div([], id=ids.WO_LIST, className="wo-list"))
+        return html.Div(children)
+    shown = select(orders, chosen, now)
+    children.append(html.H1(f"{t('wo_title', lang)} · {len(shown)}"))
+    children.append(_filters(orders, chosen, now, lang))
+    if not shown:
+        children.append(banner(t("no_orders", lang), "ok", component_id=ids.WO_BANNER))
+    one = page_of(shown, page)
+    paged = one.pages > 1
+    if paged:
+        children.append(_pager(one, chosen, lang, "top"))
+    cards = [_card(o, lang, now) for o in one.orders]
+    children.append(html.Div(cards, id=ids.WO_LIST, className="wo-list"))
+    if paged:
+        children.append(_pager(one, chosen, lang, "bottom"))
     return html.Div(children)
 
 

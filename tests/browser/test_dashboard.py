@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from dashboards import ids
+from dashboards import ids, wo_filters
 from dashboards.app import DashboardServer
 from dashboards.queries import Queries
 from dashboards.sample import HISTORY_ASSET, seed_bus, seed_history, seed_sql, seed_users
@@ -192,6 +192,40 @@ def test_work_order_counts_are_filters_kept_in_the_link(page: Page, dashboard: D
     critical.click()  # on again: off
     page.wait_for_url(f"{dashboard.url}/workorders")
     expect(cards).to_have_count(len(dashboard.order_numbers))
+
+
+def test_a_long_work_order_list_comes_in_pages_with_the_filters_kept(
+    page: Page, dashboard: Dashboard, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Paging (``&page=2``), with one card to a page so the two seeded (unassigned) orders
+    make two pages: an estate with hundreds of open orders got them all on one page."""
+    monkeypatch.setattr(wo_filters, "PAGE_SIZE", 1)
+    assert len(dashboard.order_numbers) == 2
+    page.set_viewport_size({"width": 1280, "height": 800})
+    page.goto(dashboard.url + "/workorders")
+    cards = page.locator(_id(ids.WO_LIST)).locator(".wo-card")
+    numbers = cards.locator(".wo-number")
+    expect(cards).to_have_count(1)
+    expect(page.locator("h1")).to_have_text("Open work orders · 2")  # all, not the page
+    expect(page.locator(_id(ids.wo_page("range", "top")))).to_have_text("1–1 of 2")
+    expect(page.locator(_id(ids.wo_page("prev", "top")))).to_have_count(0)
+    first = numbers.inner_text()
+    page.locator(_id(ids.wo_page("next", "bottom"))).click()
+    page.wait_for_url(f"{dashboard.url}/workorders?page=2")
+    expect(page.locator(_id(ids.wo_page("range", "bottom")))).to_have_text("2–2 of 2")
+    expect(page.locator(_id(ids.wo_page("next", "top")))).to_have_count(0)
+    expect(numbers).not_to_have_text(first)
+    assert {first, numbers.inner_text()} == set(dashboard.order_numbers)
+    # a filter chosen on page 2 starts at its first page; the pager keeps the filter
+    page.locator(_id(ids.wo_filter("who", "unassigned"))).click()
+    page.wait_for_url(f"{dashboard.url}/workorders?who=unassigned")
+    expect(numbers).to_have_text(first)
+    page.locator(_id(ids.wo_page("next", "top"))).click()
+    page.wait_for_url(f"{dashboard.url}/workorders?page=2&who=unassigned")
+    page.locator(_id(ids.wo_page("prev", "top"))).click()
+    page.wait_for_url(f"{dashboard.url}/workorders?who=unassigned")
+    page.goto(dashboard.url + "/workorders?page=99")  # an old bookmark: the last page
+    expect(page.locator(_id(ids.wo_page("range", "top")))).to_have_text("2–2 of 2")
 
 
 def test_asset_page_charts_history_and_shows_the_timeline(page: Page, dashboard: Dashboard) -> None:

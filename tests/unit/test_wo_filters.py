@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from dashboards.wo_filters import chosen_filters, overdue, select
+from dashboards.wo_filters import chosen_filters, overdue, page_of, select
 from facility.types import Priority
 from maintenance.workorders import WoKind, WorkOrder, WoState
 
@@ -67,3 +67,31 @@ def test_unknown_or_empty_parameters_are_ignored() -> None:
     query = {"lang": "zh", "priority": "", "site": "HT", "bogus": "1", "due": ["overdue"]}
     assert chosen_filters(query) == {"site": "HT"}
     assert numbers(select(ORDERS, {"due": "soon"}, NOW)) == []  # an unknown value matches none
+
+
+def many(count: int) -> list[WorkOrder]:
+    return [order(n, "HT", Priority.LOW, 24, None) for n in range(1, count + 1)]
+
+
+def test_a_long_list_is_cut_into_pages() -> None:
+    orders = many(130)
+    first = page_of(orders, None, size=60)
+    assert [o.number for o in first.orders] == [o.number for o in orders[:60]]
+    assert (first.number, first.pages, first.first, first.last, first.total) == (1, 3, 1, 60, 130)
+    last = page_of(orders, "3", size=60)
+    assert [o.number for o in last.orders] == [o.number for o in orders[120:]]
+    assert (last.number, last.first, last.last) == (3, 121, 130)
+
+
+def test_a_page_that_is_not_a_number_or_out_of_range_is_the_nearest_page() -> None:
+    orders = many(130)
+    assert page_of(orders, "abc", size=60).number == 1
+    assert page_of(orders, "0", size=60).number == 1
+    assert page_of(orders, "-2", size=60).number == 1
+    assert page_of(orders, "99", size=60).number == 3  # a bookmark from when there were more
+    assert page_of(orders, ["2"], size=60).number == 1  # ?page=2&page=3 reaches layout as a list
+
+
+def test_an_empty_list_is_one_empty_page() -> None:
+    empty = page_of([], "2", size=60)
+    assert (empty.orders, empty.number, empty.pages, empty.first, empty.last) == ([], 1, 1, 0, 0)
