@@ -64,6 +64,7 @@ from gateway.alarms.state import (
     transition,
 )
 from gateway.alarms.watchdog import (
+    Health,
     ServiceKey,
     Verdict,
     Watchdog,
@@ -586,6 +587,8 @@ class AlarmCore:
         held: dict[str, str] = {}
         for verdict in self.verdicts:
             slot = self._system_slot(verdict.key)
+            if verdict.health is Health.STARTING:
+                continue  # offline before this engine listened: judged when its wait ends
             if not verdict.ok and verdict.key[0] is ServiceKind.COLLECTOR:
                 for asset_no in verdict.asset_nos:
                     held.setdefault(asset_no, system_asset_no(verdict.key))

@@ -9,7 +9,12 @@ Output, per service: a :class:`Verdict` —
   stall window while there was work for it (:data:`RULES`: a collector with devices whose
   ``polls_total`` stands still; a spool that holds messages while ``published_total`` /
   ``points_written`` stand still — the frozen collector of issue 9 was this);
-- ``offline``: the service said so (clean stop, or its last will).
+- ``offline``: the service said so (clean stop, or its last will);
+- ``starting``: the first word heard of it since this watcher began listening was
+  ``offline`` — the status the broker kept from before (a demo or a site starting, the engine
+  first): it gets one silence window to start before it is judged offline. Its system alarm
+  is left as it was meanwhile (not raised, not cleared): without this, every start of the
+  whole system raised and cleared the collector's alarm within a second.
 
 Receive times, not the senders' clocks, decide silence: a machine with a wrong clock is not
 silent. The state per service is folded from heartbeats by :func:`observe` (pure); the
@@ -38,6 +43,7 @@ class Health(StrEnum):
     SILENT = "silent"
     STALLED = "stalled"
     OFFLINE = "offline"
+    STARTING = "starting"
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +88,9 @@ class Seen:
     # per progress counter: since when it stands still while there is work (None: moving,
     # or nothing to do)
     still_since: Mapping[str, datetime | None]
+    # the first word heard of it since listening began was "offline", at this time (None:
+    # it was heard running, or has said nothing yet)
+    offline_first_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +118,12 @@ def expected(key: ServiceKey, at: datetime) -> Seen:
 def observe(previous: Seen | None, heartbeat: Heartbeat, received_at: datetime) -> Seen:
     """Fold one received heartbeat into what is known of its service."""
     last = previous.last if previous is not None else None
+    offline_first_at = None
+    if heartbeat.state is ServiceState.OFFLINE:
+        if last is None:
+            offline_first_at = received_at  # the broker's kept status, or a will
+        elif previous is not None and last.state is ServiceState.OFFLINE:
+            offline_first_at = previous.offline_first_at  # still not heard running
     if (
         heartbeat.state is ServiceState.OFFLINE
         and not heartbeat.asset_nos
@@ -133,19 +148,26 @@ def observe(previous: Seen | None, heartbeat: Heartbeat, received_at: datetime) 
         before = previous.still_since.get(rule.counter) if previous is not None else None
         # the clock starts at the first heartbeat that has work and no movement since
         still[rule.counter] = received_at if moved or before is None else before
-    return Seen(heartbeat.key, heartbeat, received_at, still)
+    return Seen(heartbeat.key, heartbeat, received_at, still, offline_first_at)
 
 
 def rearmed(seen: Seen, at: datetime) -> Seen:
     """``seen`` with its silence and stall clocks started again at ``at``."""
     still = {c: (None if v is None else max(v, at)) for c, v in seen.still_since.items()}
-    return Seen(seen.key, seen.last, max(seen.received_at, at), still)
+    return Seen(seen.key, seen.last, max(seen.received_at, at), still, seen.offline_first_at)
 
 
 def verdict(seen: Seen, now: datetime, settings: WatchdogSettings) -> Verdict:
     """ok / silent / stalled / offline for one service at ``now``."""
     hb = seen.last
     if hb is not None and hb.state is ServiceState.OFFLINE:
+        first = seen.offline_first_at
+        if first is not None:
+            interval = hb.interval_s or settings.default_interval_s
+            left = settings.silent_after_intervals * interval - (now - first).total_seconds()
+            if left >= 0:
+                reason = f"offline before it was heard running; {left:.0f} s left to start"
+                return Verdict(seen.key, Health.STARTING, reason, hb)
         return Verdict(seen.key, Health.OFFLINE, "stopped (offline)", hb)
     interval = hb.interval_s if hb is not None else settings.default_interval_s
     quiet = (now - seen.received_at).total_seconds()

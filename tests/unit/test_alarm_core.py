@@ -385,3 +385,50 @@ def test_a_resent_old_poll_does_not_re_raise_but_a_clock_step_back_is_still_hear
     # the collector's clock steps back 10 s, but the sequence moves on: still evaluated
     poll(12, JUNE - timedelta(seconds=9), True)
     assert core.stats.late == 1
+
+
+def test_a_system_start_raises_no_alarm_for_the_status_kept_from_the_last_run() -> None:
+    """Session 7, `make demo` started again: the collector's system alarm was raised and
+    cleared within the same second at every start (its journal: raise, incident, clear at
+    07:26:56 and again at 09:36:32). The engine, up first, heard the broker's kept "offline"
+    of the last run's clean stop before the new collector's first heartbeat."""
+    from facility.heartbeat import Heartbeat, ServiceKind, ServiceState, make_heartbeat
+
+    def collector(polls: int, state: ServiceState = ServiceState.ONLINE) -> Heartbeat:
+        return make_heartbeat(
+            ServiceKind.COLLECTOR, "collector-1", state=state, ts=JUNE, interval_s=5,
+            counters={"polls_total": polls, "published_total": polls, "spool_depth": 0},
+            sites=("HT",), asset_nos=("HT-PMP-001",),
+        )  # fmt: skip
+
+    service = "SYS-COL-collector-1/service"
+    first = AlarmCore(alarm_set("HT-PMP-001"))  # the last run: the engine stops first
+    first.tick(JUNE)
+    first.on_heartbeat(collector(1), JUNE)
+    saved = {spec.alarm_id: status for spec, status in first.statuses()}
+    assert service in saved
+
+    start = sec(JUNE, 3600)  # the next start: the engine first, the collector a second later
+    second = AlarmCore(alarm_set("HT-PMP-001"), restored=saved)
+    records = second.tick(start)
+    records += second.on_heartbeat(collector(2, ServiceState.OFFLINE), start)  # kept status
+    records += second.tick(sec(start, 1))
+    for s in range(1, 60, 5):  # the new collector: its birth, then a heartbeat every 5 s
+        records += second.on_heartbeat(collector(s), sec(start, s))
+        records += second.tick(sec(start, s + 1))
+    assert kinds(records) == []
+
+    # a collector that does not come back is still one alarm, once its start window is over
+    third = AlarmCore(alarm_set("HT-PMP-001"), restored=saved)
+    third.tick(start)
+    records = third.on_heartbeat(collector(2, ServiceState.OFFLINE), start)
+    records += third.tick(sec(start, 15))
+    assert kinds(records) == []
+    late = third.tick(sec(start, 16))
+    assert [(r.alarm_id, r.kind.value) for r in late] == [(service, "raise")]
+    # and one that goes after it was heard running is said at once, as before
+    fourth = AlarmCore(alarm_set("HT-PMP-001"))
+    fourth.tick(start)
+    fourth.on_heartbeat(collector(1), start)
+    gone = fourth.on_heartbeat(collector(1, ServiceState.OFFLINE), sec(start, 1))
+    assert [(r.alarm_id, r.kind.value) for r in gone] == [(service, "raise")]

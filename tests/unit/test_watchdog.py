@@ -223,3 +223,30 @@ def test_a_part_reconnects_to_the_broker_inside_the_silence_window() -> None:
     minimum = AlarmsConfig.model_fields["silent_after_intervals"].metadata[0].ge
     window = AlarmsConfig().heartbeat_s * minimum
     assert longest < window, f"a part may wait {longest} s; silent at {window} s"
+
+
+def test_offline_before_it_was_heard_running_gets_one_silence_window_to_start() -> None:
+    """The broker keeps each service's last status: a watcher that starts before the
+    service hears the last run's "offline" first. That is not judged for one silence
+    window (3 × 5 s); a birth inside it is simply ok; after it, offline as before."""
+    kept = col(5, 5, state=ServiceState.OFFLINE)
+    watchdog = Watchdog(SETTINGS)
+    watchdog.observe(kept, T0)
+    watchdog.observe(kept, T0 + timedelta(seconds=4))  # said again: the wait does not restart
+    assert watchdog.verdicts(T0 + timedelta(seconds=15))[0].health is Health.STARTING
+    (late,) = watchdog.verdicts(T0 + timedelta(seconds=16))
+    assert (late.health, late.reason) == (Health.OFFLINE, "stopped (offline)")
+
+    back = Watchdog(SETTINGS)
+    back.observe(kept, T0)
+    back.observe(col(0, 0), T0 + timedelta(seconds=1))
+    assert back.verdicts(T0 + timedelta(seconds=2))[0].health is Health.OK
+
+    # heard running, then offline: at once, and so it stays when the status is heard again
+    heard = Watchdog(SETTINGS)
+    heard.observe(col(1, 1), T0)
+    heard.observe(kept, T0 + timedelta(seconds=1))
+    assert heard.verdicts(T0 + timedelta(seconds=1))[0].health is Health.OFFLINE
+    heard.rearm(T0 + timedelta(seconds=30))  # the watcher was deaf; the broker re-sends it
+    heard.observe(kept, T0 + timedelta(seconds=31))
+    assert heard.verdicts(T0 + timedelta(seconds=31))[0].health is Health.OFFLINE
