@@ -248,7 +248,10 @@ def group(ctx: click.Context, speed: float | None) -> None:
         )
         _supervise(parts, env, servers)
     finally:
-        for part in reversed(parts):
+        # the alarm engine first: a planned stop of the whole system is not an outage of
+        # each part it watches (stopped after it, each clean stop raised a system alarm
+        # left for the operator to acknowledge at the next start)
+        for part in sorted(reversed(parts), key=lambda p: p.name != "alarms"):
             part.stop()
         for server in reversed(servers):
             server.stop()

@@ -10,11 +10,12 @@ Output, per service: a :class:`Verdict` —
   ``polls_total`` stands still; a spool that holds messages while ``published_total`` /
   ``points_written`` stand still — the frozen collector of issue 9 was this);
 - ``offline``: the service said so (clean stop, or its last will);
-- ``starting``: the first word heard of it since this watcher began listening was
-  ``offline`` — the status the broker kept from before (a demo or a site starting, the engine
-  first): it gets one silence window to start before it is judged offline. Its system alarm
-  is left as it was meanwhile (not raised, not cleared): without this, every start of the
-  whole system raised and cleared the collector's alarm within a second.
+- ``starting``: expected but not heard yet, or the first word heard of it since this watcher
+  began listening was ``offline`` — the status the broker kept from before (a demo or a site
+  starting, the engine first): it gets one silence window to start before it is judged
+  silent or offline. Its system alarm is left as it was meanwhile (not raised, not cleared):
+  without this, every start of the whole system raised and cleared the collector's alarm
+  within a second, and cleared a restored one only to raise it again 15 s later.
 
 Receive times, not the senders' clocks, decide silence: a machine with a wrong clock is not
 silent. The state per service is folded from heartbeats by :func:`observe` (pure); the
@@ -173,8 +174,8 @@ def verdict(seen: Seen, now: datetime, settings: WatchdogSettings) -> Verdict:
     quiet = (now - seen.received_at).total_seconds()
     if quiet > settings.silent_after_intervals * interval:
         return Verdict(seen.key, Health.SILENT, f"no heartbeat for {quiet:.0f} s", hb)
-    if hb is None:
-        return Verdict(seen.key, Health.OK, "not heard yet", hb)
+    if hb is None:  # expected (its alarm restored), not heard since the start: its alarm as is
+        return Verdict(seen.key, Health.STARTING, "not heard yet", hb)
     for rule in RULES[hb.kind]:
         since = seen.still_since.get(rule.counter)
         if since is None:

@@ -432,3 +432,35 @@ def test_a_system_start_raises_no_alarm_for_the_status_kept_from_the_last_run() 
     fourth.on_heartbeat(collector(1), start)
     gone = fourth.on_heartbeat(collector(1, ServiceState.OFFLINE), sec(start, 1))
     assert [(r.alarm_id, r.kind.value) for r in gone] == [(service, "raise")]
+
+
+def test_a_restored_service_alarm_is_neither_cleared_nor_raised_again_before_it_is_heard() -> None:
+    """An engine restarted while a collector's system alarm stood: the service was expected
+    and "not heard yet" counted as ok, so the alarm cleared at the start and was raised again
+    15 s later if the collector stayed away — two journal entries for no change."""
+    from facility.heartbeat import ServiceKind, make_heartbeat
+
+    def collector(polls: int) -> object:
+        return make_heartbeat(
+            ServiceKind.COLLECTOR, "collector-1", ts=JUNE, interval_s=5,
+            counters={"polls_total": polls, "published_total": polls, "spool_depth": 0},
+            sites=("HT",), asset_nos=("HT-PMP-001",),
+        )  # fmt: skip
+
+    service = "SYS-COL-collector-1/service"
+    first = AlarmCore(alarm_set("HT-PMP-001"))
+    first.tick(JUNE)
+    first.on_heartbeat(collector(1), JUNE)  # type: ignore[arg-type]
+    raised = first.tick(sec(JUNE, 16))  # silent
+    assert [(r.alarm_id, r.kind.value) for r in raised] == [(service, "raise")]
+    saved = {spec.alarm_id: status for spec, status in first.statuses()}
+
+    start = sec(JUNE, 600)
+    second = AlarmCore(alarm_set("HT-PMP-001"), restored=saved)
+    records = []
+    for s in range(0, 31):  # away for 30 s after the start
+        records += second.tick(sec(start, s))
+    assert kinds(records, service) == []
+    assert second.status(service).state is AlarmState.UNACK
+    records = second.on_heartbeat(collector(2), sec(start, 31))  # type: ignore[arg-type]
+    assert kinds(records, service) == ["clear"]
