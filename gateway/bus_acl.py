@@ -174,10 +174,10 @@ def account_rules(account: BusAccount) -> list[Rule]:
             rules.append(("write", status_topic(ServiceKind.GATEWAY, sid)))
         case BusRole.ALARMS:
             rules = [("read", topic) for topic in readings]
-            rules += [("read", alarm_command_topic(site)) for site in sites]
-            rules.append(("read", all_status))
             # the system alarms (a silent service) are filed under the position SYS
             alarm_sites = [*sites, SYSTEM_SITE]
+            rules += [("read", alarm_command_topic(site)) for site in alarm_sites]
+            rules.append(("read", all_status))
             rules += [("write", site_alarm_states(site)) for site in alarm_sites]
             rules += [("write", alarm_event_topic(site)) for site in alarm_sites]
             rules.append(("write", f"{ALARM_REPLY_PREFIX}/+/+"))
@@ -191,11 +191,12 @@ def account_rules(account: BusAccount) -> list[Rule]:
         case BusRole.DASHBOARD:
             rules = [("read", topic) for topic in readings]
             rules.append(("read", all_status))
-            rules += [("write", alarm_command_topic(site)) for site in sites]
+            # and SYS: acknowledging a service's alarm (the engine checks the person's scope)
+            rules += [("write", alarm_command_topic(site)) for site in [*sites, SYSTEM_SITE]]
             rules.append(("read", f"{alarm_reply_prefix(account.name)}/+"))
             rules.append(("write", status_topic(ServiceKind.DASHBOARD, sid)))
         case BusRole.COMMANDER:
-            rules = [("write", alarm_command_topic(site)) for site in sites]
+            rules = [("write", alarm_command_topic(site)) for site in [*sites, SYSTEM_SITE]]
             rules.append(("read", f"{alarm_reply_prefix(account.name)}/+"))
         case BusRole.READER:
             rules = [("read", topic) for topic in readings]

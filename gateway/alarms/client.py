@@ -23,15 +23,21 @@ from facility.topics import alarm_command_topic, alarm_reply_prefix
 from facility.types import ASSET_NO_RE
 from gateway.alarms.core import Command
 from gateway.alarms.state import AlarmCommandError
+from gateway.alarms.watchdog import SYSTEM_SITE, service_of
 
 
 def site_of(alarm_id: str) -> str:
-    """The site of ``<ASSET_NO>/<alarm>``; AlarmCommandError for anything else."""
+    """The site of ``<ASSET_NO>/<alarm>``, or ``SYS`` for a service's system alarm
+    (``SYS-COL-collector-1/service``: acknowledged like any other, by people who see every
+    estate); AlarmCommandError for anything else."""
+    if service_of(alarm_id) is not None:
+        return SYSTEM_SITE
     asset_no, _, name = alarm_id.partition("/")
     match = ASSET_NO_RE.match(asset_no)
     if match is None or not name:
         raise AlarmCommandError(
-            f"alarm id {alarm_id!r}: expected <ASSET_NO>/<alarm>, e.g. HT-PDP-001/dry_run"
+            f"alarm id {alarm_id!r}: expected <ASSET_NO>/<alarm>, e.g. HT-PDP-001/dry_run, or "
+            "a system alarm, e.g. SYS-COL-collector-1/service"
         )
     return match["site"]
 

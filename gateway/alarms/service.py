@@ -52,7 +52,7 @@ from gateway.alarms.notify import Notifier, SmtpSettings
 from gateway.alarms.runtime import AlarmEngine
 from gateway.alarms.store import AlarmStore
 from gateway.alarms.trends import InfluxEventSink
-from gateway.alarms.watchdog import WatchdogSettings
+from gateway.alarms.watchdog import SYSTEM_SITE, WatchdogSettings
 from maintenance.assets import asset_statuses, load_assets
 from maintenance.identity.store import UserStore
 
@@ -131,6 +131,9 @@ class AlarmService:
         sites = self.alarm_set.sites
         subscriptions = [(site_readings(site), 1) for site in sites]
         subscriptions += [(alarm_command_topic(site), 1) for site in sites]
+        # the system alarms' commands (acknowledging a service's alarm): every engine hears
+        # them, the one that holds the alarm answers
+        subscriptions.append((alarm_command_topic(SYSTEM_SITE), 1))
         subscriptions.append((STATUS_WILDCARD, 1))  # every service's heartbeat
         engine_ref: list[AlarmEngine] = []
         birth, will = birth_and_will(self._heartbeat(engine_ref))

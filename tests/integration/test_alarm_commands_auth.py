@@ -19,6 +19,7 @@ import pytest
 
 from device_profiles import load_library
 from devtools.services import MosquittoServer
+from facility.errors import CommError
 from facility.mqtt import BrokerSettings
 from facility.payload import device_topic
 from gateway.alarms.client import send_command
@@ -169,3 +170,45 @@ async def test_a_comment_is_journaled_under_the_person_and_changes_no_state(
         await send_command(engine.broker, empty, token=technician, timeout_s=10)
     (action,) = engine.audit("alarm_comment")
     assert (action.actor, action.detail["comment"]) == ("zhao.li", note.comment)
+
+
+async def test_a_services_system_alarm_is_acknowledged_like_any_other(engine: Running) -> None:
+    """Session 7, the demo's console: the system alarms of services that had stopped and come
+    back stood as returned-unacknowledged high alarms for hours, and nothing could acknowledge
+    them — ``send_command`` refused ``SYS-COL-collector-1/service`` before sending ("expected
+    <ASSET_NO>/<alarm>"), the engine did not listen on ``alarm-commands/SYS`` and the bus ACL
+    let nobody publish there."""
+    from facility.heartbeat import ServiceKind, ServiceState, make_heartbeat
+    from facility.heartbeat import encode as encode_heartbeat
+    from facility.topics import status_topic
+
+    service = "SYS-COL-collector-7/service"
+
+    def beat(state: ServiceState) -> bytes:
+        counters = {"polls_total": 1, "published_total": 1, "spool_depth": 0}
+        heartbeat = make_heartbeat(
+            ServiceKind.COLLECTOR, "collector-7", state=state, interval_s=5, counters=counters,
+            sites=("HT",), asset_nos=(POOL,),
+        )  # fmt: skip
+        return encode_heartbeat(heartbeat)
+
+    topic = status_topic(ServiceKind.COLLECTOR, "collector-7")
+    await publish(engine.broker, topic, beat(ServiceState.ONLINE))
+    await publish(engine.broker, topic, beat(ServiceState.OFFLINE))  # a clean stop: raised
+    await wait_until(
+        lambda: [r.kind.value for r in engine.store.journal(alarm_id=service)] == ["raise"], 10
+    )
+
+    ack = Command("ack", service, "", "collector restarted by hand")
+    ht_operator = sign_in(engine.url, "zhang.min", ["operator"], ["HT"])
+    with pytest.raises(AlarmCommandError, match=r"zhang\.min may not act on estate SYS"):
+        await send_command(engine.broker, ack, token=ht_operator, timeout_s=10)
+    centre = sign_in(engine.url, "chen.hua", ["operator"], ["*"])  # the monitoring centre
+    state = await send_command(engine.broker, ack, token=centre, timeout_s=10)
+    assert state["state"] == "acked"
+    journal = [(r.kind.value, r.user) for r in engine.store.journal(alarm_id=service)]
+    assert journal == [("raise", None), ("ack", "chen.hua")]
+    # a system alarm no engine holds: no engine answers (another engine may hold it)
+    nobody = Command("ack", "SYS-GW-gateway-9/service", "", "")
+    with pytest.raises(CommError, match="no alarm engine answered"):
+        await send_command(engine.broker, nobody, token=centre, timeout_s=2)
